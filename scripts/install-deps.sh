@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages citytwin needs to build, test and show a window.
+# Safe to run again; does nothing when everything is present. Needs root (or sudo).
+set -euo pipefail
+
+packages=(
+  # PROJ is built from source by proj-sys (Debian's 9.1 is older than the 9.6.2 it needs).
+  cmake g++ sqlite3 libsqlite3-dev pkg-config
+  # A window without a GPU: Xvfb and Mesa's software Vulkan (lavapipe).
+  xvfb mesa-vulkan-drivers libvulkan1
+  libx11-6 libxcursor1 libxrandr2 libxi6 libxkbcommon-x11-0
+  # Real MQTT broker for feed tests (issue 5) and PROJ's cs2cs to cross-check transforms.
+  mosquitto mosquitto-clients proj-bin
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

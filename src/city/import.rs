@@ -1,0 +1,581 @@
+//! GeoJSON import: reads one layer file, checks every feature and converts it into the
+//! scene's local frame. A bad feature becomes a [`Problem`] and is skipped; the rest load.
+
+use crate::geo::{Crs, LocalFrame, LocalPoint, LonLat, ToWgs84};
+use crate::scene::{Attributes, Layer, LayerKind};
+use geo::{Coord, LineString, MultiPolygon, Polygon, Validation};
+use serde_json::{Map, Value};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Features further than this from the origin are almost always in the wrong CRS.
+const FAR_FROM_ORIGIN_M: f64 = 200_000.0;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// Something wrong in an input file, said the way `check` prints it.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub file: PathBuf,
+    /// Zero-based index of the feature in its collection.
+    pub feature: Option<usize>,
+    pub severity: Severity,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let level = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        match self.feature {
+            Some(n) => write!(
+                f,
+                "{}: feature {n}: {level}: {}",
+                self.file.display(),
+                self.message
+            ),
+            None => write!(f, "{}: {level}: {}", self.file.display(), self.message),
+        }
+    }
+}
+
+pub type Properties = Map<String, Value>;
+
+/// A building footprint (local metres, exterior rings counter-clockwise) and its height.
+#[derive(Debug, Clone)]
+pub struct Building {
+    pub id: String,
+    pub name: Option<String>,
+    pub height_m: f64,
+    pub footprint: MultiPolygon<f64>,
+    pub properties: Properties,
+    pub source: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoadClass {
+    Expressway,
+    Arterial,
+    Secondary,
+    Local,
+}
+
+impl RoadClass {
+    fn parse(s: &str) -> Self {
+        match s.to_ascii_lowercase().as_str() {
+            "expressway" | "motorway" | "trunk" | "快速路" => RoadClass::Expressway,
+            "arterial" | "primary" | "主干路" => RoadClass::Arterial,
+            "secondary" | "tertiary" | "次干路" => RoadClass::Secondary,
+            _ => RoadClass::Local,
+        }
+    }
+
+    pub fn default_width_m(self) -> f64 {
+        match self {
+            RoadClass::Expressway => 40.0,
+            RoadClass::Arterial => 30.0,
+            RoadClass::Secondary => 20.0,
+            RoadClass::Local => 10.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Road {
+    pub id: String,
+    pub name: Option<String>,
+    pub class: RoadClass,
+    pub width_m: f64,
+    pub lines: Vec<LineString<f64>>,
+}
+
+/// A district or grid: an administrative area drawn as outline and translucent fill.
+#[derive(Debug, Clone)]
+pub struct Area {
+    pub id: String,
+    pub name: Option<String>,
+    pub shape: MultiPolygon<f64>,
+    pub properties: Properties,
+}
+
+#[derive(Debug, Clone)]
+pub struct Poi {
+    pub id: String,
+    pub name: Option<String>,
+    pub at: LocalPoint,
+    pub properties: Properties,
+}
+
+/// What `check` reports per layer.
+#[derive(Debug, Clone)]
+pub struct LayerReport {
+    pub kind: LayerKind,
+    pub path: PathBuf,
+    pub crs: Crs,
+    /// The legacy GeoJSON `crs` member, if the file had one.
+    pub declared_crs: Option<String>,
+    pub features: usize,
+    pub loaded: usize,
+    pub bbox: Option<(LonLat, LonLat)>,
+}
+
+impl LayerReport {
+    pub fn skipped(&self) -> usize {
+        self.features - self.loaded
+    }
+}
+
+/// Everything the GIS layers of a scene hold, in the local frame.
+#[derive(Debug, Default, Clone)]
+pub struct CityData {
+    pub buildings: Vec<Building>,
+    pub roads: Vec<Road>,
+    pub districts: Vec<Area>,
+    pub grids: Vec<Area>,
+    pub pois: Vec<Poi>,
+    pub layers: Vec<LayerReport>,
+    pub problems: Vec<Problem>,
+}
+
+impl CityData {
+    pub fn errors(&self) -> impl Iterator<Item = &Problem> {
+        self.problems
+            .iter()
+            .filter(|p| p.severity == Severity::Error)
+    }
+
+    pub fn skipped_features(&self) -> usize {
+        self.layers.iter().map(LayerReport::skipped).sum()
+    }
+}
+
+/// Reads one layer file into `city`, recording its report and every problem.
+pub fn load_layer(layer: &Layer, path: &Path, frame: &LocalFrame, city: &mut CityData) {
+    let mut report = LayerReport {
+        kind: layer.kind,
+        path: path.to_owned(),
+        crs: layer.crs.clone(),
+        declared_crs: None,
+        features: 0,
+        loaded: 0,
+        bbox: None,
+    };
+    let mut problem = |feature: Option<usize>, severity, message: String| {
+        city.problems.push(Problem {
+            file: path.to_owned(),
+            feature,
+            severity,
+            message,
+        })
+    };
+    let features = match read_features(path) {
+        Ok(parsed) => parsed,
+        Err(message) => {
+            problem(None, Severity::Error, message);
+            city.layers.push(report);
+            return;
+        }
+    };
+    if let Some(declared) = &features.declared_crs {
+        report.declared_crs = Some(declared.clone());
+        match declared.parse::<Crs>() {
+            Ok(crs) if crs != layer.crs => problem(
+                None,
+                Severity::Warning,
+                format!(
+                    "file declares CRS {declared} but the scene says {}; using the scene's",
+                    layer.crs
+                ),
+            ),
+            Ok(_) => {}
+            Err(e) => problem(None, Severity::Warning, format!("file declares {e}")),
+        }
+    }
+    if features.non_finite_tokens > 0 {
+        problem(
+            None,
+            Severity::Warning,
+            format!(
+                "{} NaN/Infinity literals (not JSON); the features holding them are skipped",
+                features.non_finite_tokens
+            ),
+        );
+    }
+    let to_wgs84 = match ToWgs84::new(&layer.crs) {
+        Ok(t) => t,
+        Err(e) => {
+            problem(None, Severity::Error, e.to_string());
+            report.features = features.values.len();
+            city.layers.push(report);
+            return;
+        }
+    };
+    let convert = Converter {
+        to_wgs84: &to_wgs84,
+        frame,
+        bbox: None,
+    };
+    let mut convert = convert;
+    report.features = features.values.len();
+    for (n, value) in features.values.into_iter().enumerate() {
+        let result = convert_feature(layer, n, value, &mut convert, path);
+        match result {
+            Ok((loaded, warnings)) => {
+                for w in warnings {
+                    problem(Some(n), Severity::Warning, w);
+                }
+                report.loaded += 1;
+                match loaded {
+                    Loaded::Building(b) => city.buildings.push(b),
+                    Loaded::Road(r) => city.roads.push(r),
+                    Loaded::Area(a) if layer.kind == LayerKind::Districts => city.districts.push(a),
+                    Loaded::Area(a) => city.grids.push(a),
+                    Loaded::Poi(p) => city.pois.push(p),
+                }
+            }
+            Err(message) => problem(Some(n), Severity::Error, message),
+        }
+    }
+    report.bbox = convert.bbox;
+    city.layers.push(report);
+}
+
+struct ParsedFile {
+    values: Vec<Value>,
+    declared_crs: Option<String>,
+    non_finite_tokens: usize,
+}
+
+fn read_features(path: &Path) -> Result<ParsedFile, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read file: {e}"))?;
+    let (text, non_finite_tokens) = replace_non_finite_literals(&text);
+    let root: Value =
+        serde_json::from_str(&text).map_err(|e| format!("not valid JSON: {e}"))?;
+    let Value::Object(mut root) = root else {
+        return Err("top level is not a JSON object".into());
+    };
+    let declared_crs = root
+        .get("crs")
+        .and_then(|c| c.pointer("/properties/name"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let values = match root.get("type").and_then(Value::as_str) {
+        Some("FeatureCollection") => match root.remove("features") {
+            Some(Value::Array(features)) => features,
+            _ => return Err("FeatureCollection has no \"features\" array".into()),
+        },
+        Some("Feature") => vec![Value::Object(root)],
+        Some(other) => {
+            return Err(format!(
+                "top-level type is \"{other}\"; expected FeatureCollection or Feature"
+            ));
+        }
+        None => return Err("top-level object has no \"type\"".into()),
+    };
+    Ok(ParsedFile {
+        values,
+        declared_crs,
+        non_finite_tokens,
+    })
+}
+
+/// Python's `json.dump` writes `NaN` and `Infinity`, which JSON forbids. Quoting them
+/// (outside strings) lets the rest of the file load; the feature that held one is then
+/// rejected with a message naming the value (`invalid type: string "NaN"`).
+fn replace_non_finite_literals(text: &str) -> (std::borrow::Cow<'_, str>, usize) {
+    if !text.contains("NaN") && !text.contains("Infinity") {
+        return (text.into(), 0);
+    }
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let (mut i, mut in_string, mut count) = (0, false, 0);
+    while i < bytes.len() {
+        let c = bytes[i];
+        if in_string {
+            if c == b'\\' && i + 1 < bytes.len() {
+                out.push_str(&text[i..i + 2]);
+                i += 2;
+                continue;
+            }
+            in_string = c != b'"';
+        } else if c == b'"' {
+            in_string = true;
+        } else {
+            let rest = &text[i..];
+            let token = ["-Infinity", "Infinity", "NaN"]
+                .into_iter()
+                .find(|t| rest.starts_with(t));
+            if let Some(token) = token {
+                out.push('"');
+                out.push_str(token);
+                out.push('"');
+                i += token.len();
+                count += 1;
+                continue;
+            }
+        }
+        let ch_len = text[i..].chars().next().map_or(1, char::len_utf8);
+        out.push_str(&text[i..i + ch_len]);
+        i += ch_len;
+    }
+    (out.into(), count)
+}
+
+enum Loaded {
+    Building(Building),
+    Road(Road),
+    Area(Area),
+    Poi(Poi),
+}
+
+struct Converter<'a> {
+    to_wgs84: &'a ToWgs84,
+    frame: &'a LocalFrame,
+    bbox: Option<(LonLat, LonLat)>,
+}
+
+impl Converter<'_> {
+    fn point(&mut self, position: &[f64]) -> Result<Coord<f64>, String> {
+        let [x, y, ..] = position else {
+            return Err(format!(
+                "position has {} numbers; needs at least 2",
+                position.len()
+            ));
+        };
+        let ll = self.to_wgs84.convert(*x, *y).map_err(|e| e.to_string())?;
+        let p = self.frame.to_local(ll).map_err(|e| e.to_string())?;
+        if p.east_m.hypot(p.north_m) > FAR_FROM_ORIGIN_M {
+            return Err(format!(
+                "position {ll} is {:.0} km from the scene origin; is the CRS ({}) right?",
+                p.east_m.hypot(p.north_m) / 1000.0,
+                self.to_wgs84.crs()
+            ));
+        }
+        self.bbox = Some(match self.bbox {
+            None => (ll, ll),
+            Some((lo, hi)) => (
+                LonLat::new(lo.lon.min(ll.lon), lo.lat.min(ll.lat)),
+                LonLat::new(hi.lon.max(ll.lon), hi.lat.max(ll.lat)),
+            ),
+        });
+        Ok(Coord {
+            x: p.east_m,
+            y: p.north_m,
+        })
+    }
+
+    fn line(&mut self, positions: &[geojson::Position]) -> Result<LineString<f64>, String> {
+        positions
+            .iter()
+            .map(|p| self.point(p.as_slice()))
+            .collect::<Result<Vec<_>, _>>()
+            .map(LineString::new)
+    }
+
+    /// A GeoJSON polygon: ring sizes are checked on the raw positions (geo closes rings
+    /// silently), then the geometry is validated and oriented exterior-CCW.
+    fn polygon(
+        &mut self,
+        rings: &[Vec<geojson::Position>],
+        warnings: &mut Vec<String>,
+    ) -> Result<Polygon<f64>, String> {
+        if rings.is_empty() {
+            return Err("polygon has no rings".into());
+        }
+        let mut converted = Vec::with_capacity(rings.len());
+        for (r, ring) in rings.iter().enumerate() {
+            if ring.len() < 4 {
+                return Err(format!(
+                    "ring {r} has {} positions; a linear ring needs at least 4 (RFC 7946 §3.1.6)",
+                    ring.len()
+                ));
+            }
+            if ring.first().map(|p| p.as_slice()) != ring.last().map(|p| p.as_slice()) {
+                warnings.push(format!("ring {r} is not closed; closed it"));
+            }
+            converted.push(self.line(ring)?);
+        }
+        let exterior = converted.remove(0);
+        let polygon = Polygon::new(exterior, converted);
+        polygon
+            .check_validation()
+            .map_err(|e| format!("invalid polygon: {e}"))?;
+        Ok(geo::Orient::orient(&polygon, geo::orient::Direction::Default))
+    }
+
+    fn multipolygon(
+        &mut self,
+        geometry: &geojson::GeometryValue,
+        warnings: &mut Vec<String>,
+    ) -> Result<MultiPolygon<f64>, String> {
+        use geojson::GeometryValue as G;
+        match geometry {
+            G::Polygon { coordinates } => {
+                Ok(MultiPolygon::new(vec![self.polygon(coordinates, warnings)?]))
+            }
+            G::MultiPolygon { coordinates } => coordinates
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    self.polygon(p, warnings)
+                        .map_err(|e| format!("polygon {i}: {e}"))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(MultiPolygon::new),
+            other => Err(format!(
+                "geometry is {}; expected Polygon or MultiPolygon",
+                other.type_name()
+            )),
+        }
+    }
+}
+
+fn text_property(props: &Properties, field: Option<&String>) -> Option<String> {
+    match props.get(field?)? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn number_property(props: &Properties, field: Option<&String>) -> Result<Option<f64>, String> {
+    let Some(field) = field else { return Ok(None) };
+    match props.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => Ok(n.as_f64()),
+        Some(Value::String(s)) => s
+            .trim()
+            .parse::<f64>()
+            .map(Some)
+            .map_err(|_| format!("property \"{field}\" is \"{s}\", not a number")),
+        Some(other) => Err(format!("property \"{field}\" is {other}, not a number")),
+    }
+}
+
+fn building_height(attrs: &Attributes, props: &Properties) -> Result<f64, String> {
+    let height = match number_property(props, attrs.height.as_ref())? {
+        Some(h) => h,
+        None => match number_property(props, attrs.levels.as_ref())? {
+            Some(levels) => levels * attrs.metres_per_level,
+            None => attrs.default_height_m,
+        },
+    };
+    if !height.is_finite() || height <= 0.0 || height > 1000.0 {
+        return Err(format!("height {height} m is not between 0 and 1000 m"));
+    }
+    Ok(height)
+}
+
+fn convert_feature(
+    layer: &Layer,
+    n: usize,
+    value: Value,
+    convert: &mut Converter,
+    path: &Path,
+) -> Result<(Loaded, Vec<String>), String> {
+    use geojson::GeometryValue as G;
+    let feature: geojson::Feature =
+        serde_json::from_value(value).map_err(|e| format!("not a valid GeoJSON feature: {e}"))?;
+    let props = feature.properties.unwrap_or_default();
+    let attrs = &layer.attributes;
+    let id = text_property(&props, attrs.id.as_ref())
+        .or_else(|| {
+            feature.id.as_ref().map(|id| match id {
+                geojson::feature::Id::String(s) => s.clone(),
+                geojson::feature::Id::Number(n) => n.to_string(),
+            })
+        })
+        .unwrap_or_else(|| format!("{}#{n}", layer.kind.label()));
+    let name = text_property(&props, attrs.name.as_ref());
+    let geometry = feature
+        .geometry
+        .ok_or_else(|| "feature has no geometry".to_string())?
+        .value;
+    let mut warnings = Vec::new();
+    let loaded = match layer.kind {
+        LayerKind::Buildings => {
+            let height_m = building_height(attrs, &props)?;
+            let footprint = convert.multipolygon(&geometry, &mut warnings)?;
+            Loaded::Building(Building {
+                id,
+                name,
+                height_m,
+                footprint,
+                properties: props,
+                source: path.to_owned(),
+            })
+        }
+        LayerKind::Districts | LayerKind::Grids => Loaded::Area(Area {
+            id,
+            name,
+            shape: convert.multipolygon(&geometry, &mut warnings)?,
+            properties: props,
+        }),
+        LayerKind::Roads => {
+            let class = text_property(&props, attrs.class.as_ref())
+                .map_or(RoadClass::Local, |c| RoadClass::parse(&c));
+            let width_m = number_property(&props, attrs.width.as_ref())?
+                .unwrap_or(class.default_width_m());
+            if !(0.5..=200.0).contains(&width_m) {
+                return Err(format!("road width {width_m} m is not between 0.5 and 200 m"));
+            }
+            let lines = match &geometry {
+                G::LineString { coordinates } => vec![convert.line(coordinates)?],
+                G::MultiLineString { coordinates } => coordinates
+                    .iter()
+                    .map(|l| convert.line(l))
+                    .collect::<Result<_, _>>()?,
+                other => {
+                    return Err(format!(
+                        "geometry is {}; expected LineString or MultiLineString",
+                        other.type_name()
+                    ));
+                }
+            };
+            if lines.iter().any(|l| l.0.len() < 2) {
+                return Err("a line needs at least 2 positions".into());
+            }
+            Loaded::Road(Road {
+                id,
+                name,
+                class,
+                width_m,
+                lines,
+            })
+        }
+        LayerKind::Pois => {
+            let G::Point { coordinates } = &geometry else {
+                return Err(format!(
+                    "geometry is {}; expected Point",
+                    geometry.type_name()
+                ));
+            };
+            let c = convert.point(coordinates.as_slice())?;
+            Loaded::Poi(Poi {
+                id,
+                name,
+                at: LocalPoint::new(c.x, c.y),
+                properties: props,
+            })
+        }
+    };
+    Ok((loaded, warnings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_finite_literals_outside_strings_are_quoted() {
+        let (out, n) = replace_non_finite_literals(r#"{"a":[NaN,-Infinity],"b":"NaN é"}"#);
+        assert_eq!(out, r#"{"a":["NaN","-Infinity"],"b":"NaN é"}"#);
+        assert_eq!(n, 2);
+    }
+}

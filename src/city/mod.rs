@@ -1,0 +1,573 @@
+//! The city: GIS layers and glTF models of a scene, loaded off the render thread,
+//! batched into a few meshes and spawned into the ECS.
+
+pub mod import;
+pub mod mesh;
+pub mod models;
+
+use crate::TwinSet;
+use crate::geo::{LocalFrame, LocalPoint, LonLat, ToWgs84};
+use crate::scene::Scene;
+use bevy::prelude::*;
+use crossbeam_channel::{Receiver, bounded};
+use geo::{Centroid, BoundingRect};
+use import::{Building, CityData, LayerReport, Problem, RoadClass, Severity};
+use mesh::MeshData;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Buildings are merged into one mesh per square tile of this size.
+pub const TILE_SIZE_M: f64 = 500.0;
+
+/// Heights above ground, so flat layers stack without z-fighting.
+const GRID_FILL_Y: f32 = 0.3;
+const DISTRICT_FILL_Y: f32 = 0.6;
+const ROAD_Y: f32 = 1.0;
+const GRID_OUTLINE_Y: f32 = 1.4;
+const DISTRICT_OUTLINE_Y: f32 = 1.8;
+
+/// A model file placed in the scene.
+#[derive(Debug, Clone)]
+pub struct ModelPlacement {
+    /// Position of the model in the scene file's `models` list.
+    pub index: usize,
+    pub name: String,
+    pub path: PathBuf,
+    pub translation: Vec3,
+    pub rotation: Quat,
+    pub scale: f32,
+}
+
+/// A batch of buildings drawn as one mesh.
+#[derive(Debug, Clone)]
+pub struct TileMesh {
+    pub mesh: MeshData,
+    pub buildings: Vec<usize>,
+}
+
+/// Everything the loader thread hands to the ECS.
+#[derive(Debug, Clone)]
+pub struct LoadedCity {
+    pub data: CityData,
+    pub tiles: Vec<TileMesh>,
+    pub roads: Vec<(RoadClass, MeshData)>,
+    pub district_fill: MeshData,
+    pub district_outline: MeshData,
+    pub grid_fill: MeshData,
+    pub grid_outline: MeshData,
+    pub models: Vec<ModelPlacement>,
+    /// Building centroids in WGS84, same order as `data.buildings`.
+    pub centroids: Vec<LonLat>,
+    pub elapsed: Duration,
+}
+
+/// Loads every layer and model of a scene; never fails as a whole, problems are listed.
+/// Blocking: called on the loader thread by the app and directly by `citytwin check`.
+pub fn load_city(scene: &Scene) -> LoadedCity {
+    let started = Instant::now();
+    let mut data = CityData::default();
+    let frame = match LocalFrame::new(scene.file.origin) {
+        Ok(f) => Some(f),
+        Err(e) => {
+            data.problems.push(Problem {
+                file: scene.path.clone(),
+                feature: None,
+                severity: Severity::Error,
+                message: format!("cannot set up the local frame: {e}"),
+            });
+            None
+        }
+    };
+    if let Some(frame) = &frame {
+        for layer in &scene.file.layers {
+            import::load_layer(layer, &scene.resolve(&layer.path), frame, &mut data);
+        }
+    }
+    let models = frame
+        .as_ref()
+        .map(|f| place_models(scene, f, &mut data))
+        .unwrap_or_default();
+    let centroids = frame
+        .as_ref()
+        .map(|f| {
+            data.buildings
+                .iter()
+                .map(|b| {
+                    let c = b.footprint.centroid().map(|c| c.0).unwrap_or_default();
+                    f.to_lonlat(LocalPoint::new(c.x, c.y))
+                        .unwrap_or(scene.file.origin)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut city = LoadedCity {
+        tiles: build_tiles(&data.buildings),
+        roads: build_roads(&data),
+        district_fill: MeshData::default(),
+        district_outline: MeshData::default(),
+        grid_fill: MeshData::default(),
+        grid_outline: MeshData::default(),
+        models,
+        centroids,
+        data,
+        elapsed: Duration::ZERO,
+    };
+    build_areas(
+        &city.data.districts,
+        [0.10, 0.45, 0.85, 0.10],
+        [0.30, 0.75, 1.00, 1.0],
+        12.0,
+        (DISTRICT_FILL_Y, DISTRICT_OUTLINE_Y),
+        &mut city.district_fill,
+        &mut city.district_outline,
+    );
+    build_areas(
+        &city.data.grids,
+        [0.20, 0.85, 0.70, 0.06],
+        [0.25, 0.85, 0.70, 1.0],
+        3.0,
+        (GRID_FILL_Y, GRID_OUTLINE_Y),
+        &mut city.grid_fill,
+        &mut city.grid_outline,
+    );
+    city.elapsed = started.elapsed();
+    city
+}
+
+fn place_models(scene: &Scene, frame: &LocalFrame, data: &mut CityData) -> Vec<ModelPlacement> {
+    let mut placed = Vec::new();
+    for (index, model) in scene.file.models.iter().enumerate() {
+        let path = scene.resolve(&model.path);
+        let mut fail = |message: String| {
+            data.problems.push(Problem {
+                file: path.clone(),
+                feature: None,
+                severity: Severity::Error,
+                message: format!("model '{}': {message}", model.name),
+            })
+        };
+        if let Err(e) = models::validate(&path) {
+            fail(e);
+            continue;
+        }
+        let local = ToWgs84::new(&model.crs)
+            .and_then(|t| t.convert(model.position.lon, model.position.lat))
+            .and_then(|ll| frame.to_local(ll));
+        match local {
+            Ok(p) => placed.push(ModelPlacement {
+                index,
+                name: model.name.clone(),
+                path,
+                translation: p.to_world(0.0),
+                // Heading is clockwise from north seen from above: a negative turn about +Y.
+                rotation: Quat::from_rotation_y(-(model.heading_deg as f32).to_radians()),
+                scale: model.scale as f32,
+            }),
+            Err(e) => fail(e.to_string()),
+        }
+    }
+    placed
+}
+
+/// Night palette: cool blue-grey walls, lighter for taller buildings, roofs a shade up.
+fn building_colors(height_m: f64) -> ([f32; 4], [f32; 4]) {
+    let t = (height_m / 120.0).clamp(0.0, 1.0) as f32;
+    let wall = [0.16 + 0.10 * t, 0.22 + 0.14 * t, 0.32 + 0.20 * t, 1.0];
+    let roof = [wall[0] + 0.10, wall[1] + 0.12, wall[2] + 0.14, 1.0];
+    (wall, roof)
+}
+
+fn tile_key(b: &Building) -> (i64, i64) {
+    let c = b.footprint.centroid().map(|c| c.0).unwrap_or_default();
+    (
+        (c.x / TILE_SIZE_M).floor() as i64,
+        (c.y / TILE_SIZE_M).floor() as i64,
+    )
+}
+
+fn build_tiles(buildings: &[Building]) -> Vec<TileMesh> {
+    let mut tiles: BTreeMap<(i64, i64), TileMesh> = BTreeMap::new();
+    for (i, b) in buildings.iter().enumerate() {
+        let tile = tiles.entry(tile_key(b)).or_insert_with(|| TileMesh {
+            mesh: MeshData::default(),
+            buildings: Vec::new(),
+        });
+        let (wall, roof) = building_colors(b.height_m);
+        for polygon in &b.footprint {
+            mesh::extrude(polygon, 0.0, b.height_m as f32, wall, roof, &mut tile.mesh);
+        }
+        tile.buildings.push(i);
+    }
+    tiles.into_values().collect()
+}
+
+pub fn road_color(class: RoadClass) -> [f32; 4] {
+    match class {
+        RoadClass::Expressway => [1.00, 0.62, 0.20, 1.0],
+        RoadClass::Arterial => [0.95, 0.80, 0.45, 1.0],
+        RoadClass::Secondary => [0.55, 0.62, 0.72, 1.0],
+        RoadClass::Local => [0.32, 0.38, 0.46, 1.0],
+    }
+}
+
+fn build_roads(data: &CityData) -> Vec<(RoadClass, MeshData)> {
+    let classes = [
+        RoadClass::Local,
+        RoadClass::Secondary,
+        RoadClass::Arterial,
+        RoadClass::Expressway,
+    ];
+    classes
+        .into_iter()
+        .enumerate()
+        .filter_map(|(rank, class)| {
+            let mut m = MeshData::default();
+            // Higher classes sit a few centimetres higher so they cover crossings.
+            let y = ROAD_Y + rank as f32 * 0.05;
+            for road in data.roads.iter().filter(|r| r.class == class) {
+                for line in &road.lines {
+                    mesh::ribbon(line, road.width_m, y, road_color(class), &mut m);
+                }
+            }
+            (!m.is_empty()).then_some((class, m))
+        })
+        .collect()
+}
+
+fn build_areas(
+    areas: &[import::Area],
+    fill_color: [f32; 4],
+    outline_color: [f32; 4],
+    outline_width_m: f64,
+    (fill_y, outline_y): (f32, f32),
+    fill: &mut MeshData,
+    outline: &mut MeshData,
+) {
+    for area in areas {
+        for polygon in &area.shape {
+            mesh::flat(polygon, fill_y, fill_color, fill);
+            for ring in std::iter::once(polygon.exterior()).chain(polygon.interiors()) {
+                mesh::ribbon(ring, outline_width_m, outline_y, outline_color, outline);
+            }
+        }
+    }
+}
+
+/// One building as the ECS knows it: for picking, the inspector and the spatial index.
+#[derive(Debug, Clone)]
+pub struct BuildingRecord {
+    pub id: String,
+    pub name: Option<String>,
+    pub height_m: f64,
+    pub centroid: LonLat,
+    pub footprint: geo::MultiPolygon<f64>,
+    pub bounds: Option<geo::Rect<f64>>,
+    pub properties: import::Properties,
+    pub source: PathBuf,
+}
+
+/// All buildings of the loaded city, indexed by their position in the tiles.
+#[derive(Resource, Debug, Default)]
+pub struct Buildings(pub Vec<BuildingRecord>);
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum LoadPhase {
+    #[default]
+    Loading,
+    Ready,
+}
+
+/// What the UI and `shot` need to know about loading.
+#[derive(Resource, Debug, Default)]
+pub struct CityStatus {
+    pub phase: LoadPhase,
+    pub buildings: usize,
+    pub roads: usize,
+    pub districts: usize,
+    pub grids: usize,
+    pub pois: usize,
+    pub skipped_features: usize,
+    pub problems: Vec<String>,
+    pub layers: Vec<LayerReport>,
+    pub load_time: Duration,
+    /// Landmark models still loading through the asset server.
+    pub models_pending: usize,
+}
+
+/// Sent once, when the loaded city has been spawned.
+#[derive(Message, Debug, Clone)]
+pub struct CityLoaded;
+
+/// A batch of buildings; `buildings` index into [`Buildings`].
+#[derive(Component, Debug)]
+pub struct BuildingTile {
+    pub buildings: Vec<usize>,
+}
+
+#[derive(Component, Debug)]
+pub struct RoadLayer(pub RoadClass);
+
+#[derive(Component, Debug)]
+pub struct AreaLayer;
+
+#[derive(Component, Debug)]
+pub struct PointOfInterest {
+    pub id: String,
+    pub name: Option<String>,
+}
+
+#[derive(Component, Debug)]
+pub struct Landmark {
+    pub name: String,
+}
+
+/// The scene being shown.
+#[derive(Resource, Debug, Clone)]
+pub struct CurrentScene(pub Scene);
+
+#[derive(Resource)]
+struct CityLoader(Receiver<LoadedCity>);
+
+pub(super) fn plugin(app: &mut App) {
+    app.init_resource::<CityStatus>()
+        .init_resource::<Buildings>()
+        .add_message::<CityLoaded>()
+        .add_systems(Startup, start_loading)
+        .add_systems(Update, (receive_city, track_models).in_set(TwinSet::Ingest));
+}
+
+fn start_loading(mut commands: Commands, scene: Res<CurrentScene>) {
+    let (tx, rx) = bounded(1);
+    let scene = scene.0.clone();
+    let spawned = std::thread::Builder::new()
+        .name("city-loader".into())
+        .spawn(move || {
+            // The receiver may be gone if the app quit first; nothing to do then.
+            let _ = tx.send(load_city(&scene));
+        });
+    match spawned {
+        Ok(_) => commands.insert_resource(CityLoader(rx)),
+        Err(e) => error!("cannot start the city loader thread: {e}"),
+    }
+}
+
+fn receive_city(
+    mut commands: Commands,
+    loader: Option<Res<CityLoader>>,
+    mut status: ResMut<CityStatus>,
+    mut buildings: ResMut<Buildings>,
+    mut loaded: MessageWriter<CityLoaded>,
+    mut meshes: Option<ResMut<Assets<Mesh>>>,
+    mut materials: Option<ResMut<Assets<StandardMaterial>>>,
+    asset_server: Option<Res<AssetServer>>,
+) {
+    let Some(loader) = loader else { return };
+    let Ok(city) = loader.0.try_recv() else {
+        return;
+    };
+    commands.remove_resource::<CityLoader>();
+    for p in &city.data.problems {
+        match p.severity {
+            Severity::Error => warn!("{p}"),
+            Severity::Warning => info!("{p}"),
+        }
+    }
+    *status = CityStatus {
+        phase: LoadPhase::Ready,
+        buildings: city.data.buildings.len(),
+        roads: city.data.roads.len(),
+        districts: city.data.districts.len(),
+        grids: city.data.grids.len(),
+        pois: city.data.pois.len(),
+        skipped_features: city.data.skipped_features(),
+        problems: city.data.problems.iter().map(ToString::to_string).collect(),
+        layers: city.data.layers.clone(),
+        load_time: city.elapsed,
+        models_pending: 0,
+    };
+    info!(
+        "city loaded in {:.2?}: {} buildings, {} roads, {} districts, {} grids, {} skipped",
+        city.elapsed,
+        status.buildings,
+        status.roads,
+        status.districts,
+        status.grids,
+        status.skipped_features
+    );
+    let LoadedCity {
+        data,
+        tiles,
+        roads,
+        district_fill,
+        district_outline,
+        grid_fill,
+        grid_outline,
+        models,
+        centroids,
+        ..
+    } = city;
+    buildings.0 = data
+        .buildings
+        .into_iter()
+        .zip(centroids)
+        .map(|(b, centroid)| BuildingRecord {
+            bounds: b.footprint.bounding_rect(),
+            id: b.id,
+            name: b.name,
+            height_m: b.height_m,
+            centroid,
+            footprint: b.footprint,
+            properties: b.properties,
+            source: b.source,
+        })
+        .collect();
+
+    // With a renderer, every batch gets a mesh and a material; headless, only the
+    // entities (and the data behind them) exist.
+    let mut draw = |mesh: MeshData, material: StandardMaterial| match (&mut meshes, &mut materials)
+    {
+        (Some(meshes), Some(materials)) => Some((
+            Mesh3d(meshes.add(mesh.into_mesh())),
+            MeshMaterial3d(materials.add(material)),
+        )),
+        _ => None,
+    };
+    for tile in tiles {
+        let material = StandardMaterial {
+            base_color: Color::WHITE,
+            perceptual_roughness: 0.85,
+            emissive: LinearRgba::rgb(0.015, 0.025, 0.045),
+            ..default()
+        };
+        let mut e = commands.spawn((
+            BuildingTile {
+                buildings: tile.buildings,
+            },
+            Transform::default(),
+            Visibility::default(),
+        ));
+        if let Some(bundle) = draw(tile.mesh, material) {
+            e.insert(bundle);
+        }
+    }
+    let flat = |alpha: bool| StandardMaterial {
+        base_color: Color::WHITE,
+        unlit: true,
+        alpha_mode: if alpha {
+            AlphaMode::Blend
+        } else {
+            AlphaMode::Opaque
+        },
+        ..default()
+    };
+    for (class, mesh) in roads {
+        let mut e = commands.spawn((RoadLayer(class), Transform::default(), Visibility::default()));
+        if let Some(bundle) = draw(mesh, flat(false)) {
+            e.insert(bundle);
+        }
+    }
+    for (mesh, alpha) in [
+        (grid_fill, true),
+        (district_fill, true),
+        (grid_outline, false),
+        (district_outline, false),
+    ] {
+        if mesh.is_empty() {
+            continue;
+        }
+        let mut e = commands.spawn((AreaLayer, Transform::default(), Visibility::default()));
+        if let Some(bundle) = draw(mesh, flat(alpha)) {
+            e.insert(bundle);
+        }
+    }
+    let poi_mesh = meshes
+        .as_mut()
+        .map(|m| m.add(Cylinder::new(6.0, 30.0).mesh().resolution(12)));
+    let poi_material = materials.as_mut().map(|m| {
+        m.add(StandardMaterial {
+            base_color: Color::srgb(0.2, 0.9, 1.0),
+            emissive: LinearRgba::rgb(0.2, 0.9, 1.0),
+            unlit: true,
+            ..default()
+        })
+    });
+    for poi in data.pois {
+        let mut e = commands.spawn((
+            PointOfInterest {
+                id: poi.id,
+                name: poi.name,
+            },
+            Transform::from_translation(poi.at.to_world(15.0)),
+            Visibility::default(),
+        ));
+        if let (Some(m), Some(mat)) = (&poi_mesh, &poi_material) {
+            e.insert((Mesh3d(m.clone()), MeshMaterial3d(mat.clone())));
+        }
+    }
+    for model in models {
+        let mut e = commands.spawn((
+            Landmark {
+                name: model.name.clone(),
+            },
+            Transform::from_translation(model.translation)
+                .with_rotation(model.rotation)
+                .with_scale(Vec3::splat(model.scale)),
+            Visibility::default(),
+        ));
+        if let Some(server) = &asset_server {
+            let file = model.path.file_name().unwrap_or_default().to_string_lossy();
+            let path = format!("{}://{file}", model_asset_source(model.index));
+            let handle = server.load(GltfAssetLabel::Scene(0).from_asset(path));
+            e.insert(bevy::world_serialization::WorldAssetRoot(handle));
+            status.models_pending += 1;
+        }
+    }
+    loaded.write(CityLoaded);
+}
+
+/// Each model's folder is an asset source of its own, so a user's models load from
+/// wherever the scene says without copying them under `assets/`.
+pub fn model_asset_source(index: usize) -> String {
+    format!("scene-model-{index}")
+}
+
+/// Registers the asset sources for a scene's models; call before `AssetPlugin` is added.
+pub fn register_model_sources(app: &mut App, scene: &Scene) {
+    use bevy::asset::io::AssetSourceBuilder;
+    for (index, model) in scene.file.models.iter().enumerate() {
+        let path = scene.resolve(&model.path);
+        let dir = path
+            .parent()
+            .map(|d| d.canonicalize().unwrap_or_else(|_| d.to_owned()))
+            .unwrap_or_default();
+        app.register_asset_source(
+            model_asset_source(index),
+            AssetSourceBuilder::platform_default(&dir.to_string_lossy(), None),
+        );
+    }
+}
+
+fn track_models(
+    mut status: ResMut<CityStatus>,
+    landmarks: Query<&bevy::world_serialization::WorldAssetRoot, With<Landmark>>,
+    asset_server: Option<Res<AssetServer>>,
+) {
+    let Some(server) = asset_server else { return };
+    if status.phase != LoadPhase::Ready {
+        return;
+    }
+    let pending = landmarks
+        .iter()
+        .filter(|root| {
+            !server.is_loaded_with_dependencies(root.0.id())
+                && !matches!(
+                    server.get_load_state(root.0.id()),
+                    Some(bevy::asset::LoadState::Failed(_))
+                )
+        })
+        .count();
+    if pending != status.models_pending {
+        status.models_pending = pending;
+    }
+}

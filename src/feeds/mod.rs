@@ -1,0 +1,226 @@
+//! Live and recorded feeds: message types, source specs, the tokio runtime that runs
+//! the sources, and the ingest system that applies messages to the ECS.
+//!
+//! Sources run on a tokio runtime owned by [`FeedRuntime`] (its own thread, never
+//! Bevy's task pools) and send decoded, validated messages through one bounded
+//! crossbeam channel; [`ingest`] drains it each frame within a time budget.
+
+pub mod ingest;
+pub mod replay;
+pub mod schema;
+
+use bevy::prelude::*;
+use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
+use schema::{DecodeError, FeedMessage};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Messages in flight between all sources and the ECS. When full, sources wait.
+pub const CHANNEL_CAPACITY: usize = 16_384;
+
+/// A feed source as written in a scene or on the command line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FeedSpec {
+    /// `replay:PATH[@SPEED][,loop]`: a recording; SPEED is a factor (`4` or `4x`) or
+    /// `max` for as fast as the channel takes it; `loop` starts over at the end.
+    Replay {
+        path: PathBuf,
+        speed: Option<f64>,
+        looping: bool,
+    },
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum SpecError {
+    #[error("feed '{0}': unknown scheme (supported: replay:PATH[@SPEED][,loop])")]
+    Scheme(String),
+    #[error("feed '{spec}': bad speed '{speed}' (a positive number, e.g. 4 or 4x, or max)")]
+    Speed { spec: String, speed: String },
+    #[error("feed '{0}': empty path")]
+    EmptyPath(String),
+}
+
+impl FeedSpec {
+    /// Parses a spec; relative paths resolve against `base` (the scene's folder, or the
+    /// working directory for specs given on the command line).
+    pub fn parse(spec: &str, base: &Path) -> Result<Self, SpecError> {
+        let Some(rest) = spec.strip_prefix("replay:") else {
+            return Err(SpecError::Scheme(spec.to_string()));
+        };
+        let (rest, looping) = match rest.strip_suffix(",loop") {
+            Some(r) => (r, true),
+            None => (rest, false),
+        };
+        let (path, speed) = match rest.rsplit_once('@') {
+            Some((path, speed_text)) => {
+                let bad = || SpecError::Speed {
+                    spec: spec.to_string(),
+                    speed: speed_text.to_string(),
+                };
+                let speed = if speed_text.eq_ignore_ascii_case("max") {
+                    None
+                } else {
+                    let n: f64 = speed_text.trim_end_matches('x').parse().map_err(|_| bad())?;
+                    if !(n.is_finite() && n > 0.0) {
+                        return Err(bad());
+                    }
+                    Some(n)
+                };
+                (path, speed)
+            }
+            None => (rest, Some(1.0)),
+        };
+        if path.is_empty() {
+            return Err(SpecError::EmptyPath(spec.to_string()));
+        }
+        let path = Path::new(path);
+        let path = if path.is_absolute() {
+            path.to_owned()
+        } else {
+            base.join(path)
+        };
+        Ok(FeedSpec::Replay {
+            path,
+            speed,
+            looping,
+        })
+    }
+}
+
+/// Where a source stands, shown in the feeds panel.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceState {
+    Starting,
+    Live,
+    Finished,
+    Failed(String),
+}
+
+/// What sources send to the ECS.
+#[derive(Debug, Clone)]
+pub enum FeedEvent {
+    Message { source: usize, message: FeedMessage },
+    Rejected { source: usize, line: u64, error: DecodeError },
+    State { source: usize, state: SourceState },
+}
+
+/// The ECS end of the feed channel; tests may send into `sender` directly.
+#[derive(Resource, Clone)]
+pub struct FeedChannel {
+    pub sender: Sender<FeedEvent>,
+    pub receiver: Receiver<FeedEvent>,
+}
+
+impl Default for FeedChannel {
+    fn default() -> Self {
+        let (sender, receiver) = bounded(CHANNEL_CAPACITY);
+        Self { sender, receiver }
+    }
+}
+
+/// Feeds to start, labelled as the user wrote them.
+#[derive(Resource, Debug, Clone, Default)]
+pub struct FeedConfig {
+    pub sources: Vec<(String, FeedSpec)>,
+}
+
+/// Owns the tokio runtime the sources run on; dropping it stops them.
+#[derive(Resource)]
+pub struct FeedRuntime {
+    _runtime: tokio::runtime::Runtime,
+}
+
+/// Sends without blocking the runtime thread: waits while the channel is full (so a
+/// fast source slows down instead of losing messages). False once the app is gone.
+pub(crate) async fn send(tx: &Sender<FeedEvent>, mut event: FeedEvent) -> bool {
+    loop {
+        match tx.try_send(event) {
+            Ok(()) => return true,
+            Err(TrySendError::Full(back)) => {
+                event = back;
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            Err(TrySendError::Disconnected(_)) => return false,
+        }
+    }
+}
+
+pub(super) fn plugin(app: &mut App) {
+    app.init_resource::<FeedChannel>()
+        .init_resource::<FeedConfig>()
+        .add_systems(Startup, start_sources);
+    ingest::plugin(app);
+}
+
+fn start_sources(
+    mut commands: Commands,
+    config: Res<FeedConfig>,
+    channel: Res<FeedChannel>,
+    mut stats: ResMut<ingest::FeedStats>,
+) {
+    for (label, _) in &config.sources {
+        stats.add_source(label);
+    }
+    if config.sources.is_empty() {
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("citytwin-feeds")
+        .enable_time()
+        .build();
+    let runtime = match runtime {
+        Ok(rt) => rt,
+        Err(e) => {
+            error!("cannot start the feed runtime: {e}");
+            return;
+        }
+    };
+    for (index, (_, spec)) in config.sources.iter().enumerate() {
+        let tx = channel.sender.clone();
+        match spec.clone() {
+            FeedSpec::Replay {
+                path,
+                speed,
+                looping,
+            } => {
+                runtime.spawn(replay::run(index, path, speed, looping, tx));
+            }
+        }
+    }
+    commands.insert_resource(FeedRuntime { _runtime: runtime });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replay_specs_parse() {
+        let base = Path::new("/scenes");
+        assert_eq!(
+            FeedSpec::parse("replay:../feeds/a.ndjson@4x,loop", base),
+            Ok(FeedSpec::Replay {
+                path: "/scenes/../feeds/a.ndjson".into(),
+                speed: Some(4.0),
+                looping: true
+            })
+        );
+        assert_eq!(
+            FeedSpec::parse("replay:/tmp/a.ndjson@max", base),
+            Ok(FeedSpec::Replay {
+                path: "/tmp/a.ndjson".into(),
+                speed: None,
+                looping: false
+            })
+        );
+        assert!(matches!(
+            FeedSpec::parse("replay:a@-2", base),
+            Err(SpecError::Speed { .. })
+        ));
+        assert!(matches!(
+            FeedSpec::parse("mqtt://x", base),
+            Err(SpecError::Scheme(_))
+        ));
+    }
+}

@@ -1,0 +1,121 @@
+//! The `replay:` source: reads a recording (newline-delimited JSON, one message per
+//! line) and plays it back paced by the messages' timestamps.
+
+use super::schema::{DecodeError, FeedMessage};
+use super::{FeedEvent, SourceState, send};
+use crossbeam_channel::Sender;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::time::Instant;
+
+/// Longest line accepted; anything longer is rejected without being decoded.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+pub async fn run(
+    source: usize,
+    path: PathBuf,
+    speed: Option<f64>,
+    looping: bool,
+    tx: Sender<FeedEvent>,
+) {
+    let state = |state| FeedEvent::State { source, state };
+    loop {
+        let file = match tokio::fs::File::open(&path).await {
+            Ok(f) => f,
+            Err(e) => {
+                let why = format!("cannot open {}: {e}", path.display());
+                send(&tx, state(SourceState::Failed(why))).await;
+                return;
+            }
+        };
+        if !send(&tx, state(SourceState::Live)).await {
+            return;
+        }
+        match play(source, file, speed, &tx).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                let why = format!("reading {}: {e}", path.display());
+                send(&tx, state(SourceState::Failed(why))).await;
+                return;
+            }
+        }
+        if !looping {
+            send(&tx, state(SourceState::Finished)).await;
+            return;
+        }
+    }
+}
+
+/// Plays one pass of the file. Ok(false) when the app has gone away.
+async fn play(
+    source: usize,
+    file: tokio::fs::File,
+    speed: Option<f64>,
+    tx: &Sender<FeedEvent>,
+) -> std::io::Result<bool> {
+    let mut reader = BufReader::new(file);
+    let mut buf = Vec::new();
+    let mut line_no = 0u64;
+    // (first message time, when it was played): later ones are due relative to it.
+    let mut anchor: Option<(chrono::DateTime<chrono::FixedOffset>, Instant)> = None;
+    loop {
+        buf.clear();
+        let n = (&mut reader)
+            .take(MAX_LINE_BYTES as u64 + 1)
+            .read_until(b'\n', &mut buf)
+            .await?;
+        if n == 0 {
+            return Ok(true);
+        }
+        line_no += 1;
+        let event = if buf.len() > MAX_LINE_BYTES && !buf.ends_with(b"\n") {
+            skip_rest_of_line(&mut reader).await?;
+            Err(DecodeError::Invalid(format!(
+                "line longer than {MAX_LINE_BYTES} bytes"
+            )))
+        } else {
+            match std::str::from_utf8(&buf) {
+                // Blank lines and `#` comments (a recording's header) are not messages.
+                Ok(text) if text.trim().is_empty() || text.starts_with('#') => continue,
+                Ok(text) => FeedMessage::decode(text.trim_end()),
+                Err(_) => Err(DecodeError::Envelope("not UTF-8".into())),
+            }
+        };
+        let event = match event {
+            Ok(message) => {
+                if let Some(speed) = speed {
+                    let (t0, start) = *anchor.get_or_insert((message.ts, Instant::now()));
+                    // Timestamps going backwards are played at once, not waited for.
+                    let offset = (message.ts - t0).to_std().unwrap_or(Duration::ZERO);
+                    tokio::time::sleep_until(start + offset.div_f64(speed)).await;
+                }
+                FeedEvent::Message { source, message }
+            }
+            Err(error) => FeedEvent::Rejected {
+                source,
+                line: line_no,
+                error,
+            },
+        };
+        if !send(tx, event).await {
+            return Ok(false);
+        }
+    }
+}
+
+async fn skip_rest_of_line(reader: &mut BufReader<tokio::fs::File>) -> std::io::Result<()> {
+    loop {
+        let chunk = reader.fill_buf().await?;
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        if let Some(i) = chunk.iter().position(|&b| b == b'\n') {
+            reader.consume(i + 1);
+            return Ok(());
+        }
+        let len = chunk.len();
+        reader.consume(len);
+    }
+}

@@ -1,0 +1,140 @@
+//! citytwin: a 3D digital twin of a city's operations for operations-center walls.
+//!
+//! The frame runs in one order, set here: feeds are ingested, operations state is
+//! updated, the spatial index follows, then the view and the panels.
+
+pub mod city;
+pub mod feeds;
+pub mod generate;
+pub mod geo;
+pub mod ops;
+pub mod scene;
+pub mod spatial;
+pub mod ui;
+pub mod view;
+
+use bevy::prelude::*;
+use feeds::{FeedConfig, FeedSpec};
+use scene::Scene;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The stages of a frame, in order.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TwinSet {
+    Ingest,
+    Ops,
+    Spatial,
+    View,
+    Ui,
+}
+
+/// What to run: the scene, its feeds, and (for the wall) the window.
+#[derive(Debug, Clone)]
+pub struct TwinOptions {
+    pub scene: Scene,
+    /// Feeds as written, resolved; empty means none (the scene's are used by default).
+    pub feeds: Vec<(String, FeedSpec)>,
+}
+
+impl TwinOptions {
+    /// The scene with its own feeds.
+    pub fn from_scene(scene: Scene) -> Result<Self, feeds::SpecError> {
+        let base = scene.base_dir();
+        let feeds = scene
+            .file
+            .feeds
+            .iter()
+            .map(|s| FeedSpec::parse(s, &base).map(|f| (s.clone(), f)))
+            .collect::<Result<_, _>>()?;
+        Ok(Self { scene, feeds })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct WindowOptions {
+    pub size: (u32, u32),
+    pub fullscreen: bool,
+    pub view: Option<String>,
+    /// `shot`: save a PNG here once everything is drawn, then exit.
+    pub shot: Option<PathBuf>,
+}
+
+/// The simulation core shared by the wall and the headless tests: scene data, feeds,
+/// operations state and the spatial index. No window, no renderer.
+pub fn add_core(app: &mut App, options: &TwinOptions) {
+    app.configure_sets(
+        Update,
+        (
+            TwinSet::Ingest,
+            TwinSet::Ops,
+            TwinSet::Spatial,
+            TwinSet::View,
+            TwinSet::Ui,
+        )
+            .chain(),
+    )
+    .insert_resource(city::CurrentScene(options.scene.clone()))
+    .insert_resource(FeedConfig {
+        sources: options.feeds.clone(),
+    });
+    match geo::LocalFrame::new(options.scene.file.origin) {
+        Ok(frame) => {
+            app.insert_non_send(geo::SceneFrame(frame));
+        }
+        Err(e) => error!("cannot set up the scene's local frame: {e}"),
+    }
+    app.add_plugins((city::plugin, feeds::plugin, ops::plugin, spatial::plugin));
+}
+
+/// A headless app: the whole pipeline with `MinimalPlugins`, stepped by `app.update()`.
+pub fn headless_app(options: &TwinOptions) -> App {
+    let mut app = App::new();
+    app.add_plugins(MinimalPlugins);
+    add_core(&mut app, options);
+    app
+}
+
+/// The wall: a window, the renderer, the city, markers and panels.
+pub fn wall_app(options: &TwinOptions, window: &WindowOptions) -> App {
+    use bevy::window::{WindowMode, WindowResolution};
+    let started = view::StartedAt(std::time::Instant::now());
+    let mut app = App::new();
+    app.insert_resource(started);
+    city::register_model_sources(&mut app, &options.scene);
+    let mode = if window.fullscreen {
+        WindowMode::BorderlessFullscreen(bevy::window::MonitorSelection::Primary)
+    } else {
+        WindowMode::Windowed
+    };
+    app.add_plugins(
+        DefaultPlugins
+            .set(WindowPlugin {
+                primary_window: Some(Window {
+                    title: format!("citytwin · {}", options.scene.file.name),
+                    resolution: WindowResolution::new(window.size.0, window.size.1)
+                        .with_scale_factor_override(1.0),
+                    mode,
+                    ..default()
+                }),
+                ..default()
+            })
+            .set(AssetPlugin {
+                // Our own files come from the scene's folders; nothing under assets/ is
+                // loaded through the asset server, so no meta files are expected.
+                meta_check: bevy::asset::AssetMetaCheck::Never,
+                ..default()
+            }),
+    );
+    app.add_plugins(bevy_egui::EguiPlugin::default());
+    add_core(&mut app, options);
+    app.insert_resource(view::StartView(window.view.clone()));
+    if let Some(out) = &window.shot {
+        app.insert_resource(view::shot::ShotRequest {
+            out: out.clone(),
+            timeout: Duration::from_secs(180),
+        });
+    }
+    app.add_plugins((view::plugin, ui::plugin));
+    app
+}

@@ -1,0 +1,270 @@
+//! The `citytwin` command line: the wall, screenshots, scene checks, demo data.
+
+use anyhow::{Context, Result, bail};
+use citytwin::city::import::Severity;
+use citytwin::feeds::FeedSpec;
+use citytwin::scene::{Scene, default_scene_path};
+use citytwin::{TwinOptions, WindowOptions};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "citytwin", version, about = "A 3D city operations center for wall displays")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the wall display (the default, on the built-in Zhengzhou scene).
+    Wall {
+        #[command(flatten)]
+        scene: SceneArg,
+        /// Feed to play instead of the scene's, e.g. replay:FILE@4 (repeatable).
+        #[arg(long = "feeds", value_name = "SPEC")]
+        feeds: Vec<String>,
+        /// Window size, e.g. 3840x2160.
+        #[arg(long, default_value = "1920x1080", value_parser = parse_size)]
+        size: (u32, u32),
+        #[arg(long)]
+        fullscreen: bool,
+        /// Named view of the scene to start at.
+        #[arg(long)]
+        view: Option<String>,
+    },
+    /// Open a window, wait until everything is drawn, save a PNG and exit.
+    Shot {
+        #[command(flatten)]
+        scene: SceneArg,
+        #[arg(long, value_name = "FILE.png")]
+        out: PathBuf,
+        #[arg(long, default_value = "1920x1080", value_parser = parse_size)]
+        size: (u32, u32),
+        #[arg(long)]
+        view: Option<String>,
+        /// Feed to play instead of the scene's (repeatable).
+        #[arg(long = "feeds", value_name = "SPEC")]
+        feeds: Vec<String>,
+    },
+    /// Load a scene and all its data without a window; list every problem.
+    Check {
+        #[command(flatten)]
+        scene: SceneArg,
+    },
+    /// Write the built-in synthetic demo district (GeoJSON, glTF, recording).
+    GenDemo {
+        /// Folder that receives assets/ and data-feeds/ files.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct SceneArg {
+    /// Scene file (RON); default: the built-in Zhengzhou scene.
+    #[arg(long, value_name = "FILE")]
+    scene: Option<PathBuf>,
+}
+
+impl SceneArg {
+    fn load(&self) -> Result<Scene> {
+        let path = self.scene.clone().unwrap_or_else(default_scene_path);
+        Ok(Scene::load(&path)?)
+    }
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("'{s}' is not WIDTHxHEIGHT"))?;
+    let w: u32 = w.parse().map_err(|_| format!("bad width in '{s}'"))?;
+    let h: u32 = h.parse().map_err(|_| format!("bad height in '{s}'"))?;
+    if !(320..=16384).contains(&w) || !(240..=16384).contains(&h) {
+        return Err(format!("size {w}x{h} is out of range"));
+    }
+    Ok((w, h))
+}
+
+fn options(scene: Scene, feeds: &[String]) -> Result<TwinOptions> {
+    let mut options = TwinOptions::from_scene(scene)?;
+    if !feeds.is_empty() {
+        let cwd = std::env::current_dir().context("no working directory")?;
+        options.feeds = feeds
+            .iter()
+            .map(|s| FeedSpec::parse(s, &cwd).map(|f| (s.clone(), f)))
+            .collect::<Result<_, _>>()?;
+    }
+    Ok(options)
+}
+
+fn run_window(options: &TwinOptions, window: &WindowOptions) -> ExitCode {
+    let exit = citytwin::wall_app(options, window).run();
+    match exit {
+        bevy::app::AppExit::Success => ExitCode::SUCCESS,
+        bevy::app::AppExit::Error(code) => ExitCode::from(code.get()),
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("citytwin: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let command = cli.command.unwrap_or(Command::Wall {
+        scene: SceneArg { scene: None },
+        feeds: Vec::new(),
+        size: (1920, 1080),
+        fullscreen: false,
+        view: None,
+    });
+    match command {
+        Command::Wall {
+            scene,
+            feeds,
+            size,
+            fullscreen,
+            view,
+        } => {
+            let options = options(scene.load()?, &feeds)?;
+            let window = WindowOptions {
+                size,
+                fullscreen,
+                view,
+                shot: None,
+            };
+            Ok(run_window(&options, &window))
+        }
+        Command::Shot {
+            scene,
+            out,
+            size,
+            view,
+            feeds,
+        } => {
+            let scene = scene.load()?;
+            if let Some(v) = &view
+                && scene.view(v).is_none()
+            {
+                let names: Vec<_> = scene.file.views.iter().map(|v| v.name.as_str()).collect();
+                bail!("no view '{v}' in {}; it has: {}", scene.path.display(), names.join(", "));
+            }
+            let options = options(scene, &feeds)?;
+            let window = WindowOptions {
+                size,
+                fullscreen: false,
+                view,
+                shot: Some(out),
+            };
+            Ok(run_window(&options, &window))
+        }
+        Command::Check { scene } => check(&scene.load()?),
+        Command::GenDemo { out } => {
+            let written = citytwin::generate::write_demo(&out)?;
+            for f in written {
+                println!("wrote {}", f.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn check(scene: &Scene) -> Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let f = &scene.file;
+    println!("scene    {} — {}", scene.path.display(), f.name);
+    println!("origin   {}   language {}", f.origin, String::from(f.language));
+    let city = citytwin::city::load_city(scene);
+    println!("layers");
+    for l in &city.data.layers {
+        let bbox = l.bbox.map_or("-".to_string(), |(lo, hi)| {
+            format!("{:.5},{:.5} … {:.5},{:.5}", lo.lon, lo.lat, hi.lon, hi.lat)
+        });
+        let declared = l
+            .declared_crs
+            .as_ref()
+            .map(|d| format!(" (file declares {d})"))
+            .unwrap_or_default();
+        println!(
+            "  {:<9} {}  {}{declared}  {} features, {} loaded, {} skipped  bbox {bbox}",
+            l.kind.label(),
+            l.path.display(),
+            l.crs,
+            l.features,
+            l.loaded,
+            l.skipped()
+        );
+    }
+    println!("models");
+    for m in &f.models {
+        let path = scene.resolve(&m.path);
+        match citytwin::city::models::validate(&path) {
+            Ok(info) => println!(
+                "  {}  {}  {} meshes, {} triangles at {}",
+                m.name,
+                path.display(),
+                info.meshes,
+                info.triangles,
+                m.position
+            ),
+            Err(_) => println!("  {}  {}  INVALID (see problems)", m.name, path.display()),
+        }
+    }
+    let views: Vec<_> = f.views.iter().map(|v| v.name.as_str()).collect();
+    println!("views    {}", views.join(", "));
+    let mut feed_errors = Vec::new();
+    println!("feeds");
+    let base = scene.base_dir();
+    for spec in &f.feeds {
+        match FeedSpec::parse(spec, &base) {
+            Ok(FeedSpec::Replay { path, .. }) => match std::fs::read_to_string(&path) {
+                Ok(text) => {
+                    let lines = text
+                        .lines()
+                        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+                        .count();
+                    println!("  {spec}  {lines} messages");
+                }
+                Err(e) => feed_errors.push(format!("{}: cannot read recording: {e}", path.display())),
+            },
+            Err(e) => feed_errors.push(e.to_string()),
+        }
+    }
+    let errors = city.data.errors().count() + feed_errors.len();
+    let warnings = city
+        .data
+        .problems
+        .iter()
+        .filter(|p| p.severity == Severity::Warning)
+        .count();
+    if errors + warnings > 0 {
+        println!("problems");
+        for p in &city.data.problems {
+            println!("  {p}");
+        }
+        for e in &feed_errors {
+            println!("  {e}");
+        }
+    }
+    println!(
+        "summary  {} buildings, {} roads, {} districts, {} grids, {} pois; {errors} errors, {warnings} warnings; checked in {:.2?}",
+        city.data.buildings.len(),
+        city.data.roads.len(),
+        city.data.districts.len(),
+        city.data.grids.len(),
+        city.data.pois.len(),
+        started.elapsed()
+    );
+    Ok(if errors > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

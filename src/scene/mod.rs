@@ -1,0 +1,284 @@
+//! The scene file: what a city view is made of (layers, models, views, feeds, language),
+//! read from RON with strict field checking so a typo is an error with line and column.
+
+use crate::geo::{Crs, LonLat};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The scene the wall shows when started with no arguments.
+pub const DEFAULT_SCENE: &str = "scenes/zhengzhou.ron";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SceneFile {
+    /// Shown in the wall's header.
+    pub name: String,
+    /// Origin of the local metric frame (WGS84). Pick a point near the data's centre.
+    pub origin: LonLat,
+    #[serde(default)]
+    pub language: Language,
+    /// Said on screen: the data is synthetic (demo) rather than a city's real data.
+    #[serde(default)]
+    pub synthetic: bool,
+    #[serde(default)]
+    pub layers: Vec<Layer>,
+    #[serde(default)]
+    pub models: Vec<Model>,
+    #[serde(default)]
+    pub views: Vec<View>,
+    /// Feed specs, e.g. `replay:../data-feeds/erqi.ndjson@4`.
+    #[serde(default)]
+    pub feeds: Vec<String>,
+}
+
+/// Written as a language tag: `"zh-CN"` or `"en"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Language {
+    /// Chinese first, with English beneath for visitors.
+    #[default]
+    Chinese,
+    English,
+}
+
+impl TryFrom<String> for Language {
+    type Error = String;
+
+    fn try_from(tag: String) -> Result<Self, Self::Error> {
+        match tag.to_ascii_lowercase().as_str() {
+            "zh-cn" | "zh" | "zh-hans" => Ok(Language::Chinese),
+            "en" | "en-us" | "en-gb" => Ok(Language::English),
+            _ => Err(format!("unknown language '{tag}' (expected \"zh-CN\" or \"en\")")),
+        }
+    }
+}
+
+impl From<Language> for String {
+    fn from(l: Language) -> String {
+        match l {
+            Language::Chinese => "zh-CN".into(),
+            Language::English => "en".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum LayerKind {
+    Buildings,
+    Roads,
+    Districts,
+    Grids,
+    Pois,
+}
+
+impl LayerKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            LayerKind::Buildings => "buildings",
+            LayerKind::Roads => "roads",
+            LayerKind::Districts => "districts",
+            LayerKind::Grids => "grids",
+            LayerKind::Pois => "pois",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Layer {
+    pub kind: LayerKind,
+    /// GeoJSON file, relative to the scene file.
+    pub path: PathBuf,
+    /// CRS of the coordinates in the file. A legacy GeoJSON `crs` member is reported
+    /// by `check` but this setting decides.
+    #[serde(default = "default_crs")]
+    pub crs: Crs,
+    #[serde(default)]
+    pub attributes: Attributes,
+}
+
+fn default_crs() -> Crs {
+    Crs::WGS84
+}
+
+/// Which GeoJSON properties carry what. Unset fields fall back to defaults.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Attributes {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    /// Height in metres; wins over `levels`.
+    pub height: Option<String>,
+    /// Number of floors, multiplied by `metres_per_level`.
+    pub levels: Option<String>,
+    pub metres_per_level: f64,
+    pub default_height_m: f64,
+    /// Road class (expressway, arterial, secondary, local…).
+    pub class: Option<String>,
+    /// Road width in metres; otherwise derived from the class.
+    pub width: Option<String>,
+}
+
+impl Default for Attributes {
+    fn default() -> Self {
+        Self {
+            id: Some("id".into()),
+            name: Some("name".into()),
+            height: Some("height".into()),
+            levels: Some("levels".into()),
+            metres_per_level: 3.0,
+            default_height_m: 10.0,
+            class: Some("class".into()),
+            width: Some("width".into()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Model {
+    pub name: String,
+    /// glTF or GLB file, relative to the scene file.
+    pub path: PathBuf,
+    pub position: LonLat,
+    #[serde(default = "default_crs")]
+    pub crs: Crs,
+    /// Degrees clockwise from north of the model's −Z axis.
+    #[serde(default)]
+    pub heading_deg: f64,
+    #[serde(default = "one")]
+    pub scale: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct View {
+    pub name: String,
+    /// The point looked at (WGS84).
+    pub look_at: LonLat,
+    /// Distance from the camera to that point.
+    pub distance_m: f64,
+    /// Degrees below the horizon (90 = straight down).
+    #[serde(default = "default_pitch")]
+    pub pitch_deg: f64,
+    /// Degrees clockwise from north the camera faces.
+    #[serde(default)]
+    pub heading_deg: f64,
+}
+
+fn default_pitch() -> f64 {
+    45.0
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SceneError {
+    #[error("{path}: cannot read scene file: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{col}: {message}")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        col: usize,
+        message: String,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// A parsed scene plus where it came from (paths inside resolve against its folder).
+#[derive(Debug, Clone)]
+pub struct Scene {
+    pub file: SceneFile,
+    pub path: PathBuf,
+}
+
+impl Scene {
+    pub fn load(path: &Path) -> Result<Self, SceneError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SceneError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Self, SceneError> {
+        // `implicit_some` lets a user write `height: "h"` rather than `Some("h")`.
+        let options = ron::Options::default()
+            .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
+        let file: SceneFile = options.from_str(text).map_err(|e| SceneError::Parse {
+            path: path.to_owned(),
+            line: e.span.start.line,
+            col: e.span.start.col,
+            message: e.code.to_string(),
+        })?;
+        let invalid = |message: String| SceneError::Invalid {
+            path: path.to_owned(),
+            message,
+        };
+        if !file.origin.is_valid() {
+            return Err(invalid(format!("origin {} is not a valid lon/lat", file.origin)));
+        }
+        for view in &file.views {
+            if !view.look_at.is_valid() || !(view.distance_m > 0.0) {
+                return Err(invalid(format!(
+                    "view '{}' needs a valid look_at and a positive distance_m",
+                    view.name
+                )));
+            }
+        }
+        Ok(Self {
+            file,
+            path: path.to_owned(),
+        })
+    }
+
+    /// The folder the scene's relative paths start from.
+    pub fn base_dir(&self) -> PathBuf {
+        match self.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        }
+    }
+
+    pub fn resolve(&self, relative: &Path) -> PathBuf {
+        if relative.is_absolute() {
+            relative.to_owned()
+        } else {
+            self.base_dir().join(relative)
+        }
+    }
+
+    pub fn view(&self, name: &str) -> Option<&View> {
+        self.file.views.iter().find(|v| v.name == name)
+    }
+}
+
+/// Finds the built-in scene from the working directory or the source tree.
+pub fn default_scene_path() -> PathBuf {
+    let local = PathBuf::from(DEFAULT_SCENE);
+    if local.exists() {
+        return local;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_SCENE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn misspelled_field_reports_line_and_column() {
+        let text = "(\n  name: \"x\",\n  origin: (lon: 113.6, lat: 34.7),\n  layrs: [],\n)";
+        let err = Scene::parse(text, Path::new("t.ron")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("t.ron:4:"), "{msg}");
+        assert!(msg.contains("layrs"), "{msg}");
+    }
+}

@@ -1,0 +1,108 @@
+//! The wall's egui panels: a dark theme sized for very large screens, the CJK font,
+//! Chinese-first labels, and one function per panel. Panels only read resources and
+//! ask for changes through messages.
+
+mod panels;
+
+use crate::scene::Language;
+use bevy::prelude::*;
+use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
+use std::sync::Arc;
+
+/// Noto Sans CJK SC, subset to GB 2312 (see `assets/fonts/README.md`).
+const CJK_FONT: &[u8] = include_bytes!("../../assets/fonts/NotoSansSC-Regular-GB2312.otf");
+
+/// Panel colours: near-black blue glass, cyan accents, status colours that match the
+/// map markers.
+pub mod theme {
+    use bevy_egui::egui::Color32;
+    pub const PANEL: Color32 = Color32::from_rgba_premultiplied(6, 14, 28, 225);
+    pub const EDGE: Color32 = Color32::from_rgb(28, 92, 140);
+    pub const TEXT: Color32 = Color32::from_rgb(214, 228, 245);
+    pub const DIM: Color32 = Color32::from_rgb(120, 145, 175);
+    pub const ACCENT: Color32 = Color32::from_rgb(64, 200, 255);
+    pub const ONLINE: Color32 = Color32::from_rgb(38, 242, 140);
+    pub const ALARM: Color32 = Color32::from_rgb(255, 64, 48);
+    pub const FAULT: Color32 = Color32::from_rgb(255, 178, 26);
+    pub const OFFLINE: Color32 = Color32::from_rgb(115, 128, 140);
+    pub const SYNTHETIC: Color32 = Color32::from_rgb(255, 200, 60);
+}
+
+/// Labels in the scene's language: Chinese with English beneath, or English alone.
+#[derive(Debug, Clone, Copy)]
+pub struct Tr(pub Language);
+
+impl Tr {
+    pub fn t(&self, zh: &str, en: &str) -> String {
+        match self.0 {
+            Language::Chinese => format!("{zh} {en}"),
+            Language::English => en.to_string(),
+        }
+    }
+
+    /// Only the primary-language word, for tight spaces.
+    pub fn short(&self, zh: &str, en: &str) -> String {
+        match self.0 {
+            Language::Chinese => zh.to_string(),
+            Language::English => en.to_string(),
+        }
+    }
+}
+
+pub(super) fn plugin(app: &mut App) {
+    app.add_systems(
+        EguiPrimaryContextPass,
+        (setup_style, panels::draw).chain(),
+    );
+}
+
+/// Installs the CJK font and the wall style once, and scales everything to the screen:
+/// a 4K wall gets twice the 1080p sizes.
+fn setup_style(
+    mut contexts: EguiContexts,
+    windows: Query<&Window, With<bevy::window::PrimaryWindow>>,
+    mut done: Local<bool>,
+    mut last_zoom: Local<f32>,
+) -> Result {
+    let ctx = contexts.ctx_mut()?;
+    if !*done {
+        *done = true;
+        let mut fonts = egui::FontDefinitions::default();
+        fonts.font_data.insert(
+            "noto-sans-sc".into(),
+            Arc::new(egui::FontData::from_static(CJK_FONT)),
+        );
+        for family in [egui::FontFamily::Proportional, egui::FontFamily::Monospace] {
+            let list = fonts.families.entry(family).or_default();
+            // Latin from egui's own font first, CJK from Noto.
+            list.push("noto-sans-sc".into());
+        }
+        ctx.set_fonts(fonts);
+        let mut visuals = egui::Visuals::dark();
+        visuals.panel_fill = theme::PANEL;
+        visuals.window_fill = theme::PANEL;
+        visuals.override_text_color = Some(theme::TEXT);
+        visuals.widgets.noninteractive.bg_stroke = egui::Stroke::new(1.0, theme::EDGE);
+        ctx.set_visuals(visuals);
+        ctx.all_styles_mut(|style| {
+            use egui::{FontId, TextStyle};
+            style.text_styles = [
+                (TextStyle::Heading, FontId::proportional(30.0)),
+                (TextStyle::Body, FontId::proportional(18.0)),
+                (TextStyle::Button, FontId::proportional(18.0)),
+                (TextStyle::Small, FontId::proportional(14.0)),
+                (TextStyle::Monospace, FontId::monospace(16.0)),
+            ]
+            .into();
+            style.spacing.item_spacing = egui::vec2(10.0, 8.0);
+        });
+    }
+    if let Ok(window) = windows.single() {
+        let zoom = (window.height() / 1080.0).clamp(0.75, 3.0);
+        if (zoom - *last_zoom).abs() > 0.01 {
+            *last_zoom = zoom;
+            ctx.set_zoom_factor(zoom);
+        }
+    }
+    Ok(())
+}

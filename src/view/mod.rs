@@ -1,0 +1,279 @@
+//! What the wall draws on top of the city: camera, lighting, device markers, the
+//! selection highlight and picking. Only added with a window and renderer.
+
+pub mod camera;
+pub mod shot;
+
+use crate::TwinSet;
+use crate::city::{Buildings, CurrentScene, mesh::MeshData};
+use crate::feeds::ingest::{IotDevice, Status, VideoCamera};
+use crate::feeds::schema::DeviceStatus;
+use crate::geo::SceneFrame;
+use crate::spatial::BuildingIndex;
+use bevy::prelude::*;
+use bevy::window::PrimaryWindow;
+use bevy_egui::input::EguiWantsInput;
+use camera::{WallCamera, initial_orbit};
+
+/// The building the user clicked, shown in the inspector.
+#[derive(Resource, Debug, Default, Clone, PartialEq)]
+pub struct Selection {
+    pub building: Option<usize>,
+}
+
+/// When the process started, for the "city on screen after" figure.
+#[derive(Resource, Debug, Clone, Copy)]
+pub struct StartedAt(pub std::time::Instant);
+
+/// Which named view the wall starts at (`--view`).
+#[derive(Resource, Debug, Default, Clone)]
+pub struct StartView(pub Option<String>);
+
+/// Shared meshes and materials for markers: one per kind and status, so thousands of
+/// markers draw as a few instanced batches.
+#[derive(Resource)]
+struct MarkerAssets {
+    device_mesh: Handle<Mesh>,
+    camera_mesh: Handle<Mesh>,
+    materials: [Handle<StandardMaterial>; 4],
+}
+
+pub fn status_color(status: DeviceStatus) -> Color {
+    match status {
+        DeviceStatus::Online => Color::srgb(0.15, 0.95, 0.55),
+        DeviceStatus::Alarm => Color::srgb(1.0, 0.2, 0.15),
+        DeviceStatus::Fault => Color::srgb(1.0, 0.7, 0.1),
+        DeviceStatus::Offline => Color::srgb(0.45, 0.5, 0.55),
+    }
+}
+
+fn status_slot(status: DeviceStatus) -> usize {
+    match status {
+        DeviceStatus::Online => 0,
+        DeviceStatus::Alarm => 1,
+        DeviceStatus::Fault => 2,
+        DeviceStatus::Offline => 3,
+    }
+}
+
+#[derive(Component)]
+struct SelectionHighlight;
+
+pub(super) fn plugin(app: &mut App) {
+    app.init_resource::<Selection>()
+        .init_resource::<StartView>()
+        .insert_resource(ClearColor(Color::srgb(0.015, 0.025, 0.05)))
+        .insert_resource(GlobalAmbientLight {
+            color: Color::srgb(0.55, 0.65, 0.9),
+            brightness: 250.0,
+            affects_lightmapped_meshes: true,
+        })
+        .add_systems(Startup, setup)
+        .add_systems(
+            Update,
+            (
+                dress_markers,
+                recolor_markers,
+                pick_building,
+                highlight_selection,
+                report_first_full_frame,
+            )
+                .in_set(TwinSet::View),
+        );
+    camera::plugin(app);
+    shot::plugin(app);
+}
+
+fn setup(
+    mut commands: Commands,
+    scene: Res<CurrentScene>,
+    start: Res<StartView>,
+    frame: Option<NonSend<SceneFrame>>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+) {
+    let orbit = initial_orbit(&scene, start.0.as_deref(), frame.as_deref());
+    commands.spawn((
+        Camera3d::default(),
+        Projection::Perspective(PerspectiveProjection {
+            fov: 40f32.to_radians(),
+            near: 5.0,
+            far: 200_000.0,
+            ..default()
+        }),
+        WallCamera {
+            current: orbit,
+            target: orbit,
+        },
+        orbit.transform(),
+    ));
+    // Cool moonlight from the south-east; the ambient term keeps shaded walls readable.
+    commands.spawn((
+        DirectionalLight {
+            color: Color::srgb(0.75, 0.82, 1.0),
+            illuminance: 2_500.0,
+            shadow_maps_enabled: false,
+            ..default()
+        },
+        Transform::from_xyz(800.0, 1500.0, 600.0).looking_at(Vec3::ZERO, Vec3::Y),
+    ));
+    commands.spawn((
+        Mesh3d(meshes.add(Plane3d::default().mesh().size(80_000.0, 80_000.0))),
+        MeshMaterial3d(materials.add(StandardMaterial {
+            base_color: Color::srgb(0.03, 0.045, 0.07),
+            perceptual_roughness: 1.0,
+            ..default()
+        })),
+    ));
+    let material = |m: &mut Assets<StandardMaterial>, s: DeviceStatus| {
+        let c = status_color(s);
+        m.add(StandardMaterial {
+            base_color: c,
+            emissive: c.to_linear() * if s == DeviceStatus::Alarm { 6.0 } else { 1.5 },
+            unlit: true,
+            ..default()
+        })
+    };
+    commands.insert_resource(MarkerAssets {
+        device_mesh: meshes.add(Sphere::new(9.0).mesh().uv(16, 10)),
+        camera_mesh: meshes.add(Cone::new(10.0, 22.0).mesh().resolution(12)),
+        materials: DeviceStatus::ALL.map(|s| material(&mut materials, s)),
+    });
+}
+
+/// Logs once how long it took from start until the whole city (layers and models) is
+/// in a rendered frame.
+fn report_first_full_frame(
+    status: Res<crate::city::CityStatus>,
+    started: Option<Res<StartedAt>>,
+    mut reported: Local<bool>,
+) {
+    if *reported || status.phase != crate::city::LoadPhase::Ready || status.models_pending > 0 {
+        return;
+    }
+    *reported = true;
+    if let Some(started) = started {
+        info!(
+            "first full frame: city and models drawn {:.2?} after start (GIS load {:.2?})",
+            started.0.elapsed(),
+            status.load_time
+        );
+    }
+}
+
+fn dress_markers(
+    mut commands: Commands,
+    assets: Res<MarkerAssets>,
+    added: Query<(Entity, &Status, Has<VideoCamera>), (Added<Status>, Or<(With<IotDevice>, With<VideoCamera>)>)>,
+) {
+    for (entity, status, is_camera) in &added {
+        let mesh = if is_camera {
+            assets.camera_mesh.clone()
+        } else {
+            assets.device_mesh.clone()
+        };
+        commands.entity(entity).insert((
+            Mesh3d(mesh),
+            MeshMaterial3d(assets.materials[status_slot(status.0)].clone()),
+        ));
+    }
+}
+
+fn recolor_markers(
+    assets: Res<MarkerAssets>,
+    mut changed: Query<(&Status, &mut MeshMaterial3d<StandardMaterial>), Changed<Status>>,
+) {
+    for (status, mut material) in &mut changed {
+        let want = &assets.materials[status_slot(status.0)];
+        if material.0 != *want {
+            material.0 = want.clone();
+        }
+    }
+}
+
+/// A click (press and release without dragging) selects the building under the cursor.
+fn pick_building(
+    mouse: Res<ButtonInput<MouseButton>>,
+    egui: Option<Res<EguiWantsInput>>,
+    window: Single<&Window, With<PrimaryWindow>>,
+    cameras: Query<(&Camera, &GlobalTransform), With<WallCamera>>,
+    index: Res<BuildingIndex>,
+    buildings: Res<Buildings>,
+    mut selection: ResMut<Selection>,
+    mut press_at: Local<Option<Vec2>>,
+) {
+    if egui.as_ref().is_some_and(|e| e.wants_any_pointer_input()) {
+        *press_at = None;
+        return;
+    }
+    let Some(cursor) = window.cursor_position() else {
+        return;
+    };
+    if mouse.just_pressed(MouseButton::Left) {
+        *press_at = Some(cursor);
+    }
+    if !mouse.just_released(MouseButton::Left) {
+        return;
+    }
+    let Some(start) = press_at.take() else { return };
+    if start.distance(cursor) > 4.0 {
+        return;
+    }
+    let Ok((camera, transform)) = cameras.single() else {
+        return;
+    };
+    let Ok(ray) = camera.viewport_to_world(transform, cursor) else {
+        return;
+    };
+    let picked = index
+        .pick(&buildings, ray.origin, *ray.direction)
+        .map(|(i, _)| i);
+    if selection.building != picked {
+        selection.building = picked;
+    }
+}
+
+fn highlight_selection(
+    mut commands: Commands,
+    selection: Res<Selection>,
+    buildings: Res<Buildings>,
+    existing: Query<Entity, With<SelectionHighlight>>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+) {
+    if !selection.is_changed() {
+        return;
+    }
+    for e in &existing {
+        commands.entity(e).despawn();
+    }
+    let Some(b) = selection.building.and_then(|i| buildings.0.get(i)) else {
+        return;
+    };
+    let mut mesh = MeshData::default();
+    let glow = [1.0, 1.0, 1.0, 1.0];
+    for polygon in &b.footprint {
+        crate::city::mesh::extrude(polygon, 0.0, b.height_m as f32 + 0.5, glow, glow, &mut mesh);
+    }
+    commands.spawn((
+        SelectionHighlight,
+        Mesh3d(meshes.add(mesh.into_mesh())),
+        MeshMaterial3d(materials.add(StandardMaterial {
+            base_color: Color::srgba(0.2, 0.85, 1.0, 0.55),
+            emissive: LinearRgba::rgb(0.3, 1.2, 2.0),
+            alpha_mode: AlphaMode::Blend,
+            unlit: true,
+            ..default()
+        })),
+        // Slightly larger than the building so the glow wraps it instead of z-fighting.
+        {
+            let c = crate::geo::LocalPoint::new(
+                b.bounds.map_or(0.0, |r| r.center().x),
+                b.bounds.map_or(0.0, |r| r.center().y),
+            )
+            .to_world(0.0);
+            let scale = Vec3::new(1.03, 1.0, 1.03);
+            Transform::from_translation(c - c * scale).with_scale(scale)
+        },
+    ));
+}

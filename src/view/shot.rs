@@ -1,0 +1,98 @@
+//! `citytwin shot`: waits until every layer and model is loaded and drawn, saves the
+//! window to a PNG and exits.
+
+use crate::city::{CityStatus, LoadPhase};
+use bevy::prelude::*;
+use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Frames rendered after loading before the capture: meshes upload, egui lays out
+/// twice, lavapipe settles.
+const SETTLE_FRAMES: u32 = 30;
+const SETTLE_TIME: Duration = Duration::from_secs(2);
+
+#[derive(Resource, Debug, Clone)]
+pub struct ShotRequest {
+    pub out: PathBuf,
+    pub timeout: Duration,
+}
+
+#[derive(Resource, Debug)]
+struct ShotProgress {
+    started: Instant,
+    ready_since: Option<(Instant, u32)>,
+    requested: bool,
+}
+
+pub(super) fn plugin(app: &mut App) {
+    app.add_systems(Update, capture_when_ready.run_if(resource_exists::<ShotRequest>));
+}
+
+fn capture_when_ready(
+    mut commands: Commands,
+    request: Res<ShotRequest>,
+    status: Res<CityStatus>,
+    mut progress: Local<Option<ShotProgress>>,
+    mut exit: MessageWriter<AppExit>,
+) {
+    let p = progress.get_or_insert_with(|| ShotProgress {
+        started: Instant::now(),
+        ready_since: None,
+        requested: false,
+    });
+    if p.requested {
+        return;
+    }
+    if p.started.elapsed() > request.timeout {
+        error!(
+            "shot: gave up after {:?}: city {:?}, {} models still loading",
+            request.timeout, status.phase, status.models_pending
+        );
+        exit.write(AppExit::from_code(2));
+        return;
+    }
+    let ready = status.phase == LoadPhase::Ready && status.models_pending == 0;
+    if !ready {
+        p.ready_since = None;
+        return;
+    }
+    let (since, frames) = p.ready_since.get_or_insert((Instant::now(), 0));
+    *frames += 1;
+    if *frames < SETTLE_FRAMES || since.elapsed() < SETTLE_TIME {
+        return;
+    }
+    info!(
+        "shot: city ready after {:.1?}; capturing",
+        p.started.elapsed()
+    );
+    p.requested = true;
+    let out = request.out.clone();
+    commands
+        .spawn(Screenshot::primary_window())
+        .observe(move |captured: On<ScreenshotCaptured>, mut exit: MessageWriter<AppExit>| {
+            match save_png(&captured.image, &out) {
+                Ok(()) => {
+                    info!("shot: saved {}", out.display());
+                    exit.write(AppExit::Success);
+                }
+                Err(e) => {
+                    error!("shot: cannot save {}: {e}", out.display());
+                    exit.write(AppExit::from_code(1));
+                }
+            }
+        });
+}
+
+fn save_png(image: &Image, out: &std::path::Path) -> Result<(), String> {
+    let rgb = image
+        .clone()
+        .try_into_dynamic()
+        .map_err(|e| format!("screenshot has an unexpected format: {e}"))?
+        .to_rgb8();
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    }
+    rgb.save_with_format(out, image::ImageFormat::Png)
+        .map_err(|e| e.to_string())
+}

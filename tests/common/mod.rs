@@ -1,0 +1,68 @@
+//! Helpers shared by the test binaries: temporary scene folders and stepping apps.
+#![allow(dead_code)]
+
+use bevy::prelude::*;
+use citytwin::TwinOptions;
+use citytwin::city::{CityStatus, LoadPhase};
+use citytwin::scene::Scene;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// A fresh folder under the target dir, removed and recreated for each test.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create test folder");
+    dir
+}
+
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write fixture");
+    path
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn load_scene(path: &Path) -> Scene {
+    Scene::load(path).unwrap_or_else(|e| panic!("fixture scene does not load: {e}"))
+}
+
+pub fn headless(scene: Scene) -> App {
+    let options = TwinOptions::from_scene(scene).expect("fixture feeds parse");
+    citytwin::headless_app(&options)
+}
+
+/// Steps the app until `done` holds, failing after `limit`.
+pub fn update_until(app: &mut App, limit: Duration, what: &str, done: impl Fn(&World) -> bool) {
+    let started = Instant::now();
+    while !done(app.world()) {
+        assert!(started.elapsed() < limit, "timed out waiting for {what}");
+        app.update();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+pub fn wait_for_city(app: &mut App) {
+    update_until(app, Duration::from_secs(120), "the city to load", |w| {
+        w.resource::<CityStatus>().phase == LoadPhase::Ready
+    });
+    // One more frame so the spatial index sees the CityLoaded message.
+    app.update();
+}
+
+/// A GeoJSON FeatureCollection from (properties, geometry) JSON snippets.
+pub fn collection(features: &[(&str, &str)]) -> String {
+    let items: Vec<String> = features
+        .iter()
+        .map(|(props, geom)| {
+            format!(r#"{{"type":"Feature","properties":{props},"geometry":{geom}}}"#)
+        })
+        .collect();
+    format!(
+        r#"{{"type":"FeatureCollection","features":[{}]}}"#,
+        items.join(",")
+    )
+}

@@ -1,0 +1,127 @@
+//! Feeds end to end: a recording replayed on the tokio runtime becomes device entities
+//! with the right states; messages pushed into the channel update entities by id.
+
+use crate::common::*;
+use citytwin::feeds::ingest::{FeedEntities, FeedStats, IotDevice, Status, VideoCamera, WorkOrders};
+use citytwin::feeds::schema::{DeviceStatus, FeedMessage, OrderStatus};
+use citytwin::feeds::{FeedChannel, FeedEvent, SourceState};
+use citytwin::ops::{DeviceCounts, OrderCounts, TwinClock};
+use std::time::Duration;
+
+fn line(ts: &str, kind: &str, data: &str) -> String {
+    format!(r#"{{"v":1,"ts":"2026-11-23T08:00:{ts}+08:00","kind":"{kind}","data":{data}}}"#)
+}
+
+fn device(id: &str, status: &str, position: bool) -> String {
+    let pos = if position { r#","position":{"lon":113.666,"lat":34.755}"# } else { "" };
+    format!(r#"{{"id":"{id}","kind":"gas_detector","status":"{status}"{pos}}}"#)
+}
+
+fn scene_with_feed(dir: &std::path::Path, recording: &str) -> std::path::PathBuf {
+    write(dir, "feed.ndjson", recording);
+    write(
+        dir,
+        "scene.ron",
+        r#"(name: "feeds", origin: (lon: 113.665, lat: 34.754), feeds: ["replay:feed.ndjson@max"])"#,
+    )
+}
+
+fn entity_status(app: &mut bevy::app::App, id: &str) -> DeviceStatus {
+    let e = app.world().resource::<FeedEntities>().get(id).unwrap_or_else(|| panic!("{id} has no entity"));
+    app.world().get::<Status>(e).expect("status").0
+}
+
+#[test]
+fn replayed_recording_drives_device_entities() {
+    let dir = temp_dir("feed-replay");
+    let recording = [
+        "# a comment line, skipped".to_string(),
+        line("00", "device", &device("gas-1", "online", true)),
+        line("00", "device", &device("gas-2", "online", true)),
+        line("01", "camera", r#"{"id":"cam-1","status":"online","position":{"lon":113.664,"lat":34.753},"heading_deg":90.0}"#),
+        "this line is garbled {{".to_string(),
+        line("02", "device", &device("gas-1", "alarm", false)),
+        line("03", "device", &device("gas-3", "offline", false)),
+        line("03", "device", &device("gas-2", "offline", false)),
+        line("04", "work_order", r#"{"id":"wo-1","source":"hotline12345","category":"heating","text":"暖气不热","status":"reported"}"#),
+        line("05", "work_order", r#"{"id":"wo-1","source":"hotline12345","category":"heating","text":"暖气不热","status":"closed","satisfaction":5}"#),
+        line("06", "device", &device("gas-2", "online", false)).replace("\"v\":1", "\"v\":2"),
+        line("07", "device", &device("cam-1", "online", false)),
+    ]
+    .join("\n");
+    let mut app = headless(load_scene(&scene_with_feed(&dir, &recording)));
+    update_until(&mut app, Duration::from_secs(30), "the replay to finish", |w| {
+        w.resource::<FeedStats>().sources.first().is_some_and(|s| s.state == SourceState::Finished)
+    });
+    app.update();
+
+    assert_eq!(app.world().resource::<FeedEntities>().len(), 3, "gas-3 never had a position");
+    assert_eq!(entity_status(&mut app, "gas-1"), DeviceStatus::Alarm);
+    assert_eq!(entity_status(&mut app, "gas-2"), DeviceStatus::Offline, "the v2 message is rejected");
+    assert_eq!(entity_status(&mut app, "cam-1"), DeviceStatus::Online);
+    let cam = app.world().resource::<FeedEntities>().get("cam-1").unwrap();
+    assert!(app.world().get::<VideoCamera>(cam).is_some());
+    assert!(app.world().get::<IotDevice>(cam).is_none());
+
+    let counts = app.world().resource::<DeviceCounts>().clone();
+    assert_eq!((counts.online, counts.alarm, counts.offline, counts.total()), (1, 1, 1, 3));
+
+    let stats = &app.world().resource::<FeedStats>().sources[0];
+    assert_eq!(stats.received, 11);
+    assert_eq!(stats.applied, 7);
+    let rejected: Vec<(&str, u64)> = stats.rejected.iter().map(|(k, v)| (*k, *v)).collect();
+    assert_eq!(
+        rejected,
+        vec![("kind conflict", 1), ("malformed", 1), ("no position", 1), ("version", 1)]
+    );
+
+    let orders = app.world().resource::<WorkOrders>();
+    assert_eq!(orders.0["wo-1"].status, OrderStatus::Closed);
+    assert_eq!(*app.world().resource::<OrderCounts>(), OrderCounts { open: 0, closed: 1 });
+    let clock = app.world().resource::<TwinClock>();
+    assert_eq!(clock.now().to_rfc3339(), "2026-11-23T08:00:05+08:00", "newest applied message");
+}
+
+#[test]
+fn messages_update_entities_by_id_within_one_frame() {
+    let dir = temp_dir("feed-channel");
+    let scene = write(&dir, "scene.ron", r#"(name: "c", origin: (lon: 113.665, lat: 34.754))"#);
+    let mut app = headless(load_scene(&scene));
+    app.update();
+    let tx = app.world().resource::<FeedChannel>().sender.clone();
+    let send = |text: String| {
+        let message = FeedMessage::decode(&text).expect("test message decodes");
+        tx.send(FeedEvent::Message { source: 0, message }).expect("channel open");
+    };
+    // New, then changed twice, all before the next frame.
+    send(line("00", "device", &device("d-1", "online", true)));
+    send(line("01", "device", &device("d-1", "fault", false)));
+    send(line("02", "device", &device("d-1", "alarm", false)));
+    app.update();
+    app.update();
+    let world = app.world_mut();
+    let mut q = world.query::<&Status>();
+    assert_eq!(q.iter(world).count(), 1, "one entity per id");
+    assert_eq!(entity_status(&mut app, "d-1"), DeviceStatus::Alarm);
+    let counts = app.world().resource::<DeviceCounts>();
+    assert_eq!((counts.alarm, counts.total()), (1, 1));
+}
+
+#[test]
+fn missing_recording_is_reported_and_app_keeps_running() {
+    let dir = temp_dir("feed-missing");
+    let scene = write(
+        &dir,
+        "scene.ron",
+        r#"(name: "m", origin: (lon: 113.665, lat: 34.754), feeds: ["replay:nope.ndjson"])"#,
+    );
+    let mut app = headless(load_scene(&scene));
+    update_until(&mut app, Duration::from_secs(10), "the source to fail", |w| {
+        matches!(w.resource::<FeedStats>().sources.first().map(|s| &s.state), Some(SourceState::Failed(_)))
+    });
+    let SourceState::Failed(why) = &app.world().resource::<FeedStats>().sources[0].state else {
+        unreachable!()
+    };
+    assert!(why.contains("nope.ndjson"), "{why}");
+    app.update();
+}

@@ -1,0 +1,11 @@
+//! Headless tests: the whole pipeline (scene → GIS → ECS, feeds → entities) with
+//! `MinimalPlugins`, no window, no GPU.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod bad_input;
+mod city;
+mod demo;
+mod feeds;
+mod geo;
