@@ -10,7 +10,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "citytwin", version, about = "A 3D city operations center for wall displays")]
+#[command(
+    name = "citytwin",
+    version,
+    about = "A 3D city operations center for wall displays"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -154,7 +158,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 && scene.view(v).is_none()
             {
                 let names: Vec<_> = scene.file.views.iter().map(|v| v.name.as_str()).collect();
-                bail!("no view '{v}' in {}; it has: {}", scene.path.display(), names.join(", "));
+                bail!(
+                    "no view '{v}' in {}; it has: {}",
+                    scene.path.display(),
+                    names.join(", ")
+                );
             }
             let options = options(scene, &feeds)?;
             let window = WindowOptions {
@@ -180,7 +188,11 @@ fn check(scene: &Scene) -> Result<ExitCode> {
     let started = std::time::Instant::now();
     let f = &scene.file;
     println!("scene    {} — {}", scene.path.display(), f.name);
-    println!("origin   {}   language {}", f.origin, String::from(f.language));
+    println!(
+        "origin   {}   language {}",
+        f.origin,
+        String::from(f.language)
+    );
     let city = citytwin::city::load_city(scene);
     println!("layers");
     for l in &city.data.layers {
@@ -232,7 +244,9 @@ fn check(scene: &Scene) -> Result<ExitCode> {
                         .count();
                     println!("  {spec}  {lines} messages");
                 }
-                Err(e) => feed_errors.push(format!("{}: cannot read recording: {e}", path.display())),
+                Err(e) => {
+                    feed_errors.push(format!("{}: cannot read recording: {e}", path.display()))
+                }
             },
             Err(e) => feed_errors.push(e.to_string()),
         }

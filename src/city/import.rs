@@ -255,8 +255,7 @@ struct ParsedFile {
 fn read_features(path: &Path) -> Result<ParsedFile, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read file: {e}"))?;
     let (text, non_finite_tokens) = replace_non_finite_literals(&text);
-    let root: Value =
-        serde_json::from_str(&text).map_err(|e| format!("not valid JSON: {e}"))?;
+    let root: Value = serde_json::from_str(&text).map_err(|e| format!("not valid JSON: {e}"))?;
     let Value::Object(mut root) = root else {
         return Err("top level is not a JSON object".into());
     };
@@ -406,7 +405,10 @@ impl Converter<'_> {
         polygon
             .check_validation()
             .map_err(|e| format!("invalid polygon: {e}"))?;
-        Ok(geo::Orient::orient(&polygon, geo::orient::Direction::Default))
+        Ok(geo::Orient::orient(
+            &polygon,
+            geo::orient::Direction::Default,
+        ))
     }
 
     fn multipolygon(
@@ -416,9 +418,9 @@ impl Converter<'_> {
     ) -> Result<MultiPolygon<f64>, String> {
         use geojson::GeometryValue as G;
         match geometry {
-            G::Polygon { coordinates } => {
-                Ok(MultiPolygon::new(vec![self.polygon(coordinates, warnings)?]))
-            }
+            G::Polygon { coordinates } => Ok(MultiPolygon::new(vec![
+                self.polygon(coordinates, warnings)?,
+            ])),
             G::MultiPolygon { coordinates } => coordinates
                 .iter()
                 .enumerate()
@@ -520,10 +522,12 @@ fn convert_feature(
         LayerKind::Roads => {
             let class = text_property(&props, attrs.class.as_ref())
                 .map_or(RoadClass::Local, |c| RoadClass::parse(&c));
-            let width_m = number_property(&props, attrs.width.as_ref())?
-                .unwrap_or(class.default_width_m());
+            let width_m =
+                number_property(&props, attrs.width.as_ref())?.unwrap_or(class.default_width_m());
             if !(0.5..=200.0).contains(&width_m) {
-                return Err(format!("road width {width_m} m is not between 0.5 and 200 m"));
+                return Err(format!(
+                    "road width {width_m} m is not between 0.5 and 200 m"
+                ));
             }
             let lines = match &geometry {
                 G::LineString { coordinates } => vec![convert.line(coordinates)?],

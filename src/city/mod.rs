@@ -10,7 +10,7 @@ use crate::geo::{LocalFrame, LocalPoint, LonLat, ToWgs84};
 use crate::scene::Scene;
 use bevy::prelude::*;
 use crossbeam_channel::{Receiver, bounded};
-use geo::{Centroid, BoundingRect};
+use geo::{BoundingRect, Centroid};
 use import::{Building, CityData, LayerReport, Problem, RoadClass, Severity};
 use mesh::MeshData;
 use std::collections::BTreeMap;
@@ -291,7 +291,8 @@ pub struct CityStatus {
     pub problems: Vec<String>,
     pub layers: Vec<LayerReport>,
     pub load_time: Duration,
-    /// Landmark models still loading through the asset server.
+    /// Landmark models handed to the asset server, and those still loading.
+    pub models_expected: usize,
     pub models_pending: usize,
 }
 
@@ -384,6 +385,7 @@ fn receive_city(
         problems: city.data.problems.iter().map(ToString::to_string).collect(),
         layers: city.data.layers.clone(),
         load_time: city.elapsed,
+        models_expected: 0,
         models_pending: 0,
     };
     info!(
@@ -462,7 +464,11 @@ fn receive_city(
         ..default()
     };
     for (class, mesh) in roads {
-        let mut e = commands.spawn((RoadLayer(class), Transform::default(), Visibility::default()));
+        let mut e = commands.spawn((
+            RoadLayer(class),
+            Transform::default(),
+            Visibility::default(),
+        ));
         if let Some(bundle) = draw(mesh, flat(false)) {
             e.insert(bundle);
         }
@@ -520,6 +526,7 @@ fn receive_city(
             let path = format!("{}://{file}", model_asset_source(model.index));
             let handle = server.load(GltfAssetLabel::Scene(0).from_asset(path));
             e.insert(bevy::world_serialization::WorldAssetRoot(handle));
+            status.models_expected += 1;
             status.models_pending += 1;
         }
     }
@@ -557,16 +564,18 @@ fn track_models(
     if status.phase != LoadPhase::Ready {
         return;
     }
-    let pending = landmarks
+    // Landmarks spawned this frame are not in the query yet; they count as pending.
+    let settled = landmarks
         .iter()
         .filter(|root| {
-            !server.is_loaded_with_dependencies(root.0.id())
-                && !matches!(
+            server.is_loaded_with_dependencies(root.0.id())
+                || matches!(
                     server.get_load_state(root.0.id()),
                     Some(bevy::asset::LoadState::Failed(_))
                 )
         })
         .count();
+    let pending = status.models_expected.saturating_sub(settled);
     if pending != status.models_pending {
         status.models_pending = pending;
     }

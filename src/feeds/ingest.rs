@@ -305,27 +305,20 @@ fn ingest(
                         &mut out.status,
                     ),
                     FeedBody::WorkOrder(w) => {
-                        let from = orders.0.get(&w.id).map(|o| o.status);
-                        if from != Some(w.status) {
-                            out.orders.write(WorkOrderChanged {
-                                id: w.id.clone(),
-                                from,
-                                to: w.status,
-                            });
+                        let id = w.id.clone();
+                        if let Some((from, to)) = upsert(&mut orders.0, id.clone(), w, |o| o.status)
+                        {
+                            out.orders.write(WorkOrderChanged { id, from, to });
                         }
-                        orders.0.insert(w.id.clone(), w);
                         Ok(())
                     }
                     FeedBody::Project(p) => {
-                        let from = projects.0.get(&p.id).map(|o| o.phase);
-                        if from != Some(p.phase) {
-                            out.phases.write(ProjectPhaseChanged {
-                                id: p.id.clone(),
-                                from,
-                                to: p.phase,
-                            });
+                        let id = p.id.clone();
+                        if let Some((from, to)) =
+                            upsert(&mut projects.0, id.clone(), p, |p| p.phase)
+                        {
+                            out.phases.write(ProjectPhaseChanged { id, from, to });
                         }
-                        projects.0.insert(p.id.clone(), p);
                         Ok(())
                     }
                 };
@@ -345,6 +338,18 @@ fn ingest(
             break;
         }
     }
+}
+
+/// Latest wins; returns (old, new) state when the state changed or the item is new.
+fn upsert<T, S: PartialEq + Copy>(
+    map: &mut HashMap<String, T>,
+    id: String,
+    value: T,
+    state: impl Fn(&T) -> S,
+) -> Option<(Option<S>, S)> {
+    let to = state(&value);
+    let from = map.insert(id, value).map(|old| state(&old));
+    (from != Some(to)).then_some((from, to))
 }
 
 fn apply_marker(

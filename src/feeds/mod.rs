@@ -60,7 +60,10 @@ impl FeedSpec {
                 let speed = if speed_text.eq_ignore_ascii_case("max") {
                     None
                 } else {
-                    let n: f64 = speed_text.trim_end_matches('x').parse().map_err(|_| bad())?;
+                    let n: f64 = speed_text
+                        .trim_end_matches('x')
+                        .parse()
+                        .map_err(|_| bad())?;
                     if !(n.is_finite() && n > 0.0) {
                         return Err(bad());
                     }
@@ -99,9 +102,19 @@ pub enum SourceState {
 /// What sources send to the ECS.
 #[derive(Debug, Clone)]
 pub enum FeedEvent {
-    Message { source: usize, message: FeedMessage },
-    Rejected { source: usize, line: u64, error: DecodeError },
-    State { source: usize, state: SourceState },
+    Message {
+        source: usize,
+        message: FeedMessage,
+    },
+    Rejected {
+        source: usize,
+        line: u64,
+        error: DecodeError,
+    },
+    State {
+        source: usize,
+        state: SourceState,
+    },
 }
 
 /// The ECS end of the feed channel; tests may send into `sender` directly.

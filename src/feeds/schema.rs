@@ -295,7 +295,10 @@ struct OutEnvelope<'a, T: Serialize> {
     data: &'a T,
 }
 
-fn data<T: for<'de> Deserialize<'de>>(kind: &'static str, raw: &RawValue) -> Result<T, DecodeError> {
+fn data<T: for<'de> Deserialize<'de>>(
+    kind: &'static str,
+    raw: &RawValue,
+) -> Result<T, DecodeError> {
     serde_json::from_str(raw.get()).map_err(|e| DecodeError::Data {
         kind,
         reason: e.to_string(),
@@ -380,10 +383,30 @@ impl FeedMessage {
     pub fn encode(&self) -> String {
         let ts = &self.ts;
         let result = match &self.body {
-            FeedBody::Device(d) => serde_json::to_string(&OutEnvelope { v: SCHEMA_VERSION, ts, kind: "device", data: d }),
-            FeedBody::Camera(c) => serde_json::to_string(&OutEnvelope { v: SCHEMA_VERSION, ts, kind: "camera", data: c }),
-            FeedBody::WorkOrder(w) => serde_json::to_string(&OutEnvelope { v: SCHEMA_VERSION, ts, kind: "work_order", data: w }),
-            FeedBody::Project(p) => serde_json::to_string(&OutEnvelope { v: SCHEMA_VERSION, ts, kind: "project", data: p }),
+            FeedBody::Device(d) => serde_json::to_string(&OutEnvelope {
+                v: SCHEMA_VERSION,
+                ts,
+                kind: "device",
+                data: d,
+            }),
+            FeedBody::Camera(c) => serde_json::to_string(&OutEnvelope {
+                v: SCHEMA_VERSION,
+                ts,
+                kind: "camera",
+                data: c,
+            }),
+            FeedBody::WorkOrder(w) => serde_json::to_string(&OutEnvelope {
+                v: SCHEMA_VERSION,
+                ts,
+                kind: "work_order",
+                data: w,
+            }),
+            FeedBody::Project(p) => serde_json::to_string(&OutEnvelope {
+                v: SCHEMA_VERSION,
+                ts,
+                kind: "project",
+                data: p,
+            }),
         };
         result.expect("feed types serialize to JSON without fallible parts")
     }
@@ -398,7 +421,9 @@ mod tests {
     #[test]
     fn device_round_trips() {
         let m = FeedMessage::decode(DEVICE).unwrap();
-        let FeedBody::Device(d) = &m.body else { panic!("not a device") };
+        let FeedBody::Device(d) = &m.body else {
+            panic!("not a device")
+        };
         assert_eq!(d.status, DeviceStatus::Alarm);
         assert_eq!(FeedMessage::decode(&m.encode()).unwrap(), m);
     }
@@ -406,13 +431,27 @@ mod tests {
     #[test]
     fn rejections_have_reasons() {
         let bad_version = DEVICE.replace("\"v\":1", "\"v\":7");
-        assert_eq!(FeedMessage::decode(&bad_version), Err(DecodeError::Version(7)));
+        assert_eq!(
+            FeedMessage::decode(&bad_version),
+            Err(DecodeError::Version(7))
+        );
         let unknown = DEVICE.replace("\"kind\":\"device\"", "\"kind\":\"drone\"");
-        assert!(matches!(FeedMessage::decode(&unknown), Err(DecodeError::UnknownKind(k)) if k == "drone"));
+        assert!(
+            matches!(FeedMessage::decode(&unknown), Err(DecodeError::UnknownKind(k)) if k == "drone")
+        );
         let far = DEVICE.replace("34.75", "134.75");
-        assert!(matches!(FeedMessage::decode(&far), Err(DecodeError::Invalid(_))));
-        assert!(matches!(FeedMessage::decode("{not json"), Err(DecodeError::Envelope(_))));
+        assert!(matches!(
+            FeedMessage::decode(&far),
+            Err(DecodeError::Invalid(_))
+        ));
+        assert!(matches!(
+            FeedMessage::decode("{not json"),
+            Err(DecodeError::Envelope(_))
+        ));
         let extra = DEVICE.replace("\"status\"", "\"colour\":1,\"status\"");
-        assert!(matches!(FeedMessage::decode(&extra), Err(DecodeError::Data { .. })));
+        assert!(matches!(
+            FeedMessage::decode(&extra),
+            Err(DecodeError::Data { .. })
+        ));
     }
 }

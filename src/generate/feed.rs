@@ -1,8 +1,8 @@
 //! The demo recording: every device and camera of the district announced at the start,
 //! then ten minutes of status changes, readings, work orders and project updates.
 
-use super::{District, SEED, SYNTHETIC_NOTE};
 use super::rng::SplitMix64;
+use super::{District, SEED, SYNTHETIC_NOTE};
 use crate::feeds::schema::*;
 use crate::geo::{LocalFrame, LocalPoint, LonLat};
 use anyhow::Result;
@@ -48,7 +48,11 @@ pub(super) fn recording(d: &District, frame: &LocalFrame) -> Result<String> {
 
     // Cameras at every crossing (two each, facing along the roads) and along roads.
     let mut cam = 0;
-    let mut camera = |msgs: &mut Vec<Msg>, rng: &mut SplitMix64, p: LocalPoint, heading: f64| -> Result<String> {
+    let mut camera = |msgs: &mut Vec<Msg>,
+                      rng: &mut SplitMix64,
+                      p: LocalPoint,
+                      heading: f64|
+     -> Result<String> {
         cam += 1;
         let id = format!("EQ-CAM-{cam:04}");
         let status = match status_at_start(rng) {
@@ -73,7 +77,12 @@ pub(super) fn recording(d: &District, frame: &LocalFrame) -> Result<String> {
     };
     for c in &d.crossings {
         for h in [0.0, 90.0] {
-            let id = camera(&mut msgs, &mut rng, LocalPoint::new(c.east_m + 18.0, c.north_m + 18.0), h)?;
+            let id = camera(
+                &mut msgs,
+                &mut rng,
+                LocalPoint::new(c.east_m + 18.0, c.north_m + 18.0),
+                h,
+            )?;
             markers.push((id, None));
         }
     }
@@ -86,7 +95,10 @@ pub(super) fn recording(d: &District, frame: &LocalFrame) -> Result<String> {
         let steps = (len / 300.0) as usize;
         for s in 1..steps {
             let t = s as f64 / steps as f64;
-            let p = LocalPoint::new(a.east_m + (b.east_m - a.east_m) * t + 12.0, a.north_m + (b.north_m - a.north_m) * t + 12.0);
+            let p = LocalPoint::new(
+                a.east_m + (b.east_m - a.east_m) * t + 12.0,
+                a.north_m + (b.north_m - a.north_m) * t + 12.0,
+            );
             let id = camera(&mut msgs, &mut rng, p, 45.0)?;
             markers.push((id, None));
         }
@@ -94,7 +106,12 @@ pub(super) fn recording(d: &District, frame: &LocalFrame) -> Result<String> {
 
     // IoT devices by building and road.
     let mut dev = 0;
-    let mut device = |msgs: &mut Vec<Msg>, rng: &mut SplitMix64, kind: DeviceKind, p: LocalPoint, grid: Option<String>| -> Result<String> {
+    let mut device = |msgs: &mut Vec<Msg>,
+                      rng: &mut SplitMix64,
+                      kind: DeviceKind,
+                      p: LocalPoint,
+                      grid: Option<String>|
+     -> Result<String> {
         dev += 1;
         let id = format!("EQ-IOT-{dev:05}");
         msgs.push(Msg {
@@ -132,7 +149,10 @@ pub(super) fn recording(d: &District, frame: &LocalFrame) -> Result<String> {
         let steps = (len / 180.0) as usize;
         for s in 0..=steps {
             let t = s as f64 / steps.max(1) as f64;
-            let p = LocalPoint::new(a.east_m + (b.east_m - a.east_m) * t - 10.0, a.north_m + (b.north_m - a.north_m) * t - 10.0);
+            let p = LocalPoint::new(
+                a.east_m + (b.east_m - a.east_m) * t - 10.0,
+                a.north_m + (b.north_m - a.north_m) * t - 10.0,
+            );
             let kind = match s % 4 {
                 0 => DeviceKind::ManholeCover,
                 1 => DeviceKind::StreetLight,
@@ -176,7 +196,11 @@ pub(super) fn recording(d: &District, frame: &LocalFrame) -> Result<String> {
                 position: None,
                 heading_deg: None,
                 fov_deg: None,
-                status: if status == DeviceStatus::Alarm { DeviceStatus::Fault } else { status },
+                status: if status == DeviceStatus::Alarm {
+                    DeviceStatus::Fault
+                } else {
+                    status
+                },
                 grid: None,
                 stream_url: None,
                 snapshot_url: None,
@@ -188,18 +212,38 @@ pub(super) fn recording(d: &District, frame: &LocalFrame) -> Result<String> {
     // Work orders from the 12345 hotline and others, moving through their statuses.
     let texts = [
         (OrderCategory::Traffic, "路口信号灯故障，早高峰拥堵"),
-        (OrderCategory::PublicFacilities, "路灯半年不亮，疑似线路损坏"),
+        (
+            OrderCategory::PublicFacilities,
+            "路灯半年不亮，疑似线路损坏",
+        ),
         (OrderCategory::Environment, "小区门口垃圾堆放未清运"),
         (OrderCategory::Heating, "维修后暖气片不热"),
-        (OrderCategory::PropertyManagement, "楼道照明损坏，物业未处理"),
+        (
+            OrderCategory::PropertyManagement,
+            "楼道照明损坏，物业未处理",
+        ),
         (OrderCategory::PublicFacilities, "道路中间花坛无警示标志"),
         (OrderCategory::Traffic, "井盖松动，车辆通过有异响"),
         (OrderCategory::Education, "学校门口接送车辆占道"),
-        (OrderCategory::MedicalSocialSecurity, "社区卫生站咨询医保报销"),
+        (
+            OrderCategory::MedicalSocialSecurity,
+            "社区卫生站咨询医保报销",
+        ),
         (OrderCategory::Other, "噪声扰民，夜间施工"),
     ];
-    let sources = [OrderSource::Hotline12345, OrderSource::PhotoReport, OrderSource::AiDetection, OrderSource::GridPatrol];
-    let departments = ["市政管理处", "城管局", "交警二七大队", "热力公司", "街道办事处"];
+    let sources = [
+        OrderSource::Hotline12345,
+        OrderSource::PhotoReport,
+        OrderSource::AiDetection,
+        OrderSource::GridPatrol,
+    ];
+    let departments = [
+        "市政管理处",
+        "城管局",
+        "交警二七大队",
+        "热力公司",
+        "街道办事处",
+    ];
     for k in 0..40 {
         let (category, text) = texts[k % texts.len()];
         let id = format!("12345-20261123-{:04}", k + 1);
@@ -219,28 +263,50 @@ pub(super) fn recording(d: &District, frame: &LocalFrame) -> Result<String> {
             sign_deadline: Some(start + Duration::milliseconds(reported) + Duration::minutes(5)),
             satisfaction: None,
         };
-        msgs.push(Msg { at_ms: at, body: FeedBody::WorkOrder(order.clone()) });
-        for status in [OrderStatus::Signed, OrderStatus::Dispatched, OrderStatus::Resolved, OrderStatus::Closed] {
+        msgs.push(Msg {
+            at_ms: at,
+            body: FeedBody::WorkOrder(order.clone()),
+        });
+        for status in [
+            OrderStatus::Signed,
+            OrderStatus::Dispatched,
+            OrderStatus::Resolved,
+            OrderStatus::Closed,
+        ] {
             at += 20_000 + rng.below(60_000) as i64;
             if at >= DEMO_SECONDS * 1000 {
                 break;
             }
             order.status = status;
             if status == OrderStatus::Dispatched {
-                order.department = Some(departments[rng.below(departments.len() as u64) as usize].to_string());
+                order.department =
+                    Some(departments[rng.below(departments.len() as u64) as usize].to_string());
             }
             if status == OrderStatus::Closed {
                 order.satisfaction = Some(if rng.chance(0.95) { 5 } else { 3 });
             }
-            msgs.push(Msg { at_ms: at, body: FeedBody::WorkOrder(order.clone()) });
+            msgs.push(Msg {
+                at_ms: at,
+                body: FeedBody::WorkOrder(order.clone()),
+            });
         }
     }
 
     // Renovation projects named in the city's reports.
     let day = |m, d| NaiveDate::from_ymd_opt(2026, m, d);
     let projects = [
-        (ProjectKind::OldCommunity, "北三街片区老旧小区改造", 62.0, 38_000_000.0),
-        (ProjectKind::Road, "陇海路（二期）道路综合改造", 35.0, 210_000_000.0),
+        (
+            ProjectKind::OldCommunity,
+            "北三街片区老旧小区改造",
+            62.0,
+            38_000_000.0,
+        ),
+        (
+            ProjectKind::Road,
+            "陇海路（二期）道路综合改造",
+            35.0,
+            210_000_000.0,
+        ),
         (ProjectKind::PocketPark, "淮园口袋公园", 90.0, 1_800_000.0),
     ];
     for (k, (kind, name, progress, budget)) in projects.into_iter().enumerate() {
@@ -256,10 +322,22 @@ pub(super) fn recording(d: &District, frame: &LocalFrame) -> Result<String> {
                     progress_pct: pct,
                     budget_cny: Some(budget),
                     items: vec![
-                        SchemeItemState { item: SchemeItem::DemolishIllegal, state: ItemState::Done },
-                        SchemeItemState { item: SchemeItem::RoadResurfacing, state: ItemState::InProgress },
-                        SchemeItemState { item: SchemeItem::CablesUnderground, state: ItemState::InProgress },
-                        SchemeItemState { item: SchemeItem::Greening, state: ItemState::NotStarted },
+                        SchemeItemState {
+                            item: SchemeItem::DemolishIllegal,
+                            state: ItemState::Done,
+                        },
+                        SchemeItemState {
+                            item: SchemeItem::RoadResurfacing,
+                            state: ItemState::InProgress,
+                        },
+                        SchemeItemState {
+                            item: SchemeItem::CablesUnderground,
+                            state: ItemState::InProgress,
+                        },
+                        SchemeItemState {
+                            item: SchemeItem::Greening,
+                            state: ItemState::NotStarted,
+                        },
                     ],
                     start: day(3, 1),
                     end: day(12, 31),
@@ -269,7 +347,10 @@ pub(super) fn recording(d: &District, frame: &LocalFrame) -> Result<String> {
     }
 
     msgs.sort_by_key(|m| m.at_ms);
-    let mut out = format!("# {SYNTHETIC_NOTE}\n# Erqi district, {} messages over {DEMO_SECONDS} s; schema: data-feeds/SCHEMA.md\n", msgs.len());
+    let mut out = format!(
+        "# {SYNTHETIC_NOTE}\n# Erqi district, {} messages over {DEMO_SECONDS} s; schema: data-feeds/SCHEMA.md\n",
+        msgs.len()
+    );
     for m in msgs {
         let message = FeedMessage {
             ts: start + Duration::milliseconds(m.at_ms),
@@ -290,7 +371,10 @@ fn reading(kind: DeviceKind, rng: &mut SplitMix64) -> Vec<Reading> {
     match kind {
         DeviceKind::GasDetector => vec![r("CH4", rng.range(0.0, 8.0), "%LEL")],
         DeviceKind::WaterPressure => vec![r("pressure", rng.range(0.22, 0.38), "MPa")],
-        DeviceKind::TrafficFlow => vec![r("flow", rng.range(300.0, 1800.0), "veh/h"), r("speed", rng.range(12.0, 45.0), "km/h")],
+        DeviceKind::TrafficFlow => vec![
+            r("flow", rng.range(300.0, 1800.0), "veh/h"),
+            r("speed", rng.range(12.0, 45.0), "km/h"),
+        ],
         DeviceKind::ManholeCover => vec![r("tilt", rng.range(0.0, 3.0), "°")],
         DeviceKind::Elevator => vec![r("floor", rng.below(30) as f64, "")],
         _ => Vec::new(),

@@ -38,16 +38,29 @@ pub fn write(name: &str, note: &str, parts: &[Part]) -> Vec<u8> {
             views.push(json!({"buffer": 0, "byteOffset": offset, "byteLength": bin.len() - offset, "target": target}));
             views.len() - 1
         };
-        let pos = view(&mut bin, &|b| push_f32s(b, m.positions.iter().flatten().copied()), 34962);
-        let nor = view(&mut bin, &|b| push_f32s(b, m.normals.iter().flatten().copied()), 34962);
+        let pos = view(
+            &mut bin,
+            &|b| push_f32s(b, m.positions.iter().flatten().copied()),
+            34962,
+        );
+        let nor = view(
+            &mut bin,
+            &|b| push_f32s(b, m.normals.iter().flatten().copied()),
+            34962,
+        );
         let idx = view(
             &mut bin,
-            &|b| m.indices.iter().for_each(|i| b.extend_from_slice(&i.to_le_bytes())),
+            &|b| {
+                m.indices
+                    .iter()
+                    .for_each(|i| b.extend_from_slice(&i.to_le_bytes()))
+            },
             34963,
         );
         let n = m.positions.len();
         accessors.push(json!({"bufferView": pos, "componentType": 5126, "count": n, "type": "VEC3", "min": min, "max": max}));
-        accessors.push(json!({"bufferView": nor, "componentType": 5126, "count": n, "type": "VEC3"}));
+        accessors
+            .push(json!({"bufferView": nor, "componentType": 5126, "count": n, "type": "VEC3"}));
         accessors.push(json!({"bufferView": idx, "componentType": 5125, "count": m.indices.len(), "type": "SCALAR"}));
         let a = accessors.len() - 3;
         materials.push(json!({
@@ -70,10 +83,10 @@ pub fn write(name: &str, note: &str, parts: &[Part]) -> Vec<u8> {
         "buffers": [{"byteLength": bin.len()}],
     });
     let mut json_bytes = serde_json::to_vec(&doc).expect("glTF JSON serializes");
-    while json_bytes.len() % 4 != 0 {
+    while !json_bytes.len().is_multiple_of(4) {
         json_bytes.push(b' ');
     }
-    while bin.len() % 4 != 0 {
+    while !bin.len().is_multiple_of(4) {
         bin.push(0);
     }
     let total = 12 + 8 + json_bytes.len() + 8 + bin.len();

@@ -82,7 +82,11 @@ fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> Vec<LocalPoint> {
 
 fn polygon(ring: &[LocalPoint]) -> Polygon<f64> {
     Polygon::new(
-        LineString::from(ring.iter().map(|p| (p.east_m, p.north_m)).collect::<Vec<_>>()),
+        LineString::from(
+            ring.iter()
+                .map(|p| (p.east_m, p.north_m))
+                .collect::<Vec<_>>(),
+        ),
         vec![],
     )
 }
@@ -98,10 +102,16 @@ pub(crate) fn layout() -> District {
         grids: Vec::new(),
     };
     for (x, _, class, _) in NS_ROADS {
-        d.roads.push((vec![LocalPoint::new(x, -1700.0), LocalPoint::new(x, 1700.0)], class));
+        d.roads.push((
+            vec![LocalPoint::new(x, -1700.0), LocalPoint::new(x, 1700.0)],
+            class,
+        ));
     }
     for (y, _, class, _) in EW_ROADS {
-        d.roads.push((vec![LocalPoint::new(-1700.0, y), LocalPoint::new(1700.0, y)], class));
+        d.roads.push((
+            vec![LocalPoint::new(-1700.0, y), LocalPoint::new(1700.0, y)],
+            class,
+        ));
     }
     for (x, ..) in NS_ROADS {
         for (y, ..) in EW_ROADS {
@@ -135,9 +145,20 @@ pub(crate) fn layout() -> District {
                 let mut x = x0;
                 while x + cell_w <= x1 + 1e-6 {
                     let (px, py) = (x + cell_w / 2.0, y + cell_h / 2.0);
-                    if px.hypot(py) > SQUARE_RADIUS_M + cell_w.max(cell_h) / 2.0 && !rng.chance(0.08) {
+                    if px.hypot(py) > SQUARE_RADIUS_M + cell_w.max(cell_h) / 2.0
+                        && !rng.chance(0.08)
+                    {
                         n += 1;
-                        d.buildings.push(building(&mut rng, n, x, y, cell_w, cell_h, commercial, old_community));
+                        d.buildings.push(building(
+                            &mut rng,
+                            n,
+                            x,
+                            y,
+                            cell_w,
+                            cell_h,
+                            commercial,
+                            old_community,
+                        ));
                     }
                     x += cell_w;
                 }
@@ -195,27 +216,51 @@ fn building(
             };
         }
         let tower = rng.chance(0.4);
-        let (w, h) = if tower { (34.0, 30.0) } else { (x1 - x0, y1 - y0) };
+        let (w, h) = if tower {
+            (34.0, 30.0)
+        } else {
+            (x1 - x0, y1 - y0)
+        };
         let ring = rect(x0, y0, x0 + w, y0 + h);
         return GenBuilding {
             id,
-            name: if tower { format!("写字楼 {n}") } else { format!("商场 {n}") },
+            name: if tower {
+                format!("写字楼 {n}")
+            } else {
+                format!("商场 {n}")
+            },
             footprint: polygon(&ring),
-            levels: if tower { 22 + rng.below(18) as u32 } else { 4 + rng.below(6) as u32 },
+            levels: if tower {
+                22 + rng.below(18) as u32
+            } else {
+                4 + rng.below(6) as u32
+            },
             use_: if tower { "office" } else { "commercial" },
             built: 1998 + rng.below(25) as u32,
         };
     }
     let tower = rng.chance(0.45);
-    let (w, h) = if tower { (32.0, 22.0) } else { (cell_w - 2.0 * margin, rng.range(12.0, 15.0)) };
+    let (w, h) = if tower {
+        (32.0, 22.0)
+    } else {
+        (cell_w - 2.0 * margin, rng.range(12.0, 15.0))
+    };
     let ring = rect(x + margin, y + margin, x + margin + w, y + margin + h);
     GenBuilding {
         id,
         name: format!("住宅 {n}号楼"),
         footprint: polygon(&ring),
-        levels: if tower { 18 + rng.below(16) as u32 } else { 6 + rng.below(3) as u32 },
+        levels: if tower {
+            18 + rng.below(16) as u32
+        } else {
+            6 + rng.below(3) as u32
+        },
         use_: "residential",
-        built: if tower { 2005 + rng.below(15) as u32 } else { 1990 + rng.below(15) as u32 },
+        built: if tower {
+            2005 + rng.below(15) as u32
+        } else {
+            1990 + rng.below(15) as u32
+        },
     }
 }
 
@@ -276,10 +321,24 @@ pub fn erqi_tower() -> Vec<u8> {
             let r = 7.0 - 0.35 * tier as f64;
             let h = 5.4f32;
             mesh::extrude(&octagon(cx, r), base, base + h, white, white, &mut walls);
-            mesh::extrude(&octagon(cx, r + 1.3), base + h - 0.5, base + h, white, white, &mut eaves);
+            mesh::extrude(
+                &octagon(cx, r + 1.3),
+                base + h - 0.5,
+                base + h,
+                white,
+                white,
+                &mut eaves,
+            );
             base += h;
         }
-        mesh::extrude(&octagon(cx, 1.0), base, base + 10.0, white, white, &mut eaves);
+        mesh::extrude(
+            &octagon(cx, 1.0),
+            base,
+            base + 10.0,
+            white,
+            white,
+            &mut eaves,
+        );
     }
     glb::write(
         "二七塔 Erqi Memorial Tower (simplified)",
@@ -331,11 +390,19 @@ pub fn write_demo(root: &Path) -> Result<Vec<PathBuf>> {
         features.push(json!({"type": "Feature", "properties": props,
             "geometry": {"type": "Polygon", "coordinates": rings}}));
     }
-    write_json(root, BUILDINGS, &collection("二七商圈 buildings", features, None), &mut written)?;
+    write_json(
+        root,
+        BUILDINGS,
+        &collection("二七商圈 buildings", features, None),
+        &mut written,
+    )?;
 
     // Roads in GCJ-02, as Chinese web maps publish them.
     let mut features = Vec::new();
-    let names = NS_ROADS.iter().map(|r| (r.1, r.3)).chain(EW_ROADS.iter().map(|r| (r.1, r.3)));
+    let names = NS_ROADS
+        .iter()
+        .map(|r| (r.1, r.3))
+        .chain(EW_ROADS.iter().map(|r| (r.1, r.3)));
     for (i, ((line, class), (name, width))) in d.roads.iter().zip(names).enumerate() {
         let coords = line
             .iter()
@@ -359,15 +426,22 @@ pub fn write_demo(root: &Path) -> Result<Vec<PathBuf>> {
         .collect();
     let coords = circle
         .iter()
-        .map(|p| ll(*p).map(|w| {
-            let g = china::wgs84_to_gcj02(w);
-            [round7(g.lon), round7(g.lat)]
-        }))
+        .map(|p| {
+            ll(*p).map(|w| {
+                let g = china::wgs84_to_gcj02(w);
+                [round7(g.lon), round7(g.lat)]
+            })
+        })
         .collect::<Result<Vec<_>>>()?;
     features.push(json!({"type": "Feature", "properties": {
         "id": "EQ-R99", "name": "二七广场环岛", "class": "secondary", "width": 18.0},
         "geometry": {"type": "LineString", "coordinates": coords}}));
-    write_json(root, ROADS, &collection("二七商圈 roads (GCJ-02)", features, None), &mut written)?;
+    write_json(
+        root,
+        ROADS,
+        &collection("二七商圈 roads (GCJ-02)", features, None),
+        &mut written,
+    )?;
 
     // Districts in WGS84 with a legacy `crs` member, as older tools write.
     let split = 250.0;
@@ -394,17 +468,25 @@ pub fn write_demo(root: &Path) -> Result<Vec<PathBuf>> {
             .iter()
             .map(|p| {
                 let w = ll(*p)?;
-                let (e, n) = to_gk.convert((w.lon, w.lat)).context("projecting to EPSG:4547")?;
+                let (e, n) = to_gk
+                    .convert((w.lon, w.lat))
+                    .context("projecting to EPSG:4547")?;
                 Ok([round3(e), round3(n)])
             })
             .collect::<Result<Vec<_>>>()?;
-        features.push(json!({"type": "Feature", "properties": {"id": id, "name": name},
-            "geometry": {"type": "Polygon", "coordinates": [coords]}}));
+        features.push(
+            json!({"type": "Feature", "properties": {"id": id, "name": name},
+            "geometry": {"type": "Polygon", "coordinates": [coords]}}),
+        );
     }
     write_json(
         root,
         GRIDS,
-        &collection("community grids (EPSG:4547)", features, Some("urn:ogc:def:crs:EPSG::4547")),
+        &collection(
+            "community grids (EPSG:4547)",
+            features,
+            Some("urn:ogc:def:crs:EPSG::4547"),
+        ),
         &mut written,
     )?;
 
@@ -419,10 +501,17 @@ pub fn write_demo(root: &Path) -> Result<Vec<PathBuf>> {
     let mut features = Vec::new();
     for (id, name, x, y) in pois {
         let p = ll(LocalPoint::new(x, y))?;
-        features.push(json!({"type": "Feature", "properties": {"id": id, "name": name},
-            "geometry": {"type": "Point", "coordinates": [round7(p.lon), round7(p.lat)]}}));
+        features.push(
+            json!({"type": "Feature", "properties": {"id": id, "name": name},
+            "geometry": {"type": "Point", "coordinates": [round7(p.lon), round7(p.lat)]}}),
+        );
     }
-    write_json(root, POIS, &collection("points of interest", features, None), &mut written)?;
+    write_json(
+        root,
+        POIS,
+        &collection("points of interest", features, None),
+        &mut written,
+    )?;
 
     let model = root.join(TOWER_MODEL);
     if let Some(dir) = model.parent() {

@@ -72,7 +72,10 @@ impl Crs {
 
     /// Whether coordinates are longitude/latitude degrees (for range checks).
     pub fn is_geographic(&self) -> bool {
-        matches!(self, Crs::Gcj02 | Crs::Bd09 | Crs::Epsg(4326 | 4490 | 4214 | 4610))
+        matches!(
+            self,
+            Crs::Gcj02 | Crs::Bd09 | Crs::Epsg(4326 | 4490 | 4214 | 4610)
+        )
     }
 }
 
@@ -175,30 +178,24 @@ impl LocalFrame {
     }
 
     pub fn to_local(&self, p: LonLat) -> Result<LocalPoint, GeoError> {
-        let (x, y) = self
-            .forward
-            .convert((p.lon, p.lat))
-            .map_err(|e| GeoError::Transform {
-                x: p.lon,
-                y: p.lat,
-                crs: Crs::WGS84,
-                reason: e.to_string(),
-            })?;
+        let (x, y) = convert(&self.forward, p.lon, p.lat, &Crs::WGS84)?;
         Ok(LocalPoint::new(x, y))
     }
 
     pub fn to_lonlat(&self, p: LocalPoint) -> Result<LonLat, GeoError> {
-        let (lon, lat) = self
-            .inverse
-            .convert((p.east_m, p.north_m))
-            .map_err(|e| GeoError::Transform {
-                x: p.east_m,
-                y: p.north_m,
-                crs: Crs::WGS84,
-                reason: e.to_string(),
-            })?;
+        let (lon, lat) = convert(&self.inverse, p.east_m, p.north_m, &Crs::WGS84)?;
         Ok(LonLat::new(lon, lat))
     }
+}
+
+/// One PROJ conversion, with the input and CRS named in the error.
+fn convert(proj: &proj::Proj, x: f64, y: f64, crs: &Crs) -> Result<(f64, f64), GeoError> {
+    proj.convert((x, y)).map_err(|e| GeoError::Transform {
+        x,
+        y,
+        crs: crs.clone(),
+        reason: e.to_string(),
+    })
 }
 
 /// Converts one data set's coordinates to WGS84 longitude/latitude.
@@ -247,19 +244,22 @@ impl ToWgs84 {
             (Crs::Gcj02, _) => china::gcj02_to_wgs84(LonLat::new(x, y)),
             (Crs::Bd09, _) => china::bd09_to_wgs84(LonLat::new(x, y)),
             (_, Some(proj)) => {
-                let (lon, lat) = proj.convert((x, y)).map_err(|e| GeoError::Transform {
-                    x,
-                    y,
-                    crs: self.crs.clone(),
-                    reason: e.to_string(),
-                })?;
+                let (lon, lat) = convert(proj, x, y, &self.crs)?;
                 LonLat::new(lon, lat)
             }
             (_, None) => LonLat::new(x, y),
         };
-        if p.is_valid() { Ok(p) } else { Err(out_of_range()) }
+        if p.is_valid() {
+            Ok(p)
+        } else {
+            Err(out_of_range())
+        }
     }
 }
+
+/// The scene's frame, for systems that place things given in lon/lat (feeds, views).
+/// Kept as non-`Send` ECS data because PROJ objects must stay on one thread.
+pub struct SceneFrame(pub LocalFrame);
 
 #[cfg(test)]
 mod tests {
@@ -281,7 +281,3 @@ mod tests {
         assert!("EPSG:abc".parse::<Crs>().is_err());
     }
 }
-
-/// The scene's frame, for systems that place things given in lon/lat (feeds, views).
-/// Kept as non-`Send` ECS data because PROJ objects must stay on one thread.
-pub struct SceneFrame(pub LocalFrame);

@@ -87,7 +87,10 @@ fn advance_clock(stats: Res<FeedStats>, mut clock: ResMut<TwinClock>) {
     }
 }
 
-fn count_devices(mut changes: MessageReader<DeviceStatusChanged>, mut counts: ResMut<DeviceCounts>) {
+fn count_devices(
+    mut changes: MessageReader<DeviceStatusChanged>,
+    mut counts: ResMut<DeviceCounts>,
+) {
     for change in changes.read() {
         if let Some(from) = change.from {
             let slot = counts.slot(from);

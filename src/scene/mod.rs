@@ -48,7 +48,9 @@ impl TryFrom<String> for Language {
         match tag.to_ascii_lowercase().as_str() {
             "zh-cn" | "zh" | "zh-hans" => Ok(Language::Chinese),
             "en" | "en-us" | "en-gb" => Ok(Language::English),
-            _ => Err(format!("unknown language '{tag}' (expected \"zh-CN\" or \"en\")")),
+            _ => Err(format!(
+                "unknown language '{tag}' (expected \"zh-CN\" or \"en\")"
+            )),
         }
     }
 }
@@ -223,10 +225,13 @@ impl Scene {
             message,
         };
         if !file.origin.is_valid() {
-            return Err(invalid(format!("origin {} is not a valid lon/lat", file.origin)));
+            return Err(invalid(format!(
+                "origin {} is not a valid lon/lat",
+                file.origin
+            )));
         }
         for view in &file.views {
-            if !view.look_at.is_valid() || !(view.distance_m > 0.0) {
+            if !view.look_at.is_valid() || !view.distance_m.is_finite() || view.distance_m <= 0.0 {
                 return Err(invalid(format!(
                     "view '{}' needs a valid look_at and a positive distance_m",
                     view.name

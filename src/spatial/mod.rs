@@ -79,8 +79,7 @@ impl BuildingIndex {
                 .map(|e| e.data)
                 .find(|&i| {
                     let b = &buildings.0[i];
-                    p.y <= b.height_m as f32
-                        && b.footprint.contains(&Coord { x: q[0], y: q[1] })
+                    p.y <= b.height_m as f32 && b.footprint.contains(&Coord { x: q[0], y: q[1] })
                 });
             if let Some(i) = hit {
                 return Some((i, t));

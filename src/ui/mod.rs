@@ -16,7 +16,7 @@ const CJK_FONT: &[u8] = include_bytes!("../../assets/fonts/NotoSansSC-Regular-GB
 /// map markers.
 pub mod theme {
     use bevy_egui::egui::Color32;
-    pub const PANEL: Color32 = Color32::from_rgba_premultiplied(6, 14, 28, 225);
+    pub const PANEL: Color32 = Color32::from_rgb(6, 14, 28);
     pub const EDGE: Color32 = Color32::from_rgb(28, 92, 140);
     pub const TEXT: Color32 = Color32::from_rgb(214, 228, 245);
     pub const DIM: Color32 = Color32::from_rgb(120, 145, 175);
@@ -50,10 +50,23 @@ impl Tr {
 }
 
 pub(super) fn plugin(app: &mut App) {
-    app.add_systems(
-        EguiPrimaryContextPass,
-        (setup_style, panels::draw).chain(),
-    );
+    app.add_systems(EguiPrimaryContextPass, (setup_style, panels::draw).chain());
+}
+
+/// Rasterises digits and signs at every size the panels use, so live numbers never
+/// wait a frame for a glyph (a wall must not flicker; a screenshot must be complete).
+fn warm_glyphs(ctx: &egui::Context) {
+    const SIGNS: &str = "0123456789:.,%-+/ ·";
+    ctx.fonts_mut(|fonts| {
+        for size in [12.0, 13.0, 14.0, 15.0, 16.0, 18.0, 22.0, 24.0, 30.0, 34.0] {
+            for font in [
+                egui::FontId::proportional(size),
+                egui::FontId::monospace(size),
+            ] {
+                fonts.layout_no_wrap(SIGNS.into(), font, theme::TEXT);
+            }
+        }
+    });
 }
 
 /// Installs the CJK font and the wall style once, and scales everything to the screen:
@@ -61,12 +74,15 @@ pub(super) fn plugin(app: &mut App) {
 fn setup_style(
     mut contexts: EguiContexts,
     windows: Query<&Window, With<bevy::window::PrimaryWindow>>,
-    mut done: Local<bool>,
+    mut frames: Local<u32>,
     mut last_zoom: Local<f32>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
-    if !*done {
-        *done = true;
+    *frames += 1;
+    if *frames == 3 {
+        warm_glyphs(ctx);
+    }
+    if *frames == 1 {
         let mut fonts = egui::FontDefinitions::default();
         fonts.font_data.insert(
             "noto-sans-sc".into(),

@@ -9,8 +9,8 @@ use crate::ops::{DeviceCounts, OrderCounts, TwinClock};
 use crate::view::Selection;
 use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
-use bevy_egui::egui::{self, Align, Color32, Layout, RichText};
 use bevy_egui::EguiContexts;
+use bevy_egui::egui::{self, Align, Color32, Layout, RichText};
 
 #[derive(SystemParam)]
 pub(super) struct WallState<'w> {
@@ -123,15 +123,29 @@ fn big_number(ui: &mut egui::Ui, label: String, value: u64, color: Color32) {
     ui.horizontal(|ui| {
         ui.label(RichText::new(label).color(theme::DIM).size(18.0));
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
-            ui.label(RichText::new(value.to_string()).size(34.0).color(color).strong());
+            ui.label(
+                RichText::new(value.to_string())
+                    .size(34.0)
+                    .color(color)
+                    .strong(),
+            );
         });
     });
 }
 
 fn kpis(ui: &mut egui::Ui, s: &WallState, tr: Tr) {
-    ui.label(RichText::new(tr.t("物联感知", "Devices")).size(22.0).color(theme::ACCENT));
+    ui.label(
+        RichText::new(tr.t("物联感知", "Devices"))
+            .size(22.0)
+            .color(theme::ACCENT),
+    );
     ui.separator();
-    big_number(ui, tr.t("接入总数", "Total"), s.devices.total(), theme::TEXT);
+    big_number(
+        ui,
+        tr.t("接入总数", "Total"),
+        s.devices.total(),
+        theme::TEXT,
+    );
     for status in DeviceStatus::ALL {
         big_number(
             ui,
@@ -146,18 +160,40 @@ fn kpis(ui: &mut egui::Ui, s: &WallState, tr: Tr) {
     ui.add(
         egui::ProgressBar::new(online)
             .fill(theme::ONLINE)
-            .text(format!("{} {:.1}%", tr.short("在线率", "online"), online * 100.0)),
+            .text(format!(
+                "{} {:.1}%",
+                tr.short("在线率", "online"),
+                online * 100.0
+            )),
     );
     ui.add_space(12.0);
-    ui.label(RichText::new(tr.t("城市运行", "City")).size(22.0).color(theme::ACCENT));
+    ui.label(
+        RichText::new(tr.t("城市运行", "City"))
+            .size(22.0)
+            .color(theme::ACCENT),
+    );
     ui.separator();
-    big_number(ui, tr.t("建筑", "Buildings"), s.city.buildings as u64, theme::TEXT);
-    big_number(ui, tr.t("待办工单", "Open orders"), s.orders.open, theme::FAULT);
+    big_number(
+        ui,
+        tr.t("建筑", "Buildings"),
+        s.city.buildings as u64,
+        theme::TEXT,
+    );
+    big_number(
+        ui,
+        tr.t("待办工单", "Open orders"),
+        s.orders.open,
+        theme::FAULT,
+    );
     big_number(ui, tr.t("已办结", "Closed"), s.orders.closed, theme::ONLINE);
 }
 
 fn feeds(ui: &mut egui::Ui, s: &WallState, tr: Tr) {
-    ui.label(RichText::new(tr.t("数据接入", "Feeds")).size(22.0).color(theme::ACCENT));
+    ui.label(
+        RichText::new(tr.t("数据接入", "Feeds"))
+            .size(22.0)
+            .color(theme::ACCENT),
+    );
     ui.separator();
     if s.feeds.sources.is_empty() {
         ui.label(RichText::new(tr.t("无数据源", "no feeds")).color(theme::DIM));
@@ -198,36 +234,44 @@ fn inspector(ui: &mut egui::Ui, s: &WallState, tr: Tr) {
     let Some(b) = s.selection.building.and_then(|i| s.buildings.0.get(i)) else {
         return;
     };
-    ui.label(RichText::new(tr.t("建筑信息", "Building")).size(22.0).color(theme::ACCENT));
+    ui.label(
+        RichText::new(tr.t("建筑信息", "Building"))
+            .size(22.0)
+            .color(theme::ACCENT),
+    );
     ui.separator();
     if let Some(name) = &b.name {
         ui.label(RichText::new(name).size(24.0).strong());
     }
-    egui::Grid::new("building-facts").num_columns(2).show(ui, |ui| {
-        ui.label(RichText::new(tr.short("编号", "ID")).color(theme::DIM));
-        ui.label(&b.id);
-        ui.end_row();
-        ui.label(RichText::new(tr.short("高度", "Height")).color(theme::DIM));
-        ui.label(format!("{:.1} m", b.height_m));
-        ui.end_row();
-        ui.label(RichText::new(tr.short("位置", "Position")).color(theme::DIM));
-        ui.label(format!("{:.6}, {:.6}", b.centroid.lon, b.centroid.lat));
-        ui.end_row();
-    });
+    egui::Grid::new("building-facts")
+        .num_columns(2)
+        .show(ui, |ui| {
+            ui.label(RichText::new(tr.short("编号", "ID")).color(theme::DIM));
+            ui.label(&b.id);
+            ui.end_row();
+            ui.label(RichText::new(tr.short("高度", "Height")).color(theme::DIM));
+            ui.label(format!("{:.1} m", b.height_m));
+            ui.end_row();
+            ui.label(RichText::new(tr.short("位置", "Position")).color(theme::DIM));
+            ui.label(format!("{:.6}, {:.6}", b.centroid.lon, b.centroid.lat));
+            ui.end_row();
+        });
     ui.add_space(8.0);
     ui.label(RichText::new(tr.t("属性", "Properties")).color(theme::ACCENT));
     egui::ScrollArea::vertical().show(ui, |ui| {
-        egui::Grid::new("building-props").num_columns(2).show(ui, |ui| {
-            for (k, v) in &b.properties {
-                ui.label(RichText::new(k).color(theme::DIM).size(15.0));
-                let text = match v {
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                ui.label(RichText::new(text).size(15.0));
-                ui.end_row();
-            }
-        });
+        egui::Grid::new("building-props")
+            .num_columns(2)
+            .show(ui, |ui| {
+                for (k, v) in &b.properties {
+                    ui.label(RichText::new(k).color(theme::DIM).size(15.0));
+                    let text = match v {
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    ui.label(RichText::new(text).size(15.0));
+                    ui.end_row();
+                }
+            });
         ui.label(
             RichText::new(b.source.display().to_string())
                 .size(12.0)

@@ -79,8 +79,14 @@ pub fn orbit_for(view: &View, frame: Option<&SceneFrame>) -> Orbit {
 }
 
 /// The first view, or one looking at the origin from 2 km.
-pub fn initial_orbit(scene: &CurrentScene, view: Option<&str>, frame: Option<&SceneFrame>) -> Orbit {
-    let named = view.and_then(|n| scene.0.view(n)).or(scene.0.file.views.first());
+pub fn initial_orbit(
+    scene: &CurrentScene,
+    view: Option<&str>,
+    frame: Option<&SceneFrame>,
+) -> Orbit {
+    let named = view
+        .and_then(|n| scene.0.view(n))
+        .or(scene.0.file.views.first());
     match named {
         Some(v) => orbit_for(v, frame),
         None => Orbit {
@@ -222,8 +228,8 @@ fn control(
         t.pitch = (t.pitch + orbit.y * 0.005).clamp(5f32.to_radians(), 89.5f32.to_radians());
     }
     if zoom != 0.0 {
-        t.distance_m =
-            (t.distance_m * (-zoom * 0.15).exp()).clamp(Orbit::MIN_DISTANCE_M, Orbit::MAX_DISTANCE_M);
+        t.distance_m = (t.distance_m * (-zoom * 0.15).exp())
+            .clamp(Orbit::MIN_DISTANCE_M, Orbit::MAX_DISTANCE_M);
     }
 }
 

@@ -77,6 +77,8 @@ pub(super) fn plugin(app: &mut App) {
                 pick_building,
                 highlight_selection,
                 report_first_full_frame,
+                scale_markers,
+                lift_markers_onto_roofs,
             )
                 .in_set(TwinSet::View),
         );
@@ -135,8 +137,8 @@ fn setup(
         })
     };
     commands.insert_resource(MarkerAssets {
-        device_mesh: meshes.add(Sphere::new(9.0).mesh().uv(16, 10)),
-        camera_mesh: meshes.add(Cone::new(10.0, 22.0).mesh().resolution(12)),
+        device_mesh: meshes.add(Sphere::new(4.0).mesh().uv(12, 8)),
+        camera_mesh: meshes.add(Cone::new(4.5, 10.0).mesh().resolution(10)),
         materials: DeviceStatus::ALL.map(|s| material(&mut materials, s)),
     });
 }
@@ -161,10 +163,67 @@ fn report_first_full_frame(
     }
 }
 
+/// A device inside a building's footprint (an elevator, a gas detector) sits on its
+/// roof, so it is seen rather than buried in the walls.
+fn lift_markers_onto_roofs(
+    index: Res<BuildingIndex>,
+    buildings: Res<Buildings>,
+    mut markers: Query<(Ref<crate::feeds::ingest::GeoPosition>, &mut Transform)>,
+) {
+    // Markers that arrived before the city was indexed are placed once it is.
+    let all = index.is_changed();
+    for (position, mut t) in &mut markers {
+        if !all && !position.is_changed() {
+            continue;
+        }
+        let at = crate::geo::LocalPoint::from_world(t.translation);
+        let roof = index
+            .at_point(&buildings, at)
+            .map_or(0.0, |i| buildings.0[i].height_m as f32);
+        t.translation.y = roof + crate::feeds::ingest::MARKER_HEIGHT_M;
+    }
+}
+
+/// Markers keep a readable size on screen: they grow as the camera pulls back.
+fn scale_markers(
+    cameras: Query<&WallCamera>,
+    mut markers: ParamSet<(
+        Query<(&Status, &mut Transform)>,
+        Query<(&Status, &mut Transform), Changed<Status>>,
+    )>,
+    mut current: Local<f32>,
+) {
+    let Ok(cam) = cameras.single() else { return };
+    // About 7 px across on a 1080-line screen at any distance, never smaller than life;
+    // alarms twice that, to be seen across the room.
+    let want = (cam.current.distance_m / 1700.0).clamp(1.0, 10.0);
+    let size = |s: &Status, base: f32| {
+        Vec3::splat(if s.0 == DeviceStatus::Alarm {
+            base * 2.0
+        } else {
+            base
+        })
+    };
+    if (want - *current).abs() > 0.05 * *current {
+        *current = want;
+        for (s, mut t) in &mut markers.p0() {
+            t.scale = size(s, want);
+        }
+    } else {
+        let base = *current;
+        for (s, mut t) in &mut markers.p1() {
+            t.scale = size(s, base);
+        }
+    }
+}
+
 fn dress_markers(
     mut commands: Commands,
     assets: Res<MarkerAssets>,
-    added: Query<(Entity, &Status, Has<VideoCamera>), (Added<Status>, Or<(With<IotDevice>, With<VideoCamera>)>)>,
+    added: Query<
+        (Entity, &Status, Has<VideoCamera>),
+        (Added<Status>, Or<(With<IotDevice>, With<VideoCamera>)>),
+    >,
 ) {
     for (entity, status, is_camera) in &added {
         let mesh = if is_camera {

@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 /// Frames rendered after loading before the capture: meshes upload, egui lays out
 /// twice, lavapipe settles.
-const SETTLE_FRAMES: u32 = 30;
+const SETTLE_FRAMES: u32 = 10;
 const SETTLE_TIME: Duration = Duration::from_secs(2);
+const STILL_ATLAS_FRAMES: u32 = 3;
 
 #[derive(Resource, Debug, Clone)]
 pub struct ShotRequest {
@@ -26,13 +27,18 @@ struct ShotProgress {
 }
 
 pub(super) fn plugin(app: &mut App) {
-    app.add_systems(Update, capture_when_ready.run_if(resource_exists::<ShotRequest>));
+    app.add_systems(
+        Update,
+        capture_when_ready.run_if(resource_exists::<ShotRequest>),
+    );
 }
 
 fn capture_when_ready(
     mut commands: Commands,
     request: Res<ShotRequest>,
     status: Res<CityStatus>,
+    egui_outputs: Query<&bevy_egui::EguiRenderOutput>,
+    mut frames_since_texture_change: Local<u32>,
     mut progress: Local<Option<ShotProgress>>,
     mut exit: MessageWriter<AppExit>,
 ) {
@@ -43,6 +49,13 @@ fn capture_when_ready(
     });
     if p.requested {
         return;
+    }
+    // egui adds glyphs to its font atlas as new text appears; capture only once the
+    // atlas has been still for a few frames, so no glyph is missing from the picture.
+    if egui_outputs.iter().any(|o| !o.textures_delta.is_empty()) {
+        *frames_since_texture_change = 0;
+    } else {
+        *frames_since_texture_change += 1;
     }
     if p.started.elapsed() > request.timeout {
         error!(
@@ -59,7 +72,10 @@ fn capture_when_ready(
     }
     let (since, frames) = p.ready_since.get_or_insert((Instant::now(), 0));
     *frames += 1;
-    if *frames < SETTLE_FRAMES || since.elapsed() < SETTLE_TIME {
+    if *frames < SETTLE_FRAMES
+        || since.elapsed() < SETTLE_TIME
+        || *frames_since_texture_change < STILL_ATLAS_FRAMES
+    {
         return;
     }
     info!(
@@ -68,20 +84,21 @@ fn capture_when_ready(
     );
     p.requested = true;
     let out = request.out.clone();
-    commands
-        .spawn(Screenshot::primary_window())
-        .observe(move |captured: On<ScreenshotCaptured>, mut exit: MessageWriter<AppExit>| {
-            match save_png(&captured.image, &out) {
-                Ok(()) => {
-                    info!("shot: saved {}", out.display());
-                    exit.write(AppExit::Success);
-                }
-                Err(e) => {
-                    error!("shot: cannot save {}: {e}", out.display());
-                    exit.write(AppExit::from_code(1));
-                }
+    commands.spawn(Screenshot::primary_window()).observe(
+        move |captured: On<ScreenshotCaptured>, mut exit: MessageWriter<AppExit>| match save_png(
+            &captured.image,
+            &out,
+        ) {
+            Ok(()) => {
+                info!("shot: saved {}", out.display());
+                exit.write(AppExit::Success);
             }
-        });
+            Err(e) => {
+                error!("shot: cannot save {}: {e}", out.display());
+                exit.write(AppExit::from_code(1));
+            }
+        },
+    );
 }
 
 fn save_png(image: &Image, out: &std::path::Path) -> Result<(), String> {

@@ -15,20 +15,43 @@ fn bad_scene() -> std::path::PathBuf {
         &collection(&[
             (r#"{"id":"good-1"}"#, OK_SQUARE),
             // 0: fewer than 4 positions
-            (r#"{"id":"short"}"#, r#"{"type":"Polygon","coordinates":[[[113.665,34.754],[113.6652,34.754],[113.665,34.754]]]}"#),
+            (
+                r#"{"id":"short"}"#,
+                r#"{"type":"Polygon","coordinates":[[[113.665,34.754],[113.6652,34.754],[113.665,34.754]]]}"#,
+            ),
             // 2: a bow tie
-            (r#"{"id":"bowtie"}"#, r#"{"type":"Polygon","coordinates":[[[113.665,34.754],[113.6652,34.7542],[113.6652,34.754],[113.665,34.7542],[113.665,34.754]]]}"#),
+            (
+                r#"{"id":"bowtie"}"#,
+                r#"{"type":"Polygon","coordinates":[[[113.665,34.754],[113.6652,34.7542],[113.6652,34.754],[113.665,34.7542],[113.665,34.754]]]}"#,
+            ),
             // 3: latitude out of range (lon/lat swapped twice over)
-            (r#"{"id":"range"}"#, r#"{"type":"Polygon","coordinates":[[[113.665,134.754],[113.6652,134.754],[113.6652,134.7542],[113.665,134.754]]]}"#),
+            (
+                r#"{"id":"range"}"#,
+                r#"{"type":"Polygon","coordinates":[[[113.665,134.754],[113.6652,134.754],[113.6652,134.7542],[113.665,134.754]]]}"#,
+            ),
             // 4: NaN as Python writes it
-            (r#"{"id":"nan"}"#, r#"{"type":"Polygon","coordinates":[[[113.665,NaN],[113.6652,34.754],[113.6652,34.7542],[113.665,34.754]]]}"#),
+            (
+                r#"{"id":"nan"}"#,
+                r#"{"type":"Polygon","coordinates":[[[113.665,NaN],[113.6652,34.754],[113.6652,34.7542],[113.665,34.754]]]}"#,
+            ),
             // 5: wrong geometry type for buildings
-            (r#"{"id":"line"}"#, r#"{"type":"LineString","coordinates":[[113.665,34.754],[113.666,34.754]]}"#),
+            (
+                r#"{"id":"line"}"#,
+                r#"{"type":"LineString","coordinates":[[113.665,34.754],[113.666,34.754]]}"#,
+            ),
             (r#"{"id":"good-2","height":40}"#, OK_SQUARE),
         ]),
     );
-    write(&dir, "broken.geojson", r#"{"type":"FeatureCollection","features":[{"type":"Feature",}"#);
-    write(&dir, "other-epsg.geojson", &collection(&[("{}", OK_SQUARE)]));
+    write(
+        &dir,
+        "broken.geojson",
+        r#"{"type":"FeatureCollection","features":[{"type":"Feature",}"#,
+    );
+    write(
+        &dir,
+        "other-epsg.geojson",
+        &collection(&[("{}", OK_SQUARE)]),
+    );
     write(&dir, "broken.glb", "glTF this is not a model");
     write(
         &dir,
@@ -83,7 +106,13 @@ fn app_skips_bad_features_and_keeps_the_rest() {
     assert_eq!(status.buildings, 2);
     // 5 bad buildings and the feature in the layer with an unknown CRS.
     assert_eq!(status.skipped_features, 6, "{:#?}", status.problems);
-    let ids: Vec<_> = app.world().resource::<Buildings>().0.iter().map(|b| b.id.clone()).collect();
+    let ids: Vec<_> = app
+        .world()
+        .resource::<Buildings>()
+        .0
+        .iter()
+        .map(|b| b.id.clone())
+        .collect();
     assert_eq!(ids, ["good-1", "good-2"]);
     // The app goes on running.
     app.update();
@@ -97,8 +126,15 @@ fn check_passes_on_the_built_in_scene() {
         .output()
         .expect("citytwin runs");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("0 errors"), "{text}");
-    assert!(text.contains("grids     ") && text.contains("EPSG:4547"), "{text}");
+    assert!(
+        text.contains("grids     ") && text.contains("EPSG:4547"),
+        "{text}"
+    );
     assert!(text.contains("GCJ-02"), "{text}");
 }

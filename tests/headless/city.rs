@@ -2,7 +2,7 @@
 
 use crate::common::*;
 use citytwin::city::{BuildingTile, Buildings, CityStatus};
-use citytwin::geo::{LocalPoint, china, LonLat};
+use citytwin::geo::{LocalPoint, LonLat, china};
 use citytwin::spatial::BuildingIndex;
 use geo::Centroid;
 
@@ -20,7 +20,12 @@ fn small_scene() -> std::path::PathBuf {
     let dir = temp_dir("small-scene");
     let east = LonLat::new(ORIGIN.lon + 0.002, ORIGIN.lat);
     // A courtyard building: the hole is listed clockwise, as RFC 7946 asks.
-    let (w, e, s, n) = (ORIGIN.lon - 0.003, ORIGIN.lon - 0.002, ORIGIN.lat - 0.0005, ORIGIN.lat + 0.0005);
+    let (w, e, s, n) = (
+        ORIGIN.lon - 0.003,
+        ORIGIN.lon - 0.002,
+        ORIGIN.lat - 0.0005,
+        ORIGIN.lat + 0.0005,
+    );
     let (hw, he, hs, hn) = (w + 0.0003, e - 0.0003, s + 0.0003, n - 0.0003);
     let courtyard = format!(
         r#"{{"type":"Polygon","coordinates":[[[{w},{s}],[{e},{s}],[{e},{n}],[{w},{n}],[{w},{s}]],[[{hw},{hs}],[{hw},{hn}],[{he},{hn}],[{he},{hs}],[{hw},{hs}]]]}}"#
@@ -29,7 +34,10 @@ fn small_scene() -> std::path::PathBuf {
         &dir,
         "buildings.geojson",
         &collection(&[
-            (r#"{"id":"K1","name":"known","height":23.5}"#, &square(ORIGIN, 0.0001)),
+            (
+                r#"{"id":"K1","name":"known","height":23.5}"#,
+                &square(ORIGIN, 0.0001),
+            ),
             (r#"{"id":"K2","levels":7}"#, &square(east, 0.0001)),
             (r#"{"id":"K3","height":"12"}"#, &courtyard),
         ]),
@@ -66,13 +74,21 @@ fn small_scene_loads_with_heights_and_positions() {
     assert_eq!(status.skipped_features, 0);
 
     let buildings = &world.resource::<Buildings>().0;
-    let by_id = |id: &str| buildings.iter().find(|b| b.id == id).unwrap_or_else(|| panic!("{id} missing"));
+    let by_id = |id: &str| {
+        buildings
+            .iter()
+            .find(|b| b.id == id)
+            .unwrap_or_else(|| panic!("{id} missing"))
+    };
     let k1 = by_id("K1");
     assert_eq!(k1.height_m, 23.5);
     assert_eq!(k1.name.as_deref(), Some("known"));
     let c = k1.footprint.centroid().unwrap();
     // Centred on the origin: the local centroid is (0, 0) to the centimetre.
-    assert!(c.x().abs() < 0.01 && c.y().abs() < 0.01, "K1 centroid {c:?}");
+    assert!(
+        c.x().abs() < 0.01 && c.y().abs() < 0.01,
+        "K1 centroid {c:?}"
+    );
     // 0.0002° of longitude at 34.754°N is 18.312 m, of latitude 22.187 m (PROJ's cs2cs).
     let r = k1.bounds.unwrap();
     assert!((r.width() - 18.312).abs() < 0.01, "width {}", r.width());
@@ -80,10 +96,18 @@ fn small_scene_loads_with_heights_and_positions() {
 
     assert_eq!(by_id("K2").height_m, 21.0, "7 levels × 3 m");
     let k2 = by_id("K2").footprint.centroid().unwrap();
-    assert!((k2.x() - 183.121).abs() < 0.01 && (k2.y() - 0.002).abs() < 0.01, "K2 at {k2:?}");
+    assert!(
+        (k2.x() - 183.121).abs() < 0.01 && (k2.y() - 0.002).abs() < 0.01,
+        "K2 at {k2:?}"
+    );
     let k3 = by_id("K3");
     assert_eq!(k3.height_m, 12.0, "a numeric string height is read");
-    assert_eq!(k3.footprint.0[0].interiors().len(), 1, "courtyard hole kept");
+    assert_eq!(
+        k3.footprint.0[0].interiors().len(),
+        1,
+        "courtyard hole kept"
+    );
+    let courtyard = k3.bounds.unwrap().center();
 
     // GCJ-02 input lands where its WGS84 original is, to the centimetre.
     let g1 = by_id("G1").footprint.centroid().unwrap();
@@ -93,7 +117,10 @@ fn small_scene_loads_with_heights_and_positions() {
 
     // Batched: buildings share tiles, and every building is in exactly one tile.
     let mut tiles = world.query::<&BuildingTile>();
-    let mut seen: Vec<usize> = tiles.iter(world).flat_map(|t| t.buildings.clone()).collect();
+    let mut seen: Vec<usize> = tiles
+        .iter(world)
+        .flat_map(|t| t.buildings.clone())
+        .collect();
     assert!(tiles.iter(world).count() < 4);
     seen.sort();
     assert_eq!(seen, vec![0, 1, 2, 3]);
@@ -101,12 +128,19 @@ fn small_scene_loads_with_heights_and_positions() {
     // Picking: the index finds the building under a point and a ray.
     let buildings = world.resource::<Buildings>();
     let index = world.resource::<BuildingIndex>();
-    let at = index.at_point(buildings, LocalPoint::new(0.0, 0.0)).unwrap();
+    let at = index
+        .at_point(buildings, LocalPoint::new(0.0, 0.0))
+        .unwrap();
     assert_eq!(buildings.0[at].id, "K1");
-    assert!(index.at_point(buildings, LocalPoint::new(60.0, 60.0)).is_none());
-    let courtyard = k3.bounds.unwrap().center();
     assert!(
-        index.at_point(buildings, LocalPoint::new(courtyard.x, courtyard.y)).is_none(),
+        index
+            .at_point(buildings, LocalPoint::new(60.0, 60.0))
+            .is_none()
+    );
+    assert!(
+        index
+            .at_point(buildings, LocalPoint::new(courtyard.x, courtyard.y))
+            .is_none(),
         "the courtyard is open"
     );
     let eye = bevy::math::Vec3::new(0.0, 200.0, 300.0);

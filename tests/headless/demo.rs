@@ -19,5 +19,8 @@ fn demo_generator_is_deterministic_and_matches_the_committed_files() {
         );
     }
     let text = std::fs::read_to_string(out.join(citytwin::generate::BUILDINGS)).unwrap();
-    assert!(text.contains("\"synthetic\":true"), "the file says it is synthetic");
+    assert!(
+        text.contains("\"synthetic\":true"),
+        "the file says it is synthetic"
+    );
 }

@@ -2,7 +2,9 @@
 //! with the right states; messages pushed into the channel update entities by id.
 
 use crate::common::*;
-use citytwin::feeds::ingest::{FeedEntities, FeedStats, IotDevice, Status, VideoCamera, WorkOrders};
+use citytwin::feeds::ingest::{
+    FeedEntities, FeedStats, IotDevice, Status, VideoCamera, WorkOrders,
+};
 use citytwin::feeds::schema::{DeviceStatus, FeedMessage, OrderStatus};
 use citytwin::feeds::{FeedChannel, FeedEvent, SourceState};
 use citytwin::ops::{DeviceCounts, OrderCounts, TwinClock};
@@ -13,7 +15,11 @@ fn line(ts: &str, kind: &str, data: &str) -> String {
 }
 
 fn device(id: &str, status: &str, position: bool) -> String {
-    let pos = if position { r#","position":{"lon":113.666,"lat":34.755}"# } else { "" };
+    let pos = if position {
+        r#","position":{"lon":113.666,"lat":34.755}"#
+    } else {
+        ""
+    };
     format!(r#"{{"id":"{id}","kind":"gas_detector","status":"{status}"{pos}}}"#)
 }
 
@@ -27,7 +33,11 @@ fn scene_with_feed(dir: &std::path::Path, recording: &str) -> std::path::PathBuf
 }
 
 fn entity_status(app: &mut bevy::app::App, id: &str) -> DeviceStatus {
-    let e = app.world().resource::<FeedEntities>().get(id).unwrap_or_else(|| panic!("{id} has no entity"));
+    let e = app
+        .world()
+        .resource::<FeedEntities>()
+        .get(id)
+        .unwrap_or_else(|| panic!("{id} has no entity"));
     app.world().get::<Status>(e).expect("status").0
 }
 
@@ -50,21 +60,40 @@ fn replayed_recording_drives_device_entities() {
     ]
     .join("\n");
     let mut app = headless(load_scene(&scene_with_feed(&dir, &recording)));
-    update_until(&mut app, Duration::from_secs(30), "the replay to finish", |w| {
-        w.resource::<FeedStats>().sources.first().is_some_and(|s| s.state == SourceState::Finished)
-    });
+    update_until(
+        &mut app,
+        Duration::from_secs(30),
+        "the replay to finish",
+        |w| {
+            w.resource::<FeedStats>()
+                .sources
+                .first()
+                .is_some_and(|s| s.state == SourceState::Finished)
+        },
+    );
     app.update();
 
-    assert_eq!(app.world().resource::<FeedEntities>().len(), 3, "gas-3 never had a position");
+    assert_eq!(
+        app.world().resource::<FeedEntities>().len(),
+        3,
+        "gas-3 never had a position"
+    );
     assert_eq!(entity_status(&mut app, "gas-1"), DeviceStatus::Alarm);
-    assert_eq!(entity_status(&mut app, "gas-2"), DeviceStatus::Offline, "the v2 message is rejected");
+    assert_eq!(
+        entity_status(&mut app, "gas-2"),
+        DeviceStatus::Offline,
+        "the v2 message is rejected"
+    );
     assert_eq!(entity_status(&mut app, "cam-1"), DeviceStatus::Online);
     let cam = app.world().resource::<FeedEntities>().get("cam-1").unwrap();
     assert!(app.world().get::<VideoCamera>(cam).is_some());
     assert!(app.world().get::<IotDevice>(cam).is_none());
 
     let counts = app.world().resource::<DeviceCounts>().clone();
-    assert_eq!((counts.online, counts.alarm, counts.offline, counts.total()), (1, 1, 1, 3));
+    assert_eq!(
+        (counts.online, counts.alarm, counts.offline, counts.total()),
+        (1, 1, 1, 3)
+    );
 
     let stats = &app.world().resource::<FeedStats>().sources[0];
     assert_eq!(stats.received, 11);
@@ -72,26 +101,43 @@ fn replayed_recording_drives_device_entities() {
     let rejected: Vec<(&str, u64)> = stats.rejected.iter().map(|(k, v)| (*k, *v)).collect();
     assert_eq!(
         rejected,
-        vec![("kind conflict", 1), ("malformed", 1), ("no position", 1), ("version", 1)]
+        vec![
+            ("kind conflict", 1),
+            ("malformed", 1),
+            ("no position", 1),
+            ("version", 1)
+        ]
     );
 
     let orders = app.world().resource::<WorkOrders>();
     assert_eq!(orders.0["wo-1"].status, OrderStatus::Closed);
-    assert_eq!(*app.world().resource::<OrderCounts>(), OrderCounts { open: 0, closed: 1 });
+    assert_eq!(
+        *app.world().resource::<OrderCounts>(),
+        OrderCounts { open: 0, closed: 1 }
+    );
     let clock = app.world().resource::<TwinClock>();
-    assert_eq!(clock.now().to_rfc3339(), "2026-11-23T08:00:05+08:00", "newest applied message");
+    assert_eq!(
+        clock.now().to_rfc3339(),
+        "2026-11-23T08:00:05+08:00",
+        "newest applied message"
+    );
 }
 
 #[test]
 fn messages_update_entities_by_id_within_one_frame() {
     let dir = temp_dir("feed-channel");
-    let scene = write(&dir, "scene.ron", r#"(name: "c", origin: (lon: 113.665, lat: 34.754))"#);
+    let scene = write(
+        &dir,
+        "scene.ron",
+        r#"(name: "c", origin: (lon: 113.665, lat: 34.754))"#,
+    );
     let mut app = headless(load_scene(&scene));
     app.update();
     let tx = app.world().resource::<FeedChannel>().sender.clone();
     let send = |text: String| {
         let message = FeedMessage::decode(&text).expect("test message decodes");
-        tx.send(FeedEvent::Message { source: 0, message }).expect("channel open");
+        tx.send(FeedEvent::Message { source: 0, message })
+            .expect("channel open");
     };
     // New, then changed twice, all before the next frame.
     send(line("00", "device", &device("d-1", "online", true)));
@@ -116,9 +162,17 @@ fn missing_recording_is_reported_and_app_keeps_running() {
         r#"(name: "m", origin: (lon: 113.665, lat: 34.754), feeds: ["replay:nope.ndjson"])"#,
     );
     let mut app = headless(load_scene(&scene));
-    update_until(&mut app, Duration::from_secs(10), "the source to fail", |w| {
-        matches!(w.resource::<FeedStats>().sources.first().map(|s| &s.state), Some(SourceState::Failed(_)))
-    });
+    update_until(
+        &mut app,
+        Duration::from_secs(10),
+        "the source to fail",
+        |w| {
+            matches!(
+                w.resource::<FeedStats>().sources.first().map(|s| &s.state),
+                Some(SourceState::Failed(_))
+            )
+        },
+    );
     let SourceState::Failed(why) = &app.world().resource::<FeedStats>().sources[0].state else {
         unreachable!()
     };

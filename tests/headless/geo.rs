@@ -61,7 +61,11 @@ fn epsg_transforms_match_cs2cs_to_the_millimetre() {
             .unwrap()
             .convert(x, y)
             .unwrap();
-        let input = if northing_first { format!("{y} {x}") } else { format!("{x} {y}") };
+        let input = if northing_first {
+            format!("{y} {x}")
+        } else {
+            format!("{x} {y}")
+        };
         let epsg = format!("EPSG:{code}");
         let theirs = cs2cs(&[epsg.as_str(), "EPSG:4326"], &input);
         // EPSG:4326 prints latitude first.
@@ -69,13 +73,18 @@ fn epsg_transforms_match_cs2cs_to_the_millimetre() {
         let ours_local = frame.to_local(ours).unwrap();
         let theirs_local = cs2cs_local(LonLat::new(lon, lat));
         let d = (ours_local.east_m - theirs_local.0).hypot(ours_local.north_m - theirs_local.1);
-        assert!(d < 0.001, "EPSG:{code} ({x}, {y}): ours {ours_local:?}, cs2cs {theirs_local:?}, {d} m apart");
+        assert!(
+            d < 0.001,
+            "EPSG:{code} ({x}, {y}): ours {ours_local:?}, cs2cs {theirs_local:?}, {d} m apart"
+        );
     }
 }
 
 #[test]
 fn unknown_epsg_code_is_a_clear_error() {
-    let err = ToWgs84::new(&citytwin::geo::Crs::Epsg(999_999)).err().expect("must fail");
+    let err = ToWgs84::new(&citytwin::geo::Crs::Epsg(999_999))
+        .err()
+        .expect("must fail");
     assert!(err.to_string().contains("EPSG:999999"), "{err}");
 }
 
