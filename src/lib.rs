@@ -58,6 +58,8 @@ pub struct WindowOptions {
     pub view: Option<String>,
     /// `shot`: save a PNG here once everything is drawn, then exit.
     pub shot: Option<PathBuf>,
+    /// `shot --click`: click this window position before capturing.
+    pub click: Option<Vec2>,
 }
 
 /// The simulation core shared by the wall and the headless tests: scene data, feeds,
@@ -133,8 +135,15 @@ pub fn wall_app(options: &TwinOptions, window: &WindowOptions) -> App {
         app.insert_resource(view::shot::ShotRequest {
             out: out.clone(),
             timeout: Duration::from_secs(180),
+            click: window.click,
         });
     }
     app.add_plugins((view::plugin, ui::plugin));
+    if window.shot.is_some() {
+        app.insert_resource(view::camera::AutoTour {
+            enabled: false,
+            ..default()
+        });
+    }
     app
 }

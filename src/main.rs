@@ -48,6 +48,9 @@ enum Command {
         size: (u32, u32),
         #[arg(long)]
         view: Option<String>,
+        /// Click at X,Y (window pixels) before capturing, e.g. to show the inspector.
+        #[arg(long, value_name = "X,Y", value_parser = parse_point)]
+        click: Option<(f32, f32)>,
         /// Feed to play instead of the scene's (repeatable).
         #[arg(long = "feeds", value_name = "SPEC")]
         feeds: Vec<String>,
@@ -89,6 +92,15 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
         return Err(format!("size {w}x{h} is out of range"));
     }
     Ok((w, h))
+}
+
+fn parse_point(s: &str) -> Result<(f32, f32), String> {
+    let (x, y) = s
+        .split_once(',')
+        .ok_or_else(|| format!("'{s}' is not X,Y"))?;
+    let x: f32 = x.trim().parse().map_err(|_| format!("bad X in '{s}'"))?;
+    let y: f32 = y.trim().parse().map_err(|_| format!("bad Y in '{s}'"))?;
+    Ok((x, y))
 }
 
 fn options(scene: Scene, feeds: &[String]) -> Result<TwinOptions> {
@@ -143,6 +155,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 fullscreen,
                 view,
                 shot: None,
+                click: None,
             };
             Ok(run_window(&options, &window))
         }
@@ -151,6 +164,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             out,
             size,
             view,
+            click,
             feeds,
         } => {
             let scene = scene.load()?;
@@ -170,6 +184,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 fullscreen: false,
                 view,
                 shot: Some(out),
+                click: click.map(|(x, y)| bevy::math::Vec2::new(x, y)),
             };
             Ok(run_window(&options, &window))
         }

@@ -7,7 +7,8 @@ use std::process::Command;
 const W: u32 = 1280;
 const H: u32 = 720;
 
-fn shot(view: Option<&str>) -> image::RgbImage {
+/// Runs `citytwin shot` under Xvfb; returns the picture and what the app logged.
+fn shot(view: Option<&str>, click: Option<(u32, u32)>) -> (image::RgbImage, String) {
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("shot-{}.png", view.unwrap_or("default")));
     let _ = std::fs::remove_file(&out);
@@ -23,6 +24,9 @@ fn shot(view: Option<&str>) -> image::RgbImage {
     if let Some(v) = view {
         cmd.args(["--view", v]);
     }
+    if let Some((x, y)) = click {
+        cmd.args(["--click", &format!("{x},{y}")]);
+    }
     let result = cmd
         .output()
         .expect("xvfb-run is missing: install Debian's xvfb (scripts/install-deps.sh does)");
@@ -32,7 +36,8 @@ fn shot(view: Option<&str>) -> image::RgbImage {
         result.status,
         String::from_utf8_lossy(&result.stderr)
     );
-    image::open(&out).expect("shot wrote a PNG").to_rgb8()
+    let log = String::from_utf8_lossy(&result.stderr).into_owned();
+    (image::open(&out).expect("shot wrote a PNG").to_rgb8(), log)
 }
 
 /// Share of pixels in a rectangle that satisfy `f`.
@@ -57,7 +62,7 @@ fn share(
 
 #[test]
 fn wall_screenshot_shows_city_markers_and_panels() {
-    let img = shot(None);
+    let (img, _) = shot(None, None);
     assert_eq!(img.dimensions(), (W, H));
     // The 3D viewport (right of the KPI panel, between header and status bar).
     let (vx0, vy0, vx1, vy1) = (300, 80, W - 10, H - 40);
@@ -107,4 +112,28 @@ fn wall_screenshot_shows_city_markers_and_panels() {
         b > 180 && g > 140 && r < 140
     });
     assert!(title > 0.01, "no header title ({:.2}%)", title * 100.0);
+}
+
+#[test]
+fn clicking_a_building_opens_the_inspector() {
+    // In the "erqi" view a tall office tower stands right of the square.
+    let (img, log) = shot(Some("erqi"), Some((967, 440)));
+    assert!(
+        log.contains("selected building EQ-B"),
+        "no building picked:\n{log}"
+    );
+    // The inspector: a dark panel on the right with text in it.
+    let (x0, x1) = (W - 255, W - 10);
+    let dark = share(&img, x0, 90, x1, 400, |[r, g, b]| {
+        r < 40 && g < 50 && b < 70
+    });
+    assert!(dark > 0.8, "no inspector panel ({:.1}% dark)", dark * 100.0);
+    let text = share(&img, x0, 90, x1, 400, |[r, g, b]| {
+        r as u32 + g as u32 + b as u32 > 400
+    });
+    assert!(
+        text > 0.01,
+        "inspector shows no text ({:.2}%)",
+        text * 100.0
+    );
 }

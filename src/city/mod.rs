@@ -368,11 +368,20 @@ fn receive_city(
         return;
     };
     commands.remove_resource::<CityLoader>();
-    for p in &city.data.problems {
+    // A file can hold thousands of bad features: log the first few, the panel and
+    // `check` have them all.
+    const LOGGED_PROBLEMS: usize = 20;
+    for p in city.data.problems.iter().take(LOGGED_PROBLEMS) {
         match p.severity {
             Severity::Error => warn!("{p}"),
             Severity::Warning => info!("{p}"),
         }
+    }
+    if city.data.problems.len() > LOGGED_PROBLEMS {
+        warn!(
+            "… and {} more problems; run `citytwin check` to list them all",
+            city.data.problems.len() - LOGGED_PROBLEMS
+        );
     }
     *status = CityStatus {
         phase: LoadPhase::Ready,

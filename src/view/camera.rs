@@ -61,6 +61,33 @@ pub struct WallCamera {
     pub target: Orbit,
 }
 
+/// The wall's idle tour: after `idle` without input, fly through the scene's views,
+/// staying `dwell` at each. Off for screenshots.
+#[derive(Resource, Debug, Clone)]
+pub struct AutoTour {
+    pub enabled: bool,
+    pub idle: std::time::Duration,
+    pub dwell: std::time::Duration,
+}
+
+impl Default for AutoTour {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            idle: std::time::Duration::from_secs(90),
+            dwell: std::time::Duration::from_secs(20),
+        }
+    }
+}
+
+/// When the user last touched the camera, and where the tour is.
+#[derive(Resource, Debug, Default)]
+struct TourState {
+    last_input_s: f64,
+    last_flight_s: f64,
+    next_view: usize,
+}
+
 /// Fly the wall camera to a named view of the scene.
 #[derive(Message, Debug, Clone)]
 pub struct FlyTo(pub String);
@@ -99,10 +126,15 @@ pub fn initial_orbit(
 }
 
 pub(super) fn plugin(app: &mut App) {
-    app.add_message::<FlyTo>().add_systems(
-        Update,
-        (fly_to_view, control, follow).chain().in_set(TwinSet::View),
-    );
+    app.add_message::<FlyTo>()
+        .init_resource::<AutoTour>()
+        .init_resource::<TourState>()
+        .add_systems(
+            Update,
+            (control, tour, fly_to_view, follow)
+                .chain()
+                .in_set(TwinSet::View),
+        );
 }
 
 fn fly_to_view(
@@ -133,10 +165,12 @@ fn control(
     time: Res<Time>,
     mut fly: MessageWriter<FlyTo>,
     mut cameras: Query<&mut WallCamera>,
+    mut tour: ResMut<TourState>,
 ) {
     let Ok(mut cam) = cameras.single_mut() else {
         return;
     };
+    let before = cam.target;
     let egui_pointer = egui.as_ref().is_some_and(|e| e.wants_any_pointer_input());
     let egui_keys = egui.as_ref().is_some_and(|e| e.wants_any_keyboard_input());
     let t = &mut cam.target;
@@ -230,6 +264,32 @@ fn control(
     if zoom != 0.0 {
         t.distance_m = (t.distance_m * (-zoom * 0.15).exp())
             .clamp(Orbit::MIN_DISTANCE_M, Orbit::MAX_DISTANCE_M);
+    }
+    if cam.target != before || keys.get_just_pressed().next().is_some() {
+        tour.last_input_s = time.elapsed_secs_f64();
+    }
+}
+
+/// Cycles the named views while nobody is at the controls.
+fn tour(
+    settings: Res<AutoTour>,
+    mut state: ResMut<TourState>,
+    scene: Res<CurrentScene>,
+    time: Res<Time>,
+    mut fly: MessageWriter<FlyTo>,
+) {
+    let views = &scene.0.file.views;
+    if !settings.enabled || views.len() < 2 {
+        return;
+    }
+    let now = time.elapsed_secs_f64();
+    let idle = now - state.last_input_s >= settings.idle.as_secs_f64();
+    let due = now - state.last_flight_s >= settings.dwell.as_secs_f64();
+    if idle && due {
+        // The wall starts at the first view, so the tour moves on to the second.
+        state.next_view = (state.next_view + 1) % views.len();
+        state.last_flight_s = now;
+        fly.write(FlyTo(views[state.next_view].name.clone()));
     }
 }
 

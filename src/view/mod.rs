@@ -61,6 +61,7 @@ struct SelectionHighlight;
 
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<Selection>()
+        .add_message::<PickAt>()
         .init_resource::<StartView>()
         .insert_resource(ClearColor(Color::srgb(0.015, 0.025, 0.05)))
         .insert_resource(GlobalAmbientLight {
@@ -74,7 +75,7 @@ pub(super) fn plugin(app: &mut App) {
             (
                 dress_markers,
                 recolor_markers,
-                pick_building,
+                (click_to_pick, pick_building).chain(),
                 highlight_selection,
                 report_first_full_frame,
                 scale_markers,
@@ -250,15 +251,16 @@ fn recolor_markers(
     }
 }
 
-/// A click (press and release without dragging) selects the building under the cursor.
-fn pick_building(
+/// A click at a window position (logical pixels): select whatever building is there.
+#[derive(Message, Debug, Clone, Copy)]
+pub struct PickAt(pub Vec2);
+
+/// A click (press and release without dragging) asks to pick under the cursor.
+fn click_to_pick(
     mouse: Res<ButtonInput<MouseButton>>,
     egui: Option<Res<EguiWantsInput>>,
     window: Single<&Window, With<PrimaryWindow>>,
-    cameras: Query<(&Camera, &GlobalTransform), With<WallCamera>>,
-    index: Res<BuildingIndex>,
-    buildings: Res<Buildings>,
-    mut selection: ResMut<Selection>,
+    mut picks: MessageWriter<PickAt>,
     mut press_at: Local<Option<Vec2>>,
 ) {
     if egui.as_ref().is_some_and(|e| e.wants_any_pointer_input()) {
@@ -271,24 +273,38 @@ fn pick_building(
     if mouse.just_pressed(MouseButton::Left) {
         *press_at = Some(cursor);
     }
-    if !mouse.just_released(MouseButton::Left) {
-        return;
+    if mouse.just_released(MouseButton::Left)
+        && let Some(start) = press_at.take()
+        && start.distance(cursor) <= 4.0
+    {
+        picks.write(PickAt(cursor));
     }
-    let Some(start) = press_at.take() else { return };
-    if start.distance(cursor) > 4.0 {
-        return;
-    }
+}
+
+fn pick_building(
+    mut picks: MessageReader<PickAt>,
+    cameras: Query<(&Camera, &GlobalTransform), With<WallCamera>>,
+    index: Res<BuildingIndex>,
+    buildings: Res<Buildings>,
+    mut selection: ResMut<Selection>,
+) {
     let Ok((camera, transform)) = cameras.single() else {
         return;
     };
-    let Ok(ray) = camera.viewport_to_world(transform, cursor) else {
-        return;
-    };
-    let picked = index
-        .pick(&buildings, ray.origin, *ray.direction)
-        .map(|(i, _)| i);
-    if selection.building != picked {
-        selection.building = picked;
+    for PickAt(cursor) in picks.read() {
+        let Ok(ray) = camera.viewport_to_world(transform, *cursor) else {
+            continue;
+        };
+        let picked = index
+            .pick(&buildings, ray.origin, *ray.direction)
+            .map(|(i, _)| i);
+        match picked {
+            Some(i) => info!("selected building {} at {cursor}", buildings.0[i].id),
+            None => info!("nothing to select at {cursor}"),
+        }
+        if selection.building != picked {
+            selection.building = picked;
+        }
     }
 }
 

@@ -17,12 +17,16 @@ const STILL_ATLAS_FRAMES: u32 = 3;
 pub struct ShotRequest {
     pub out: PathBuf,
     pub timeout: Duration,
+    /// Click here (window pixels) once the city is drawn, then capture: shows the
+    /// inspector the way a user's click does.
+    pub click: Option<Vec2>,
 }
 
 #[derive(Resource, Debug)]
 struct ShotProgress {
     started: Instant,
     ready_since: Option<(Instant, u32)>,
+    clicked: bool,
     requested: bool,
 }
 
@@ -41,10 +45,12 @@ fn capture_when_ready(
     mut frames_since_texture_change: Local<u32>,
     mut progress: Local<Option<ShotProgress>>,
     mut exit: MessageWriter<AppExit>,
+    mut picks: MessageWriter<super::PickAt>,
 ) {
     let p = progress.get_or_insert_with(|| ShotProgress {
         started: Instant::now(),
         ready_since: None,
+        clicked: false,
         requested: false,
     });
     if p.requested {
@@ -76,6 +82,15 @@ fn capture_when_ready(
         || since.elapsed() < SETTLE_TIME
         || *frames_since_texture_change < STILL_ATLAS_FRAMES
     {
+        return;
+    }
+    if let Some(at) = request.click
+        && !p.clicked
+    {
+        p.clicked = true;
+        picks.write(super::PickAt(at));
+        // Let the inspector and highlight settle before the capture.
+        p.ready_since = None;
         return;
     }
     info!(
