@@ -403,16 +403,18 @@ pub fn write_demo(root: &Path) -> Result<Vec<PathBuf>> {
         .iter()
         .map(|r| (r.1, r.3))
         .chain(EW_ROADS.iter().map(|r| (r.1, r.3)));
-    for (i, ((line, class), (name, width))) in d.roads.iter().zip(names).enumerate() {
-        let coords = line
-            .iter()
+    let line_gcj = |line: &[LocalPoint]| -> Result<Vec<[f64; 2]>> {
+        line.iter()
             .map(|p| {
                 ll(*p).map(|w| {
                     let g = china::wgs84_to_gcj02(w);
                     [round7(g.lon), round7(g.lat)]
                 })
             })
-            .collect::<Result<Vec<_>>>()?;
+            .collect()
+    };
+    for (i, ((line, class), (name, width))) in d.roads.iter().zip(names).enumerate() {
+        let coords = line_gcj(line)?;
         features.push(json!({"type": "Feature", "properties": {
             "id": format!("EQ-R{:02}", i + 1), "name": name, "class": class, "width": width},
             "geometry": {"type": "LineString", "coordinates": coords}}));
@@ -424,15 +426,7 @@ pub fn write_demo(root: &Path) -> Result<Vec<PathBuf>> {
             LocalPoint::new(85.0 * a.cos(), 85.0 * a.sin())
         })
         .collect();
-    let coords = circle
-        .iter()
-        .map(|p| {
-            ll(*p).map(|w| {
-                let g = china::wgs84_to_gcj02(w);
-                [round7(g.lon), round7(g.lat)]
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let coords = line_gcj(&circle)?;
     features.push(json!({"type": "Feature", "properties": {
         "id": "EQ-R99", "name": "二七广场环岛", "class": "secondary", "width": 18.0},
         "geometry": {"type": "LineString", "coordinates": coords}}));
