@@ -7,5 +7,6 @@ mod common;
 mod bad_input;
 mod city;
 mod demo;
+mod docs;
 mod feeds;
 mod geo;
