@@ -263,6 +263,10 @@ fn check(scene: &Scene) -> Result<ExitCode> {
                     feed_errors.push(format!("{}: cannot read recording: {e}", path.display()))
                 }
             },
+            // A live source is only known to work once connected; the wall shows it.
+            Ok(FeedSpec::Mqtt(m)) => {
+                println!("  {spec}  (MQTT {}:{}, not contacted)", m.host, m.port)
+            }
             Err(e) => feed_errors.push(e.to_string()),
         }
     }

@@ -6,6 +6,7 @@
 //! crossbeam channel; [`ingest`] drains it each frame within a time budget.
 
 pub mod ingest;
+pub mod mqtt;
 pub mod replay;
 pub mod schema;
 
@@ -28,12 +29,18 @@ pub enum FeedSpec {
         speed: Option<f64>,
         looping: bool,
     },
+    /// `mqtt://[user@]host:port/topic-filter`: QoS 1, persistent session.
+    Mqtt(mqtt::MqttSpec),
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum SpecError {
-    #[error("feed '{0}': unknown scheme (supported: replay:PATH[@SPEED][,loop])")]
+    #[error(
+        "feed '{0}': unknown scheme (supported: replay:PATH[@SPEED][,loop], mqtt://[user@]host:port/topic)"
+    )]
     Scheme(String),
+    #[error("feed '{spec}': {reason}")]
+    Mqtt { spec: String, reason: String },
     #[error("feed '{spec}': bad speed '{speed}' (a positive number, e.g. 4 or 4x, or max)")]
     Speed { spec: String, speed: String },
     #[error("feed '{0}': empty path")]
@@ -44,6 +51,20 @@ impl FeedSpec {
     /// Parses a spec; relative paths resolve against `base` (the scene's folder, or the
     /// working directory for specs given on the command line).
     pub fn parse(spec: &str, base: &Path) -> Result<Self, SpecError> {
+        if let Some(rest) = spec.strip_prefix("mqtt://") {
+            return mqtt::MqttSpec::parse(rest)
+                .map(FeedSpec::Mqtt)
+                .map_err(|reason| SpecError::Mqtt {
+                    spec: spec.to_string(),
+                    reason,
+                });
+        }
+        if spec.starts_with("mqtts://") {
+            return Err(SpecError::Mqtt {
+                spec: spec.to_string(),
+                reason: "TLS (mqtts://) is not supported yet".into(),
+            });
+        }
         let Some(rest) = spec.strip_prefix("replay:") else {
             return Err(SpecError::Scheme(spec.to_string()));
         };
@@ -95,6 +116,8 @@ impl FeedSpec {
 pub enum SourceState {
     Starting,
     Live,
+    /// Lost the connection; the text says why and when the next try is.
+    Reconnecting(String),
     Finished,
     Failed(String),
 }
@@ -181,6 +204,7 @@ fn start_sources(
         .worker_threads(1)
         .thread_name("citytwin-feeds")
         .enable_time()
+        .enable_io()
         .build();
     let runtime = match runtime {
         Ok(rt) => rt,
@@ -198,6 +222,9 @@ fn start_sources(
                 looping,
             } => {
                 runtime.spawn(replay::run(index, path, speed, looping, tx));
+            }
+            FeedSpec::Mqtt(spec) => {
+                runtime.spawn(mqtt::run(index, spec, tx));
             }
         }
     }
@@ -232,8 +259,16 @@ mod tests {
             Err(SpecError::Speed { .. })
         ));
         assert!(matches!(
-            FeedSpec::parse("mqtt://x", base),
+            FeedSpec::parse("kafka://x", base),
             Err(SpecError::Scheme(_))
+        ));
+        assert!(matches!(
+            FeedSpec::parse("mqtt://x", base),
+            Err(SpecError::Mqtt { .. })
+        ));
+        assert!(matches!(
+            FeedSpec::parse("mqtt://h:1883/city/#", base),
+            Ok(FeedSpec::Mqtt(_))
         ));
     }
 }

@@ -202,6 +202,7 @@ fn feeds(ui: &mut egui::Ui, s: &WallState, tr: Tr) {
         let (state, color) = match &src.state {
             SourceState::Starting => (tr.short("连接中", "starting"), theme::DIM),
             SourceState::Live => (tr.short("接入中", "live"), theme::ONLINE),
+            SourceState::Reconnecting(_) => (tr.short("重连中", "reconnecting"), theme::FAULT),
             SourceState::Finished => (tr.short("回放结束", "finished"), theme::DIM),
             SourceState::Failed(_) => (tr.short("失败", "failed"), theme::ALARM),
         };
@@ -224,7 +225,7 @@ fn feeds(ui: &mut egui::Ui, s: &WallState, tr: Tr) {
             .size(14.0)
             .color(theme::DIM),
         );
-        if let SourceState::Failed(why) = &src.state {
+        if let SourceState::Failed(why) | SourceState::Reconnecting(why) = &src.state {
             ui.label(RichText::new(why).size(13.0).color(theme::ALARM));
         }
     }

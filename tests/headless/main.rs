@@ -10,3 +10,4 @@ mod demo;
 mod docs;
 mod feeds;
 mod geo;
+mod mqtt;

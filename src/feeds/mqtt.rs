@@ -1,0 +1,194 @@
+//! The `mqtt://[user@]host:port/topic-filter` source: subscribes with QoS 1 on a
+//! persistent session and acknowledges a message only once it is in the channel, so
+//! a full channel slows the broker instead of losing messages. Reconnects with
+//! exponential backoff. The password comes from `CITYTWIN_MQTT_PASSWORD`, never from
+//! the scene file or the log.
+
+use super::schema::{DecodeError, FeedMessage};
+use super::{FeedEvent, SourceState, send};
+use crossbeam_channel::Sender;
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use std::time::Duration;
+
+/// Environment variable holding the broker password.
+pub const PASSWORD_ENV: &str = "CITYTWIN_MQTT_PASSWORD";
+/// Largest message accepted from the broker.
+pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
+const BACKOFF_START: Duration = Duration::from_millis(250);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// Where to connect and what to subscribe to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MqttSpec {
+    pub host: String,
+    pub port: u16,
+    pub user: Option<String>,
+    pub topic: String,
+}
+
+impl MqttSpec {
+    /// Parses the part after `mqtt://`.
+    pub fn parse(rest: &str) -> Result<Self, String> {
+        let (authority, topic) = rest
+            .split_once('/')
+            .ok_or("needs a topic filter after host:port, e.g. mqtt://host:1883/city/#")?;
+        let (user, host_port) = match authority.rsplit_once('@') {
+            Some((u, hp)) => (Some(u.to_string()), hp),
+            None => (None, authority),
+        };
+        let (host, port) = host_port.rsplit_once(':').ok_or("needs host:port")?;
+        let port: u16 = port.parse().map_err(|_| format!("bad port '{port}'"))?;
+        if host.is_empty() || topic.is_empty() {
+            return Err("needs a host and a topic filter".into());
+        }
+        Ok(Self {
+            host: host.to_string(),
+            port,
+            user,
+            topic: topic.to_string(),
+        })
+    }
+
+    /// A client id that stays the same across restarts, so the broker keeps the
+    /// session (and its queued QoS 1 messages) for us.
+    fn client_id(&self) -> String {
+        let key = format!(
+            "{}@{}:{}/{}",
+            self.user.as_deref().unwrap_or(""),
+            self.host,
+            self.port,
+            self.topic
+        );
+        // FNV-1a: stable across builds, unlike std's hasher.
+        let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+        });
+        format!("citytwin-{hash:016x}")
+    }
+}
+
+fn options(spec: &MqttSpec) -> MqttOptions {
+    let mut o = MqttOptions::new(spec.client_id(), spec.host.clone(), spec.port);
+    o.set_keep_alive(Duration::from_secs(10))
+        .set_clean_session(false)
+        .set_manual_acks(true)
+        .set_max_packet_size(MAX_MESSAGE_BYTES + 1024, 64 * 1024);
+    if let Some(user) = &spec.user {
+        o.set_credentials(
+            user.clone(),
+            std::env::var(PASSWORD_ENV).unwrap_or_default(),
+        );
+    }
+    o
+}
+
+pub async fn run(source: usize, spec: MqttSpec, tx: Sender<FeedEvent>) {
+    let (client, mut events) = AsyncClient::new(options(&spec), 64);
+    let mut backoff = BACKOFF_START;
+    let mut received = 0u64;
+    loop {
+        match events.poll().await {
+            Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                backoff = BACKOFF_START;
+                // A broker that lost our session (restarted without persistence)
+                // needs the subscription again.
+                if !ack.session_present
+                    && let Err(e) = client.try_subscribe(spec.topic.clone(), QoS::AtLeastOnce)
+                {
+                    let why = format!("cannot subscribe to {}: {e}", spec.topic);
+                    send(
+                        &tx,
+                        FeedEvent::State {
+                            source,
+                            state: SourceState::Failed(why),
+                        },
+                    )
+                    .await;
+                    return;
+                }
+                if !send(
+                    &tx,
+                    FeedEvent::State {
+                        source,
+                        state: SourceState::Live,
+                    },
+                )
+                .await
+                {
+                    return;
+                }
+            }
+            Ok(Event::Incoming(Packet::Publish(publish))) => {
+                received += 1;
+                let event = match std::str::from_utf8(&publish.payload) {
+                    Ok(text) => match FeedMessage::decode(text.trim()) {
+                        Ok(message) => FeedEvent::Message { source, message },
+                        Err(error) => FeedEvent::Rejected {
+                            source,
+                            line: received,
+                            error,
+                        },
+                    },
+                    Err(_) => FeedEvent::Rejected {
+                        source,
+                        line: received,
+                        error: DecodeError::Envelope(format!(
+                            "message on {} is not UTF-8",
+                            publish.topic
+                        )),
+                    },
+                };
+                if !send(&tx, event).await {
+                    return;
+                }
+                // Only now is it ours: the broker redelivers anything not acknowledged.
+                if let Err(e) = client.try_ack(&publish) {
+                    bevy::log::warn!("mqtt {}: cannot acknowledge: {e}", spec.host);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let why = format!(
+                    "{}:{}: {e}; retrying in {backoff:.1?}",
+                    spec.host, spec.port
+                );
+                if !send(
+                    &tx,
+                    FeedEvent::State {
+                        source,
+                        state: SourceState::Reconnecting(why),
+                    },
+                )
+                .await
+                {
+                    return;
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_parse() {
+        let s = MqttSpec::parse("ops@broker.local:1883/city/+/events").unwrap();
+        assert_eq!(s.user.as_deref(), Some("ops"));
+        assert_eq!(
+            (s.host.as_str(), s.port, s.topic.as_str()),
+            ("broker.local", 1883, "city/+/events")
+        );
+        assert!(MqttSpec::parse("broker:1883").is_err());
+        assert!(MqttSpec::parse("broker:x/t").is_err());
+        assert_eq!(
+            s.client_id(),
+            MqttSpec::parse("ops@broker.local:1883/city/+/events")
+                .unwrap()
+                .client_id()
+        );
+    }
+}

@@ -1,0 +1,215 @@
+//! MQTT end to end with a real broker: mosquitto on a free loopback port, messages
+//! published with `mosquitto_pub`, the app subscribed through `mqtt://`.
+
+use crate::common::*;
+use citytwin::feeds::SourceState;
+use citytwin::feeds::ingest::{FeedEntities, FeedStats, Projects, Status, WorkOrders};
+use citytwin::feeds::schema::{DeviceStatus, OrderStatus};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const INSTALL_HINT: &str = "mosquitto is missing: install Debian's mosquitto and mosquitto-clients (scripts/install-deps.sh does)";
+
+struct Broker {
+    child: Child,
+    port: u16,
+    conf: PathBuf,
+}
+
+fn mosquitto_binary() -> &'static str {
+    if Path::new("/usr/sbin/mosquitto").exists() {
+        "/usr/sbin/mosquitto"
+    } else {
+        "mosquitto"
+    }
+}
+
+impl Broker {
+    fn start(dir: &Path, port: u16) -> Broker {
+        let conf = write(
+            dir,
+            "mosquitto.conf",
+            &format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
+        );
+        let child = Command::new(mosquitto_binary())
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect(INSTALL_HINT);
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "mosquitto did not start on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Broker { child, port, conf }
+    }
+
+    fn restart(&mut self) {
+        self.stop();
+        let dir = self.conf.parent().unwrap().to_owned();
+        *self = Broker::start(&dir, self.port);
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn publish(&self, topic: &str, payload: &str) {
+        let status = Command::new("mosquitto_pub")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-q",
+                "1",
+                "-t",
+                topic,
+                "-m",
+                payload,
+            ])
+            .status()
+            .expect(INSTALL_HINT);
+        assert!(status.success(), "mosquitto_pub failed");
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn msg(kind: &str, data: &str) -> String {
+    format!(r#"{{"v":1,"ts":"2026-11-23T09:00:00+08:00","kind":"{kind}","data":{data}}}"#)
+}
+
+fn source_state(app: &bevy::app::App) -> SourceState {
+    app.world().resource::<FeedStats>().sources[0].state.clone()
+}
+
+fn app_on(dir: &Path, port: u16) -> bevy::app::App {
+    let scene = write(
+        dir,
+        "scene.ron",
+        &format!(
+            r#"(name: "mqtt", origin: (lon: 113.665, lat: 34.754), feeds: ["mqtt://127.0.0.1:{port}/city/#"])"#
+        ),
+    );
+    let mut app = headless(load_scene(&scene));
+    update_until(
+        &mut app,
+        Duration::from_secs(20),
+        "the MQTT source to connect",
+        |w| {
+            w.resource::<FeedStats>()
+                .sources
+                .first()
+                .is_some_and(|s| s.state == SourceState::Live)
+        },
+    );
+    // The subscription is sent after the connection is acknowledged.
+    let until = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < until {
+        app.update();
+    }
+    app
+}
+
+#[test]
+fn every_kind_arrives_through_mosquitto() {
+    let dir = temp_dir("mqtt-kinds");
+    let broker = Broker::start(&dir, free_port());
+    let mut app = app_on(&dir, broker.port);
+    broker.publish("city/iot", &msg("device", r#"{"id":"m-gas","kind":"gas_detector","status":"alarm","position":{"lon":113.666,"lat":34.755}}"#));
+    broker.publish(
+        "city/video",
+        &msg(
+            "camera",
+            r#"{"id":"m-cam","status":"fault","position":{"lon":113.667,"lat":34.755}}"#,
+        ),
+    );
+    broker.publish("city/orders", &msg("work_order", r#"{"id":"m-wo","source":"photo_report","category":"environment","text":"垃圾未清运","status":"signed"}"#));
+    broker.publish("city/projects", &msg("project", r#"{"id":"m-rp","kind":"pocket_park","name":"淮园","phase":"construction","progress_pct":40.0}"#));
+    broker.publish("city/iot", "garbled {");
+    update_until(&mut app, Duration::from_secs(20), "five messages", |w| {
+        w.resource::<FeedStats>().sources[0].received >= 5
+    });
+    app.update();
+    let w = app.world();
+    let status = |id: &str| {
+        w.get::<Status>(w.resource::<FeedEntities>().get(id).unwrap())
+            .unwrap()
+            .0
+    };
+    assert_eq!(status("m-gas"), DeviceStatus::Alarm);
+    assert_eq!(status("m-cam"), DeviceStatus::Fault);
+    assert_eq!(
+        w.resource::<WorkOrders>().0["m-wo"].status,
+        OrderStatus::Signed
+    );
+    assert_eq!(w.resource::<Projects>().0["m-rp"].progress_pct, 40.0);
+    let stats = &w.resource::<FeedStats>().sources[0];
+    assert_eq!((stats.applied, stats.rejected_total()), (4, 1));
+}
+
+#[test]
+fn broker_restart_reconnects_and_the_stream_goes_on() {
+    let dir = temp_dir("mqtt-restart");
+    let mut broker = Broker::start(&dir, free_port());
+    let mut app = app_on(&dir, broker.port);
+    broker.publish("city/orders", &msg("work_order", r#"{"id":"r-1","source":"hotline12345","category":"heating","text":"暖气不热","status":"reported"}"#));
+    update_until(&mut app, Duration::from_secs(20), "the first order", |w| {
+        w.resource::<WorkOrders>().0.contains_key("r-1")
+    });
+
+    broker.stop();
+    update_until(
+        &mut app,
+        Duration::from_secs(30),
+        "the source to notice",
+        |w| {
+            matches!(
+                w.resource::<FeedStats>().sources[0].state,
+                SourceState::Reconnecting(_)
+            )
+        },
+    );
+    let SourceState::Reconnecting(why) = source_state(&app) else {
+        unreachable!()
+    };
+    assert!(why.contains(&broker.port.to_string()), "{why}");
+
+    broker.restart();
+    update_until(&mut app, Duration::from_secs(60), "a reconnection", |w| {
+        w.resource::<FeedStats>().sources[0].state == SourceState::Live
+    });
+    let until = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < until {
+        app.update();
+    }
+    broker.publish("city/orders", &msg("work_order", r#"{"id":"r-2","source":"grid_patrol","category":"traffic","text":"井盖松动","status":"reported"}"#));
+    update_until(
+        &mut app,
+        Duration::from_secs(20),
+        "the order after the restart",
+        |w| w.resource::<WorkOrders>().0.contains_key("r-2"),
+    );
+    assert_eq!(app.world().resource::<WorkOrders>().0.len(), 2);
+}
