@@ -60,6 +60,17 @@ enum Command {
         #[command(flatten)]
         scene: SceneArg,
     },
+    /// Record what feeds deliver to a file that `replay:` plays back.
+    Record {
+        /// Feed to record, e.g. mqtt://host:1883/city/# (repeatable).
+        #[arg(long = "feeds", value_name = "SPEC", required = true)]
+        feeds: Vec<String>,
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Stop after this many seconds (default: until Ctrl-C or the sources end).
+        #[arg(long, value_name = "SECONDS")]
+        duration: Option<f64>,
+    },
     /// Write the built-in synthetic demo district (GeoJSON, glTF, recording).
     GenDemo {
         /// Folder that receives assets/ and data-feeds/ files.
@@ -189,6 +200,38 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(run_window(&options, &window))
         }
         Command::Check { scene } => check(&scene.load()?),
+        Command::Record {
+            feeds,
+            out,
+            duration,
+        } => {
+            let cwd = std::env::current_dir().context("no working directory")?;
+            let sources = feeds
+                .iter()
+                .map(|s| FeedSpec::parse(s, &cwd).map(|f| (s.clone(), f)))
+                .collect::<Result<Vec<_>, _>>()?;
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let flag = stop.clone();
+            std::thread::spawn(move || {
+                // Ctrl-C ends the recording cleanly, with everything flushed.
+                if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    let _ = rt.block_on(tokio::signal::ctrl_c());
+                    flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+            let duration = duration.map(std::time::Duration::from_secs_f64);
+            let summary = citytwin::feeds::record::record(&sources, &out, duration, stop)?;
+            println!(
+                "recorded {} messages to {} ({} rejected)",
+                summary.written,
+                out.display(),
+                summary.rejected
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::GenDemo { out } => {
             let written = citytwin::generate::write_demo(&out)?;
             for f in written {

@@ -7,6 +7,7 @@
 
 pub mod ingest;
 pub mod mqtt;
+pub mod record;
 pub mod replay;
 pub mod schema;
 
@@ -200,21 +201,26 @@ fn start_sources(
     if config.sources.is_empty() {
         return;
     }
+    match spawn_sources(&config.sources, &channel.sender) {
+        Ok(runtime) => commands.insert_resource(FeedRuntime { _runtime: runtime }),
+        Err(e) => error!("cannot start the feed runtime: {e}"),
+    }
+}
+
+/// Starts a runtime (one worker thread of its own) running every source, each
+/// sending into `tx` with its index as the source number.
+pub fn spawn_sources(
+    sources: &[(String, FeedSpec)],
+    tx: &Sender<FeedEvent>,
+) -> std::io::Result<tokio::runtime::Runtime> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("citytwin-feeds")
         .enable_time()
         .enable_io()
-        .build();
-    let runtime = match runtime {
-        Ok(rt) => rt,
-        Err(e) => {
-            error!("cannot start the feed runtime: {e}");
-            return;
-        }
-    };
-    for (index, (_, spec)) in config.sources.iter().enumerate() {
-        let tx = channel.sender.clone();
+        .build()?;
+    for (index, (_, spec)) in sources.iter().enumerate() {
+        let tx = tx.clone();
         match spec.clone() {
             FeedSpec::Replay {
                 path,
@@ -228,7 +234,7 @@ fn start_sources(
             }
         }
     }
-    commands.insert_resource(FeedRuntime { _runtime: runtime });
+    Ok(runtime)
 }
 
 #[cfg(test)]
