@@ -35,6 +35,9 @@ pub struct SourceStats {
     /// Newest message time applied from this source since it (re)started: a replay
     /// that loops starts its clock over.
     pub latest_ts: Option<DateTime<FixedOffset>>,
+    /// Time of the last message applied per id, to refuse older ones that would undo
+    /// newer state. Reset when the source (re)starts.
+    last_ts_by_id: HashMap<String, DateTime<FixedOffset>>,
 }
 
 impl SourceStats {
@@ -64,6 +67,7 @@ impl FeedStats {
             last_problem: None,
             last_message_at: None,
             latest_ts: None,
+            last_ts_by_id: HashMap::default(),
         });
         self.sources.len() - 1
     }
@@ -271,6 +275,7 @@ fn ingest(
                 info!("feed {}: {state:?}", s.label);
                 if state == SourceState::Live {
                     s.latest_ts = None;
+                    s.last_ts_by_id.clear();
                 }
                 s.state = state;
             }
@@ -287,6 +292,18 @@ fn ingest(
                 s.received += 1;
                 s.last_message_at = Some(Instant::now());
                 let FeedMessage { ts, body } = message;
+                let id = body.id();
+                let key = format!("{}:{id}", body.kind());
+                if let Some(last) = s.last_ts_by_id.get(&key)
+                    && ts < *last
+                {
+                    let why = format!(
+                        "{} {id}: time {ts} is before {last} already applied",
+                        body.kind()
+                    );
+                    stats.reject(source, "out of order", why);
+                    continue;
+                }
                 let result = match body {
                     FeedBody::Device(d) => apply_marker(
                         d.into(),
@@ -325,6 +342,7 @@ fn ingest(
                 match result {
                     Ok(()) => {
                         let s = stats.source(source);
+                        s.last_ts_by_id.insert(key, ts);
                         s.applied += 1;
                         if s.latest_ts.is_none_or(|t| ts > t) {
                             s.latest_ts = Some(ts);

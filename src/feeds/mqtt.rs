@@ -12,8 +12,13 @@ use std::time::Duration;
 
 /// Environment variable holding the broker password.
 pub const PASSWORD_ENV: &str = "CITYTWIN_MQTT_PASSWORD";
-/// Largest message accepted from the broker.
+/// Largest message decoded; bigger ones are rejected (and acknowledged, so the broker
+/// does not redeliver them forever).
 pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
+/// Largest packet read off the connection. Anything above breaks the connection, so it
+/// is far above `MAX_MESSAGE_BYTES`; brokers should cap messages below it
+/// (mosquitto's `message_size_limit`).
+const MAX_PACKET_BYTES: usize = 32 << 20;
 const BACKOFF_START: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
@@ -72,7 +77,7 @@ fn options(spec: &MqttSpec) -> MqttOptions {
     o.set_keep_alive(Duration::from_secs(10))
         .set_clean_session(false)
         .set_manual_acks(true)
-        .set_max_packet_size(MAX_MESSAGE_BYTES + 1024, 64 * 1024);
+        .set_max_packet_size(MAX_PACKET_BYTES, 64 * 1024);
     if let Some(user) = &spec.user {
         o.set_credentials(
             user.clone(),
@@ -121,6 +126,11 @@ pub async fn run(source: usize, spec: MqttSpec, tx: Sender<FeedEvent>) {
             Ok(Event::Incoming(Packet::Publish(publish))) => {
                 received += 1;
                 let event = match std::str::from_utf8(&publish.payload) {
+                    _ if publish.payload.len() > MAX_MESSAGE_BYTES => FeedEvent::Rejected {
+                        source,
+                        line: received,
+                        error: DecodeError::TooLarge(publish.payload.len()),
+                    },
                     Ok(text) => match FeedMessage::decode(text.trim()) {
                         Ok(message) => FeedEvent::Message { source, message },
                         Err(error) => FeedEvent::Rejected {

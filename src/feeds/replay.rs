@@ -71,10 +71,8 @@ async fn play(
         }
         line_no += 1;
         let event = if buf.len() > MAX_LINE_BYTES && !buf.ends_with(b"\n") {
-            skip_rest_of_line(&mut reader).await?;
-            Err(DecodeError::Invalid(format!(
-                "line longer than {MAX_LINE_BYTES} bytes"
-            )))
+            let rest = skip_rest_of_line(&mut reader).await?;
+            Err(DecodeError::TooLarge(buf.len() + rest))
         } else {
             match std::str::from_utf8(&buf) {
                 // Blank lines and `#` comments (a recording's header) are not messages.
@@ -105,17 +103,20 @@ async fn play(
     }
 }
 
-async fn skip_rest_of_line(reader: &mut BufReader<tokio::fs::File>) -> std::io::Result<()> {
+/// Skips to the next line; returns how many bytes were skipped.
+async fn skip_rest_of_line(reader: &mut BufReader<tokio::fs::File>) -> std::io::Result<usize> {
+    let mut skipped = 0;
     loop {
         let chunk = reader.fill_buf().await?;
         if chunk.is_empty() {
-            return Ok(());
+            return Ok(skipped);
         }
         if let Some(i) = chunk.iter().position(|&b| b == b'\n') {
             reader.consume(i + 1);
-            return Ok(());
+            return Ok(skipped + i + 1);
         }
         let len = chunk.len();
+        skipped += len;
         reader.consume(len);
     }
 }

@@ -27,6 +27,15 @@ pub enum FeedBody {
 }
 
 impl FeedBody {
+    pub fn id(&self) -> &str {
+        match self {
+            FeedBody::Device(d) => &d.id,
+            FeedBody::Camera(c) => &c.id,
+            FeedBody::WorkOrder(w) => &w.id,
+            FeedBody::Project(p) => &p.id,
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             FeedBody::Device(_) => "device",
@@ -261,6 +270,8 @@ pub enum DecodeError {
     Data { kind: &'static str, reason: String },
     #[error("{0}")]
     Invalid(String),
+    #[error("message of {0} bytes is over the 1 MiB limit")]
+    TooLarge(usize),
 }
 
 impl DecodeError {
@@ -272,6 +283,7 @@ impl DecodeError {
             DecodeError::UnknownKind(_) => "unknown kind",
             DecodeError::Data { .. } => "bad data",
             DecodeError::Invalid(_) => "invalid value",
+            DecodeError::TooLarge(_) => "too large",
         }
     }
 }

@@ -51,6 +51,7 @@ fn replayed_recording_drives_device_entities() {
         line("01", "camera", r#"{"id":"cam-1","status":"online","position":{"lon":113.664,"lat":34.753},"heading_deg":90.0}"#),
         "this line is garbled {{".to_string(),
         line("02", "device", &device("gas-1", "alarm", false)),
+        line("01", "device", &device("gas-1", "online", false)),
         line("03", "device", &device("gas-3", "offline", false)),
         line("03", "device", &device("gas-2", "offline", false)),
         line("04", "work_order", r#"{"id":"wo-1","source":"hotline12345","category":"heating","text":"暖气不热","status":"reported"}"#),
@@ -78,7 +79,11 @@ fn replayed_recording_drives_device_entities() {
         3,
         "gas-3 never had a position"
     );
-    assert_eq!(entity_status(&mut app, "gas-1"), DeviceStatus::Alarm);
+    assert_eq!(
+        entity_status(&mut app, "gas-1"),
+        DeviceStatus::Alarm,
+        "the older report is refused"
+    );
     assert_eq!(
         entity_status(&mut app, "gas-2"),
         DeviceStatus::Offline,
@@ -96,7 +101,7 @@ fn replayed_recording_drives_device_entities() {
     );
 
     let stats = &app.world().resource::<FeedStats>().sources[0];
-    assert_eq!(stats.received, 11);
+    assert_eq!(stats.received, 12);
     assert_eq!(stats.applied, 7);
     let rejected: Vec<(&str, u64)> = stats.rejected.iter().map(|(k, v)| (*k, *v)).collect();
     assert_eq!(
@@ -105,6 +110,7 @@ fn replayed_recording_drives_device_entities() {
             ("kind conflict", 1),
             ("malformed", 1),
             ("no position", 1),
+            ("out of order", 1),
             ("version", 1)
         ]
     );

@@ -288,3 +288,51 @@ fn record_from_mqtt_then_replay_the_recording() {
     assert_eq!(w.get::<Status>(e).unwrap().0, DeviceStatus::Fault);
     assert!(w.resource::<WorkOrders>().0.contains_key("rec-wo"));
 }
+
+#[test]
+fn a_ten_megabyte_message_is_rejected_and_the_stream_goes_on() {
+    let dir = temp_dir("mqtt-huge");
+    let broker = Broker::start(&dir, free_port());
+    let mut app = app_on(&dir, broker.port);
+    let huge = dir.join("huge.json");
+    let filler = "x".repeat(10 << 20);
+    std::fs::write(
+        &huge,
+        msg(
+            "device",
+            &format!(r#"{{"id":"{filler}","kind":"other","status":"online"}}"#),
+        ),
+    )
+    .unwrap();
+    let status = Command::new("mosquitto_pub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &broker.port.to_string(),
+            "-q",
+            "1",
+            "-t",
+            "city/big",
+            "-f",
+        ])
+        .arg(&huge)
+        .status()
+        .expect(INSTALL_HINT);
+    assert!(status.success());
+    broker.publish("city/iot", &msg("device", r#"{"id":"after","kind":"other","status":"online","position":{"lon":113.666,"lat":34.755}}"#));
+    update_until(
+        &mut app,
+        Duration::from_secs(30),
+        "the message after the huge one",
+        |w| w.resource::<FeedEntities>().get("after").is_some(),
+    );
+    let stats = &app.world().resource::<FeedStats>().sources[0];
+    assert_eq!(
+        stats.rejected.get("too large"),
+        Some(&1),
+        "{:?}",
+        stats.rejected
+    );
+    assert_eq!(stats.state, SourceState::Live, "the connection survived");
+}
