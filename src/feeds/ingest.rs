@@ -32,6 +32,8 @@ pub struct SourceStats {
     pub rejected: BTreeMap<&'static str, u64>,
     pub last_problem: Option<String>,
     pub last_message_at: Option<Instant>,
+    /// When the source last became live.
+    pub live_since: Option<Instant>,
     /// Newest message time applied from this source since it (re)started: a replay
     /// that loops starts its clock over.
     pub latest_ts: Option<DateTime<FixedOffset>>,
@@ -40,15 +42,59 @@ pub struct SourceStats {
     last_ts_by_id: HashMap<String, DateTime<FixedOffset>>,
 }
 
+/// A source's health as the feeds panel shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Health {
+    Starting,
+    Live,
+    /// Connected, but nothing has arrived for this long.
+    Stale(Duration),
+    Reconnecting,
+    Finished,
+    Failed,
+}
+
 impl SourceStats {
     pub fn rejected_total(&self) -> u64 {
         self.rejected.values().sum()
     }
+
+    /// Live sources that have been quiet for longer than `stale_after` are stale.
+    pub fn health(&self, now: Instant, stale_after: Duration) -> Health {
+        match &self.state {
+            SourceState::Starting => Health::Starting,
+            SourceState::Reconnecting(_) => Health::Reconnecting,
+            SourceState::Finished => Health::Finished,
+            SourceState::Failed(_) => Health::Failed,
+            SourceState::Live => {
+                let since = self.last_message_at.or(self.live_since).unwrap_or(now);
+                let quiet = now.saturating_duration_since(since);
+                if quiet > stale_after {
+                    Health::Stale(quiet)
+                } else {
+                    Health::Live
+                }
+            }
+        }
+    }
 }
 
-#[derive(Resource, Debug, Default)]
+/// How long a connected source may stay silent before the panel calls it stale.
+pub const DEFAULT_STALE_AFTER: Duration = Duration::from_secs(60);
+
+#[derive(Resource, Debug)]
 pub struct FeedStats {
     pub sources: Vec<SourceStats>,
+    pub stale_after: Duration,
+}
+
+impl Default for FeedStats {
+    fn default() -> Self {
+        Self {
+            sources: Vec::new(),
+            stale_after: DEFAULT_STALE_AFTER,
+        }
+    }
 }
 
 impl FeedStats {
@@ -66,6 +112,7 @@ impl FeedStats {
             rejected: BTreeMap::new(),
             last_problem: None,
             last_message_at: None,
+            live_since: None,
             latest_ts: None,
             last_ts_by_id: HashMap::default(),
         });
@@ -274,6 +321,7 @@ fn ingest(
                 let s = stats.source(source);
                 info!("feed {}: {state:?}", s.label);
                 if state == SourceState::Live {
+                    s.live_since = Some(Instant::now());
                     s.latest_ts = None;
                     s.last_ts_by_id.clear();
                 }

@@ -3,7 +3,7 @@
 use super::{Tr, theme};
 use crate::city::{Buildings, CityStatus, CurrentScene, LoadPhase};
 use crate::feeds::SourceState;
-use crate::feeds::ingest::FeedStats;
+use crate::feeds::ingest::{FeedStats, Health};
 use crate::feeds::schema::DeviceStatus;
 use crate::ops::{DeviceCounts, OrderCounts, TwinClock};
 use crate::view::Selection;
@@ -199,12 +199,16 @@ fn feeds(ui: &mut egui::Ui, s: &WallState, tr: Tr) {
         ui.label(RichText::new(tr.t("无数据源", "no feeds")).color(theme::DIM));
     }
     for src in &s.feeds.sources {
-        let (state, color) = match &src.state {
-            SourceState::Starting => (tr.short("连接中", "starting"), theme::DIM),
-            SourceState::Live => (tr.short("接入中", "live"), theme::ONLINE),
-            SourceState::Reconnecting(_) => (tr.short("重连中", "reconnecting"), theme::FAULT),
-            SourceState::Finished => (tr.short("回放结束", "finished"), theme::DIM),
-            SourceState::Failed(_) => (tr.short("失败", "failed"), theme::ALARM),
+        let (state, color) = match src.health(std::time::Instant::now(), s.feeds.stale_after) {
+            Health::Starting => (tr.short("连接中", "starting"), theme::DIM),
+            Health::Live => (tr.short("接入中", "live"), theme::ONLINE),
+            Health::Stale(quiet) => (
+                format!("{} {}s", tr.short("无数据", "stale"), quiet.as_secs()),
+                theme::FAULT,
+            ),
+            Health::Reconnecting => (tr.short("重连中", "reconnecting"), theme::FAULT),
+            Health::Finished => (tr.short("回放结束", "finished"), theme::DIM),
+            Health::Failed => (tr.short("失败", "failed"), theme::ALARM),
         };
         let name = src.label.rsplit('/').next().unwrap_or(&src.label);
         ui.horizontal(|ui| {

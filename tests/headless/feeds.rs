@@ -185,3 +185,40 @@ fn missing_recording_is_reported_and_app_keeps_running() {
     assert!(why.contains("nope.ndjson"), "{why}");
     app.update();
 }
+
+#[test]
+fn a_quiet_live_source_turns_stale() {
+    use citytwin::feeds::ingest::Health;
+    let dir = temp_dir("feed-stale");
+    // A replay that delivers one message, then waits an hour of recorded time.
+    let recording = [
+        line("00", "device", &device("s-1", "online", true)),
+        line("00", "device", &device("s-1", "online", false)).replace("08:00:00", "09:00:00"),
+    ]
+    .join("\n");
+    write(&dir, "feed.ndjson", &recording);
+    let scene = write(
+        &dir,
+        "scene.ron",
+        r#"(name: "stale", origin: (lon: 113.665, lat: 34.754), feeds: ["replay:feed.ndjson@1"])"#,
+    );
+    let mut app = headless(load_scene(&scene));
+    update_until(
+        &mut app,
+        Duration::from_secs(10),
+        "the first message",
+        |w| w.resource::<FeedEntities>().get("s-1").is_some(),
+    );
+    let health = |app: &bevy::app::App| {
+        app.world().resource::<FeedStats>().sources[0]
+            .health(std::time::Instant::now(), Duration::from_millis(300))
+    };
+    assert_eq!(health(&app), Health::Live);
+    std::thread::sleep(Duration::from_millis(400));
+    app.update();
+    assert!(
+        matches!(health(&app), Health::Stale(q) if q >= Duration::from_millis(300)),
+        "{:?}",
+        health(&app)
+    );
+}
