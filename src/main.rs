@@ -310,6 +310,7 @@ fn check(scene: &Scene) -> Result<ExitCode> {
             Ok(FeedSpec::Mqtt(m)) => {
                 println!("  {spec}  (MQTT {}:{}, not contacted)", m.host, m.port)
             }
+            Ok(FeedSpec::Http(h)) => println!("  {spec}  (HTTP {}, not contacted)", h.url),
             Err(e) => feed_errors.push(e.to_string()),
         }
     }

@@ -5,6 +5,7 @@
 //! Bevy's task pools) and send decoded, validated messages through one bounded
 //! crossbeam channel; [`ingest`] drains it each frame within a time budget.
 
+pub mod http;
 pub mod ingest;
 pub mod mqtt;
 pub mod record;
@@ -32,16 +33,20 @@ pub enum FeedSpec {
     },
     /// `mqtt://[user@]host:port/topic-filter`: QoS 1, persistent session.
     Mqtt(mqtt::MqttSpec),
+    /// `http://…[#every=5s&timeout=30s]`: polled JSON or a stream (NDJSON, SSE).
+    Http(http::HttpSpec),
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum SpecError {
     #[error(
-        "feed '{0}': unknown scheme (supported: replay:PATH[@SPEED][,loop], mqtt://[user@]host:port/topic)"
+        "feed '{0}': unknown scheme (supported: replay:PATH[@SPEED][,loop], mqtt://[user@]host:port/topic, http://…)"
     )]
     Scheme(String),
     #[error("feed '{spec}': {reason}")]
     Mqtt { spec: String, reason: String },
+    #[error("feed '{spec}': {reason}")]
+    Http { spec: String, reason: String },
     #[error("feed '{spec}': bad speed '{speed}' (a positive number, e.g. 4 or 4x, or max)")]
     Speed { spec: String, speed: String },
     #[error("feed '{0}': empty path")]
@@ -56,6 +61,14 @@ impl FeedSpec {
             return mqtt::MqttSpec::parse(rest)
                 .map(FeedSpec::Mqtt)
                 .map_err(|reason| SpecError::Mqtt {
+                    spec: spec.to_string(),
+                    reason,
+                });
+        }
+        if spec.starts_with("http://") || spec.starts_with("https://") {
+            return http::HttpSpec::parse(spec)
+                .map(FeedSpec::Http)
+                .map_err(|reason| SpecError::Http {
                     spec: spec.to_string(),
                     reason,
                 });
@@ -231,6 +244,9 @@ pub fn spawn_sources(
             }
             FeedSpec::Mqtt(spec) => {
                 runtime.spawn(mqtt::run(index, spec, tx));
+            }
+            FeedSpec::Http(spec) => {
+                runtime.spawn(http::run(index, spec, tx));
             }
         }
     }

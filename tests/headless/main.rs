@@ -10,4 +10,5 @@ mod demo;
 mod docs;
 mod feeds;
 mod geo;
+mod http;
 mod mqtt;

@@ -1,0 +1,219 @@
+//! HTTP sources against a real HTTP server (hyper) running in the test process:
+//! a polled JSON endpoint with ETags, NDJSON and server-sent-event streams, a
+//! failing endpoint and a hanging one.
+
+use crate::common::*;
+use bytes::Bytes;
+use citytwin::feeds::SourceState;
+use citytwin::feeds::ingest::{FeedEntities, FeedStats, Status, WorkOrders};
+use citytwin::feeds::schema::{DeviceStatus, OrderStatus};
+use http_body_util::Full;
+use hyper::{Request, Response, body::Incoming, server::conn::http1, service::service_fn};
+use hyper_util::rt::TokioIo;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+#[derive(Default)]
+struct Counters {
+    polls: AtomicUsize,
+    not_modified: AtomicUsize,
+    broken: AtomicUsize,
+}
+
+fn msg(ts: &str, kind: &str, data: &str) -> String {
+    format!(r#"{{"v":1,"ts":"2026-11-23T10:00:{ts}+08:00","kind":"{kind}","data":{data}}}"#)
+}
+
+fn response(status: u16, content_type: &str, body: String) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .body(Full::new(Bytes::from(body)))
+        .expect("valid response")
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    counters: Arc<Counters>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let r = match req.uri().path() {
+        "/orders.json" => {
+            counters.polls.fetch_add(1, Ordering::SeqCst);
+            if req.headers().get("if-none-match").is_some_and(|v| v == "\"v1\"") {
+                counters.not_modified.fetch_add(1, Ordering::SeqCst);
+                Response::builder().status(304).body(Full::new(Bytes::new())).expect("valid")
+            } else {
+                let body = format!(
+                    "[{},{}]",
+                    msg("00", "work_order", r#"{"id":"h-1","source":"hotline12345","category":"traffic","text":"信号灯故障","status":"dispatched"}"#),
+                    msg("00", "work_order", r#"{"id":"h-2","source":"ai_detection","category":"environment","text":"占道经营","status":"reported"}"#)
+                );
+                let mut r = response(200, "application/json", body);
+                r.headers_mut().insert("etag", "\"v1\"".parse().expect("header"));
+                r
+            }
+        }
+        "/devices.ndjson" => response(
+            200,
+            "application/x-ndjson",
+            [
+                msg("01", "device", r#"{"id":"n-1","kind":"water_pressure","status":"online","position":{"lon":113.666,"lat":34.755}}"#),
+                "garbled".to_string(),
+                msg("02", "device", r#"{"id":"n-1","kind":"water_pressure","status":"alarm"}"#),
+            ]
+            .join("\n")
+                + "\n",
+        ),
+        "/events" => response(
+            200,
+            "text/event-stream",
+            format!(
+                ": a comment\nevent: update\ndata: {}\n\ndata: {}\n\n",
+                msg("03", "camera", r#"{"id":"s-cam","status":"online","position":{"lon":113.664,"lat":34.753}}"#),
+                msg("04", "camera", r#"{"id":"s-cam","status":"offline"}"#)
+            ),
+        ),
+        "/broken" => {
+            if counters.broken.fetch_add(1, Ordering::SeqCst) < 2 {
+                response(500, "text/plain", "database down".into())
+            } else {
+                response(200, "application/json", msg("05", "device", r#"{"id":"b-1","kind":"other","status":"online","position":{"lon":113.666,"lat":34.755}}"#))
+            }
+        }
+        "/hang" => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            response(200, "application/json", "[]".into())
+        }
+        _ => response(404, "text/plain", "no such feed".into()),
+    };
+    Ok(r)
+}
+
+/// Starts the server on a free loopback port; it runs until the runtime is dropped.
+fn serve() -> (tokio::runtime::Runtime, u16, Arc<Counters>) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let counters = Arc::new(Counters::default());
+    let c = counters.clone();
+    rt.spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let c = c.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req| handle(req, c.clone()));
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (rt, port, counters)
+}
+
+fn app_with(feed: &str, name: &str) -> bevy::app::App {
+    let dir = temp_dir(name);
+    let scene = write(
+        &dir,
+        "scene.ron",
+        &format!(r#"(name: "http", origin: (lon: 113.665, lat: 34.754), feeds: ["{feed}"])"#),
+    );
+    headless(load_scene(&scene))
+}
+
+#[test]
+fn polled_json_endpoint_honours_etags() {
+    let (_server, port, counters) = serve();
+    let mut app = app_with(
+        &format!("http://127.0.0.1:{port}/orders.json#every=100ms"),
+        "http-poll",
+    );
+    update_until(&mut app, Duration::from_secs(20), "two 304 answers", |_| {
+        counters.not_modified.load(Ordering::SeqCst) >= 2
+    });
+    app.update();
+    let orders = &app.world().resource::<WorkOrders>().0;
+    assert_eq!(orders.len(), 2);
+    assert_eq!(orders["h-1"].status, OrderStatus::Dispatched);
+    let stats = &app.world().resource::<FeedStats>().sources[0];
+    assert_eq!(stats.applied, 2, "unchanged polls apply nothing again");
+    assert_eq!(stats.state, SourceState::Live);
+}
+
+#[test]
+fn ndjson_and_sse_streams_drive_entities() {
+    let (_server, port, _) = serve();
+    let dir = temp_dir("http-streams");
+    let scene = write(
+        &dir,
+        "scene.ron",
+        &format!(
+            r#"(name: "s", origin: (lon: 113.665, lat: 34.754), feeds: ["http://127.0.0.1:{port}/devices.ndjson", "http://127.0.0.1:{port}/events"])"#
+        ),
+    );
+    let mut app = headless(load_scene(&scene));
+    update_until(&mut app, Duration::from_secs(20), "both streams", |w| {
+        let e = w.resource::<FeedEntities>();
+        let status = |id| e.get(id).and_then(|e| w.get::<Status>(e)).map(|s| s.0);
+        status("n-1") == Some(DeviceStatus::Alarm) && status("s-cam") == Some(DeviceStatus::Offline)
+    });
+    let stats = &app.world().resource::<FeedStats>().sources;
+    assert!(
+        stats[0].rejected.get("malformed").is_some_and(|n| *n >= 1),
+        "{:?}",
+        stats[0].rejected
+    );
+    assert_eq!(
+        stats[1].rejected_total(),
+        0,
+        "SSE comments and event names are not messages"
+    );
+}
+
+#[test]
+fn http_500_is_retried_and_recovers() {
+    let (_server, port, counters) = serve();
+    let mut app = app_with(
+        &format!("http://127.0.0.1:{port}/broken#every=100ms"),
+        "http-500",
+    );
+    update_until(
+        &mut app,
+        Duration::from_secs(20),
+        "the retry to succeed",
+        |w| w.resource::<FeedEntities>().get("b-1").is_some(),
+    );
+    assert!(counters.broken.load(Ordering::SeqCst) >= 3);
+}
+
+#[test]
+fn hanging_endpoint_times_out_and_is_reported() {
+    let (_server, port, _) = serve();
+    let mut app = app_with(
+        &format!("http://127.0.0.1:{port}/hang#timeout=300ms"),
+        "http-hang",
+    );
+    update_until(&mut app, Duration::from_secs(20), "the timeout", |w| {
+        matches!(
+            w.resource::<FeedStats>().sources.first().map(|s| &s.state),
+            Some(SourceState::Reconnecting(_))
+        )
+    });
+    let SourceState::Reconnecting(why) =
+        app.world().resource::<FeedStats>().sources[0].state.clone()
+    else {
+        unreachable!()
+    };
+    assert!(why.contains("/hang"), "{why}");
+    app.update();
+}
