@@ -71,11 +71,27 @@ enum Command {
         #[arg(long, value_name = "SECONDS")]
         duration: Option<f64>,
     },
+    /// Benchmarks that print figures and ratios against a baseline from the same run.
+    Bench {
+        #[command(subcommand)]
+        which: BenchKind,
+    },
     /// Write the built-in synthetic demo district (GeoJSON, glTF, recording).
     GenDemo {
         /// Folder that receives assets/ and data-feeds/ files.
         #[arg(long, default_value = ".")]
         out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchKind {
+    /// Device updates decoded and applied into the ECS vs plain serde decoding.
+    Ingest {
+        #[arg(long, default_value_t = 300_000)]
+        messages: usize,
+        #[arg(long, default_value_t = 30_000)]
+        devices: usize,
     },
 }
 
@@ -229,6 +245,35 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 summary.written,
                 out.display(),
                 summary.rejected
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            which: BenchKind::Ingest { messages, devices },
+        } => {
+            let f = citytwin::feeds::bench::ingest(messages, devices.max(1));
+            let plain = f.rate(f.plain_decode);
+            let ours = f.rate(f.decode_and_apply);
+            let profile = if cfg!(debug_assertions) {
+                "dev"
+            } else {
+                "release"
+            };
+            println!(
+                "ingest: {} device updates over {} devices ({profile} build)",
+                f.messages, f.devices
+            );
+            println!(
+                "  plain serde decode      {:>12.0} msg/s  ({:.2?})",
+                plain, f.plain_decode
+            );
+            println!(
+                "  decode + apply to ECS   {:>12.0} msg/s  ({:.2?})",
+                ours, f.decode_and_apply
+            );
+            println!(
+                "  ratio                   {:>12.2}  (target ≥ 0.5, and ≥ 1,000,000 msg/s)",
+                ours / plain
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -7,8 +7,15 @@ use std::process::Command;
 const W: u32 = 1280;
 const H: u32 = 720;
 
+/// `xvfb-run -a` can pick the same display twice when started at the same moment,
+/// and two software renderers on 2 cores slow each other: one shot at a time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Runs `citytwin shot` under Xvfb; returns the picture and what the app logged.
 fn shot(view: Option<&str>, click: Option<(u32, u32)>) -> (image::RgbImage, String) {
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("shot-{}.png", view.unwrap_or("default")));
     let _ = std::fs::remove_file(&out);

@@ -39,7 +39,8 @@ pub struct SourceStats {
     pub latest_ts: Option<DateTime<FixedOffset>>,
     /// Time of the last message applied per id, to refuse older ones that would undo
     /// newer state. Reset when the source (re)starts.
-    last_ts_by_id: HashMap<String, DateTime<FixedOffset>>,
+    /// One map per message kind, so a lookup borrows the id instead of building a key.
+    last_ts_by_id: [HashMap<String, DateTime<FixedOffset>>; 4],
 }
 
 /// A source's health as the feeds panel shows it.
@@ -114,7 +115,7 @@ impl FeedStats {
             last_message_at: None,
             live_since: None,
             latest_ts: None,
-            last_ts_by_id: HashMap::default(),
+            last_ts_by_id: Default::default(),
         });
         self.sources.len() - 1
     }
@@ -294,6 +295,14 @@ impl From<CameraReport> for MarkerUpdate {
     }
 }
 
+/// What ingest changes in place on an existing marker.
+type MarkerState = (
+    &'static mut Status,
+    &'static mut Transform,
+    &'static mut GeoPosition,
+    Option<&'static mut Readings>,
+);
+
 #[derive(bevy::ecs::system::SystemParam)]
 struct Outbox<'w> {
     status: MessageWriter<'w, DeviceStatusChanged>,
@@ -309,7 +318,7 @@ fn ingest(
     mut entities: ResMut<FeedEntities>,
     mut orders: ResMut<WorkOrders>,
     mut projects: ResMut<Projects>,
-    mut markers: Query<(&mut Status, &mut Transform, &mut GeoPosition)>,
+    mut markers: Query<MarkerState>,
     mut out: Outbox,
 ) {
     let started = Instant::now();
@@ -323,7 +332,7 @@ fn ingest(
                 if state == SourceState::Live {
                     s.live_since = Some(Instant::now());
                     s.latest_ts = None;
-                    s.last_ts_by_id.clear();
+                    s.last_ts_by_id.iter_mut().for_each(HashMap::clear);
                 }
                 s.state = state;
             }
@@ -341,8 +350,8 @@ fn ingest(
                 s.last_message_at = Some(Instant::now());
                 let FeedMessage { ts, body } = message;
                 let id = body.id();
-                let key = format!("{}:{id}", body.kind());
-                if let Some(last) = s.last_ts_by_id.get(&key)
+                let kind_slot = body.kind_index();
+                if let Some(last) = s.last_ts_by_id[kind_slot].get(id)
                     && ts < *last
                 {
                     let why = format!(
@@ -352,6 +361,7 @@ fn ingest(
                     stats.reject(source, "out of order", why);
                     continue;
                 }
+                let id = id.to_owned();
                 let result = match body {
                     FeedBody::Device(d) => apply_marker(
                         d.into(),
@@ -390,7 +400,12 @@ fn ingest(
                 match result {
                     Ok(()) => {
                         let s = stats.source(source);
-                        s.last_ts_by_id.insert(key, ts);
+                        match s.last_ts_by_id[kind_slot].get_mut(&id) {
+                            Some(last) => *last = ts,
+                            None => {
+                                s.last_ts_by_id[kind_slot].insert(id, ts);
+                            }
+                        }
                         s.applied += 1;
                         if s.latest_ts.is_none_or(|t| ts > t) {
                             s.latest_ts = Some(ts);
@@ -423,7 +438,7 @@ fn apply_marker(
     commands: &mut Commands,
     frame: Option<&SceneFrame>,
     entities: &mut FeedEntities,
-    markers: &mut Query<(&mut Status, &mut Transform, &mut GeoPosition)>,
+    markers: &mut Query<MarkerState>,
     status_changed: &mut MessageWriter<DeviceStatusChanged>,
 ) -> Result<(), (&'static str, String)> {
     let translation = match (u.position, frame) {
@@ -448,14 +463,18 @@ fn apply_marker(
         let from = tracked.status;
         tracked.status = u.status;
         // An entity spawned earlier this frame is not queryable yet: insert instead.
+        let mut readings = u.device.map(|(_, r)| r).filter(|r| !r.is_empty());
         match markers.get_mut(entity) {
-            Ok((mut status, mut transform, mut geo)) => {
+            Ok((mut status, mut transform, mut geo, current)) => {
                 if status.0 != u.status {
                     status.0 = u.status;
                 }
                 if let (Some(t), Some(p)) = (translation, u.position) {
                     transform.translation = t;
                     geo.0 = p;
+                }
+                if let (Some(mut current), Some(new)) = (current, readings.take()) {
+                    current.0 = new;
                 }
             }
             Err(_) => {
@@ -466,14 +485,11 @@ fn apply_marker(
                 }
             }
         }
-        let mut e = commands.entity(entity);
-        if let Some((_, readings)) = u.device
-            && !readings.is_empty()
-        {
-            e.insert(Readings(readings));
+        if let Some(readings) = readings {
+            commands.entity(entity).insert(Readings(readings));
         }
         if let Some(camera) = u.camera {
-            e.insert(camera);
+            commands.entity(entity).insert(camera);
         }
         if from != u.status {
             status_changed.write(DeviceStatusChanged {

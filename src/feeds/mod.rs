@@ -5,6 +5,7 @@
 //! Bevy's task pools) and send decoded, validated messages through one bounded
 //! crossbeam channel; [`ingest`] drains it each frame within a time budget.
 
+pub mod bench;
 pub mod http;
 pub mod ingest;
 pub mod mqtt;

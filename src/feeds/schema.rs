@@ -36,6 +36,16 @@ impl FeedBody {
         }
     }
 
+    /// 0–3, for per-kind tables.
+    pub fn kind_index(&self) -> usize {
+        match self {
+            FeedBody::Device(_) => 0,
+            FeedBody::Camera(_) => 1,
+            FeedBody::WorkOrder(_) => 2,
+            FeedBody::Project(_) => 3,
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             FeedBody::Device(_) => "device",

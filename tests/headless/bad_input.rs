@@ -7,8 +7,9 @@ use std::process::Command;
 
 const OK_SQUARE: &str = r#"{"type":"Polygon","coordinates":[[[113.665,34.754],[113.6652,34.754],[113.6652,34.7542],[113.665,34.7542],[113.665,34.754]]]}"#;
 
-fn bad_scene() -> std::path::PathBuf {
-    let dir = temp_dir("bad-input");
+/// Each test gets its own folder: tests run in parallel.
+fn bad_scene(folder: &str) -> std::path::PathBuf {
+    let dir = temp_dir(folder);
     write(
         &dir,
         "buildings.geojson",
@@ -72,7 +73,7 @@ fn bad_scene() -> std::path::PathBuf {
 
 #[test]
 fn check_lists_every_problem_and_fails() {
-    let scene = bad_scene();
+    let scene = bad_scene("bad-input-check");
     let out = Command::new(env!("CARGO_BIN_EXE_citytwin"))
         .args(["check", "--scene"])
         .arg(&scene)
@@ -100,7 +101,7 @@ fn check_lists_every_problem_and_fails() {
 
 #[test]
 fn app_skips_bad_features_and_keeps_the_rest() {
-    let mut app = headless(load_scene(&bad_scene()));
+    let mut app = headless(load_scene(&bad_scene("bad-input-app")));
     wait_for_city(&mut app);
     let status = app.world().resource::<CityStatus>();
     assert_eq!(status.buildings, 2);

@@ -1,0 +1,110 @@
+//! `citytwin bench ingest`: device updates decoded and applied into the ECS, against
+//! plain serde decoding of the same bytes, measured in the same run.
+
+use super::schema::{DeviceReport, FeedMessage};
+use super::{FeedChannel, FeedEvent};
+use crate::feeds::ingest::FeedStats;
+use std::time::{Duration, Instant};
+
+#[derive(serde::Deserialize)]
+#[allow(dead_code)] // read only to be decoded
+struct PlainEnvelope {
+    v: u32,
+    ts: chrono::DateTime<chrono::FixedOffset>,
+    kind: String,
+    data: DeviceReport,
+}
+
+#[derive(Debug, Clone)]
+pub struct IngestFigures {
+    pub messages: usize,
+    pub devices: usize,
+    pub plain_decode: Duration,
+    pub decode_and_apply: Duration,
+}
+
+impl IngestFigures {
+    pub fn rate(&self, d: Duration) -> f64 {
+        self.messages as f64 / d.as_secs_f64()
+    }
+}
+
+/// Lines for `devices` devices: each announced with a position, then updates.
+fn lines(messages: usize, devices: usize) -> Vec<String> {
+    let statuses = ["online", "alarm", "fault", "offline"];
+    (0..messages)
+        .map(|i| {
+            let id = i % devices;
+            let ts = format!("2026-11-23T08:{:02}:{:02}.{:03}+08:00", (i / 60_000) % 60, (i / 1000) % 60, i % 1000);
+            let status = statuses[(i / devices + id) % 4];
+            let pos = if i < devices {
+                format!(r#","position":{{"lon":{:.6},"lat":{:.6}}}"#, 113.6 + (id % 300) as f64 * 0.0005, 34.7 + (id / 300) as f64 * 0.0005)
+            } else {
+                String::new()
+            };
+            format!(
+                r#"{{"v":1,"ts":"{ts}","kind":"device","data":{{"id":"dev-{id:06}","kind":"gas_detector","status":"{status}"{pos},"readings":[{{"name":"CH4","value":{}.5,"unit":"%LEL"}}]}}}}"#,
+                i % 7
+            )
+        })
+        .collect()
+}
+
+pub fn ingest(messages: usize, devices: usize) -> IngestFigures {
+    let lines = lines(messages, devices);
+    // Best of three for the baseline, so a cold cache does not flatter the ratio.
+    let plain_decode = (0..3)
+        .map(|_| {
+            let t = Instant::now();
+            for l in &lines {
+                let e: PlainEnvelope = serde_json::from_str(l).expect("bench lines are valid");
+                std::hint::black_box(e);
+            }
+            t.elapsed()
+        })
+        .min()
+        .unwrap_or_default();
+
+    let scene = crate::scene::Scene::parse(
+        r#"(name: "bench", origin: (lon: 113.65, lat: 34.75))"#,
+        std::path::Path::new("bench.ron"),
+    )
+    .expect("bench scene parses");
+    let options = crate::TwinOptions::from_scene(scene).expect("no feeds");
+    let mut app = crate::headless_app(&options);
+    app.update();
+    let tx = app.world().resource::<FeedChannel>().sender.clone();
+    let t = Instant::now();
+    for l in &lines {
+        let message = FeedMessage::decode(l).expect("bench lines are valid");
+        let mut event = FeedEvent::Message { source: 0, message };
+        loop {
+            match tx.try_send(event) {
+                Ok(()) => break,
+                Err(crossbeam_channel::TrySendError::Full(back)) => {
+                    event = back;
+                    app.update();
+                }
+                Err(crossbeam_channel::TrySendError::Disconnected(_)) => {
+                    unreachable!("app owns the receiver")
+                }
+            }
+        }
+    }
+    while app
+        .world()
+        .resource::<FeedStats>()
+        .sources
+        .first()
+        .map_or(0, |s| s.applied)
+        < messages as u64
+    {
+        app.update();
+    }
+    IngestFigures {
+        messages,
+        devices,
+        plain_decode,
+        decode_and_apply: t.elapsed(),
+    }
+}
