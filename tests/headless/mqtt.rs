@@ -336,3 +336,108 @@ fn a_ten_megabyte_message_is_rejected_and_the_stream_goes_on() {
     );
     assert_eq!(stats.state, SourceState::Live, "the connection survived");
 }
+
+/// A broker that keeps sessions on disk: stopped with SIGTERM it saves them, so
+/// messages published for us while we are away are delivered when we are back.
+fn persistent_broker(dir: &Path, port: u16) -> Child {
+    // Started as root, mosquitto drops to the `mosquitto` user and then cannot write
+    // its database into our folder; keep it as root there.
+    let as_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let conf = write(
+        dir,
+        "persistent.conf",
+        &format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\n{}",
+            dir.display(),
+            if as_root { "user root\n" } else { "" }
+        ),
+    );
+    let child = Command::new(mosquitto_binary())
+        .arg("-c")
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect(INSTALL_HINT);
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "mosquitto did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+fn order(n: usize) -> String {
+    msg(
+        "work_order",
+        &format!(
+            r#"{{"id":"q-{n:03}","source":"hotline12345","category":"other","text":"工单 {n}","status":"reported"}}"#
+        ),
+    )
+}
+
+#[test]
+fn qos1_work_orders_arrive_exactly_once_across_a_broker_restart() {
+    use citytwin::ops::OrderCounts;
+    let dir = temp_dir("mqtt-exactly-once");
+    let port = free_port();
+    let mut child = persistent_broker(&dir, port);
+    let publisher = Broker {
+        child: Command::new("true").spawn().unwrap(),
+        port,
+        conf: dir.join("unused"),
+    };
+    let mut app = app_on(&dir, port);
+    for n in 0..20 {
+        publisher.publish("city/orders", &order(n));
+    }
+    update_until(
+        &mut app,
+        Duration::from_secs(20),
+        "the first 20 orders",
+        |w| w.resource::<WorkOrders>().0.len() == 20,
+    );
+
+    // Stop the broker gracefully (it saves our session), bring it back, and publish
+    // at once, while our client is still waiting to reconnect.
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    update_until(
+        &mut app,
+        Duration::from_secs(30),
+        "the source to notice",
+        |w| {
+            matches!(
+                w.resource::<FeedStats>().sources[0].state,
+                SourceState::Reconnecting(_)
+            )
+        },
+    );
+    let mut child = persistent_broker(&dir, port);
+    for n in 20..40 {
+        publisher.publish("city/orders", &order(n));
+    }
+    update_until(&mut app, Duration::from_secs(60), "all 40 orders", |w| {
+        w.resource::<WorkOrders>().0.len() == 40
+    });
+    // Give any redelivery time to arrive, then count what the ECS saw.
+    let until = Instant::now() + Duration::from_millis(1500);
+    while Instant::now() < until {
+        app.update();
+    }
+    assert_eq!(
+        app.world().resource::<OrderCounts>().open,
+        40,
+        "each order counted once"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
