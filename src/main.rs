@@ -93,6 +93,13 @@ enum BenchKind {
         #[arg(long, default_value_t = 30_000)]
         devices: usize,
     },
+    /// Memory of the live feed state for a city's cameras and devices.
+    State {
+        #[arg(long, default_value_t = 130_000)]
+        cameras: usize,
+        #[arg(long, default_value_t = 219_300)]
+        devices: usize,
+    },
 }
 
 #[derive(Args)]
@@ -274,6 +281,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!(
                 "  ratio                   {:>12.2}  (target ≥ 0.5, and ≥ 1,000,000 msg/s)",
                 ours / plain
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            which: BenchKind::State { cameras, devices },
+        } => {
+            let f = citytwin::feeds::bench::feed_state(cameras, devices);
+            let n = (f.cameras + f.devices).max(1) as f64;
+            println!(
+                "feed state: {} cameras + {} devices in the ECS",
+                f.cameras, f.devices
+            );
+            println!(
+                "  resident before the feed  {:>8.1} MB",
+                f.baseline_bytes as f64 / 1e6
+            );
+            println!(
+                "  added by the feed state   {:>8.1} MB  (target < 300 MB)",
+                f.bytes as f64 / 1e6
+            );
+            println!(
+                "  per camera or device      {:>8.0} bytes",
+                f.bytes as f64 / n
             );
             Ok(ExitCode::SUCCESS)
         }
