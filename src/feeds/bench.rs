@@ -50,6 +50,43 @@ fn lines(messages: usize, devices: usize) -> Vec<String> {
         .collect()
 }
 
+/// The headless app with no sources; benchmarks push into its channel.
+fn bench_app() -> bevy::app::App {
+    let scene = crate::scene::Scene::parse(
+        r#"(name: "bench", origin: (lon: 113.65, lat: 34.75))"#,
+        std::path::Path::new("bench.ron"),
+    )
+    .expect("bench scene parses");
+    let options = crate::TwinOptions::from_scene(scene).expect("no feeds");
+    let mut app = crate::headless_app(&options);
+    app.update();
+    app
+}
+
+/// Decodes a line and sends it as source 0, running frames while the channel is full.
+fn push(app: &mut bevy::app::App, tx: &crossbeam_channel::Sender<FeedEvent>, line: &str) {
+    let message = FeedMessage::decode(line).expect("bench lines are valid");
+    let mut event = FeedEvent::Message { source: 0, message };
+    while let Err(crossbeam_channel::TrySendError::Full(back)) = tx.try_send(event) {
+        event = back;
+        app.update();
+    }
+}
+
+/// Runs frames until `n` messages have been applied.
+fn drain(app: &mut bevy::app::App, n: usize) {
+    while app
+        .world()
+        .resource::<FeedStats>()
+        .sources
+        .first()
+        .map_or(0, |s| s.applied)
+        < n as u64
+    {
+        app.update();
+    }
+}
+
 pub fn ingest(messages: usize, devices: usize) -> IngestFigures {
     let lines = lines(messages, devices);
     // Best of three for the baseline, so a cold cache does not flatter the ratio.
@@ -128,16 +165,9 @@ pub struct StateFigures {
 /// once with position, name and readings, then the process's resident memory
 /// measured against the same app before the feed.
 pub fn feed_state(cameras: usize, devices: usize) -> StateFigures {
-    let scene = crate::scene::Scene::parse(
-        r#"(name: "bench", origin: (lon: 113.65, lat: 34.75))"#,
-        std::path::Path::new("bench.ron"),
-    )
-    .expect("bench scene parses");
-    let options = crate::TwinOptions::from_scene(scene).expect("no feeds");
-    let mut app = crate::headless_app(&options);
-    app.update();
-    let baseline_bytes = resident_bytes().unwrap_or(0);
+    let mut app = bench_app();
     let tx = app.world().resource::<FeedChannel>().sender.clone();
+    let baseline_bytes = resident_bytes().unwrap_or(0);
     let total = cameras + devices;
     for i in 0..total {
         let (lon, lat) = (
@@ -153,23 +183,9 @@ pub fn feed_state(cameras: usize, devices: usize) -> StateFigures {
                 r#"{{"v":1,"ts":"2026-11-23T08:00:00+08:00","kind":"device","data":{{"id":"iot-{i:06}","kind":"gas_detector","status":"online","position":{{"lon":{lon:.6},"lat":{lat:.6}}},"readings":[{{"name":"CH4","value":1.5,"unit":"%LEL"}}]}}}}"#
             )
         };
-        let message = FeedMessage::decode(&line).expect("bench lines are valid");
-        let mut event = FeedEvent::Message { source: 0, message };
-        while let Err(crossbeam_channel::TrySendError::Full(back)) = tx.try_send(event) {
-            event = back;
-            app.update();
-        }
+        push(&mut app, &tx, &line);
     }
-    while app
-        .world()
-        .resource::<FeedStats>()
-        .sources
-        .first()
-        .map_or(0, |s| s.applied)
-        < total as u64
-    {
-        app.update();
-    }
+    drain(&mut app, total);
     app.update();
     StateFigures {
         cameras,

@@ -27,12 +27,17 @@ fn mosquitto_binary() -> &'static str {
 }
 
 impl Broker {
+    /// A broker that forgets everything when it stops.
     fn start(dir: &Path, port: u16) -> Broker {
         let conf = write(
             dir,
             "mosquitto.conf",
             &format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
         );
+        Broker::run(conf, port)
+    }
+
+    fn run(conf: PathBuf, port: u16) -> Broker {
         let child = Command::new(mosquitto_binary())
             .arg("-c")
             .arg(&conf)
@@ -51,10 +56,18 @@ impl Broker {
         Broker { child, port, conf }
     }
 
+    /// Starts again with the same configuration.
     fn restart(&mut self) {
         self.stop();
-        let dir = self.conf.parent().unwrap().to_owned();
-        *self = Broker::start(&dir, self.port);
+        *self = Broker::run(self.conf.clone(), self.port);
+    }
+
+    /// Stops gracefully (SIGTERM), so a persistent broker saves its sessions.
+    fn terminate(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
     }
 
     fn stop(&mut self) {
@@ -339,7 +352,7 @@ fn a_ten_megabyte_message_is_rejected_and_the_stream_goes_on() {
 
 /// A broker that keeps sessions on disk: stopped with SIGTERM it saves them, so
 /// messages published for us while we are away are delivered when we are back.
-fn persistent_broker(dir: &Path, port: u16) -> Child {
+fn persistent_broker(dir: &Path, port: u16) -> Broker {
     // Started as root, mosquitto drops to the `mosquitto` user and then cannot write
     // its database into our folder; keep it as root there.
     let as_root = Command::new("id")
@@ -355,22 +368,7 @@ fn persistent_broker(dir: &Path, port: u16) -> Child {
             if as_root { "user root\n" } else { "" }
         ),
     );
-    let child = Command::new(mosquitto_binary())
-        .arg("-c")
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect(INSTALL_HINT);
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "mosquitto did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child
+    Broker::run(conf, port)
 }
 
 fn order(n: usize) -> String {
@@ -386,16 +384,10 @@ fn order(n: usize) -> String {
 fn qos1_work_orders_arrive_exactly_once_across_a_broker_restart() {
     use citytwin::ops::OrderCounts;
     let dir = temp_dir("mqtt-exactly-once");
-    let port = free_port();
-    let mut child = persistent_broker(&dir, port);
-    let publisher = Broker {
-        child: Command::new("true").spawn().unwrap(),
-        port,
-        conf: dir.join("unused"),
-    };
-    let mut app = app_on(&dir, port);
+    let mut broker = persistent_broker(&dir, free_port());
+    let mut app = app_on(&dir, broker.port);
     for n in 0..20 {
-        publisher.publish("city/orders", &order(n));
+        broker.publish("city/orders", &order(n));
     }
     update_until(
         &mut app,
@@ -406,10 +398,7 @@ fn qos1_work_orders_arrive_exactly_once_across_a_broker_restart() {
 
     // Stop the broker gracefully (it saves our session), bring it back, and publish
     // at once, while our client is still waiting to reconnect.
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
+    broker.terminate();
     update_until(
         &mut app,
         Duration::from_secs(30),
@@ -421,9 +410,9 @@ fn qos1_work_orders_arrive_exactly_once_across_a_broker_restart() {
             )
         },
     );
-    let mut child = persistent_broker(&dir, port);
+    broker.restart();
     for n in 20..40 {
-        publisher.publish("city/orders", &order(n));
+        broker.publish("city/orders", &order(n));
     }
     update_until(&mut app, Duration::from_secs(60), "all 40 orders", |w| {
         w.resource::<WorkOrders>().0.len() == 40
@@ -438,6 +427,4 @@ fn qos1_work_orders_arrive_exactly_once_across_a_broker_restart() {
         40,
         "each order counted once"
     );
-    let _ = child.kill();
-    let _ = child.wait();
 }
