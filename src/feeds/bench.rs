@@ -102,42 +102,13 @@ pub fn ingest(messages: usize, devices: usize) -> IngestFigures {
         .min()
         .unwrap_or_default();
 
-    let scene = crate::scene::Scene::parse(
-        r#"(name: "bench", origin: (lon: 113.65, lat: 34.75))"#,
-        std::path::Path::new("bench.ron"),
-    )
-    .expect("bench scene parses");
-    let options = crate::TwinOptions::from_scene(scene).expect("no feeds");
-    let mut app = crate::headless_app(&options);
-    app.update();
+    let mut app = bench_app();
     let tx = app.world().resource::<FeedChannel>().sender.clone();
     let t = Instant::now();
     for l in &lines {
-        let message = FeedMessage::decode(l).expect("bench lines are valid");
-        let mut event = FeedEvent::Message { source: 0, message };
-        loop {
-            match tx.try_send(event) {
-                Ok(()) => break,
-                Err(crossbeam_channel::TrySendError::Full(back)) => {
-                    event = back;
-                    app.update();
-                }
-                Err(crossbeam_channel::TrySendError::Disconnected(_)) => {
-                    unreachable!("app owns the receiver")
-                }
-            }
-        }
+        push(&mut app, &tx, l);
     }
-    while app
-        .world()
-        .resource::<FeedStats>()
-        .sources
-        .first()
-        .map_or(0, |s| s.applied)
-        < messages as u64
-    {
-        app.update();
-    }
+    drain(&mut app, messages);
     IngestFigures {
         messages,
         devices,

@@ -45,6 +45,14 @@ pub fn update_until(app: &mut App, limit: Duration, what: &str, done: impl Fn(&W
     }
 }
 
+/// Steps the app for a while, e.g. to let late or duplicate messages arrive.
+pub fn run_for(app: &mut App, duration: Duration) {
+    let until = Instant::now() + duration;
+    while Instant::now() < until {
+        app.update();
+    }
+}
+
 pub fn wait_for_city(app: &mut App) {
     update_until(app, Duration::from_secs(120), "the city to load", |w| {
         w.resource::<CityStatus>().phase == LoadPhase::Ready

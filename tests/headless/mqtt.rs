@@ -117,6 +117,15 @@ fn source_state(app: &bevy::app::App) -> SourceState {
     app.world().resource::<FeedStats>().sources[0].state.clone()
 }
 
+fn wait_until_reconnecting(app: &mut bevy::app::App) {
+    update_until(app, Duration::from_secs(30), "the source to notice", |w| {
+        matches!(
+            w.resource::<FeedStats>().sources[0].state,
+            SourceState::Reconnecting(_)
+        )
+    });
+}
+
 fn app_on(dir: &Path, port: u16) -> bevy::app::App {
     let scene = write(
         dir,
@@ -138,10 +147,7 @@ fn app_on(dir: &Path, port: u16) -> bevy::app::App {
         },
     );
     // The subscription is sent after the connection is acknowledged.
-    let until = Instant::now() + Duration::from_millis(500);
-    while Instant::now() < until {
-        app.update();
-    }
+    run_for(&mut app, Duration::from_millis(500));
     app
 }
 
@@ -193,17 +199,7 @@ fn broker_restart_reconnects_and_the_stream_goes_on() {
     });
 
     broker.stop();
-    update_until(
-        &mut app,
-        Duration::from_secs(30),
-        "the source to notice",
-        |w| {
-            matches!(
-                w.resource::<FeedStats>().sources[0].state,
-                SourceState::Reconnecting(_)
-            )
-        },
-    );
+    wait_until_reconnecting(&mut app);
     let SourceState::Reconnecting(why) = source_state(&app) else {
         unreachable!()
     };
@@ -213,10 +209,7 @@ fn broker_restart_reconnects_and_the_stream_goes_on() {
     update_until(&mut app, Duration::from_secs(60), "a reconnection", |w| {
         w.resource::<FeedStats>().sources[0].state == SourceState::Live
     });
-    let until = Instant::now() + Duration::from_millis(500);
-    while Instant::now() < until {
-        app.update();
-    }
+    run_for(&mut app, Duration::from_millis(500));
     broker.publish("city/orders", &msg("work_order", r#"{"id":"r-2","source":"grid_patrol","category":"traffic","text":"井盖松动","status":"reported"}"#));
     update_until(
         &mut app,
@@ -399,17 +392,7 @@ fn qos1_work_orders_arrive_exactly_once_across_a_broker_restart() {
     // Stop the broker gracefully (it saves our session), bring it back, and publish
     // at once, while our client is still waiting to reconnect.
     broker.terminate();
-    update_until(
-        &mut app,
-        Duration::from_secs(30),
-        "the source to notice",
-        |w| {
-            matches!(
-                w.resource::<FeedStats>().sources[0].state,
-                SourceState::Reconnecting(_)
-            )
-        },
-    );
+    wait_until_reconnecting(&mut app);
     broker.restart();
     for n in 20..40 {
         broker.publish("city/orders", &order(n));
@@ -418,10 +401,7 @@ fn qos1_work_orders_arrive_exactly_once_across_a_broker_restart() {
         w.resource::<WorkOrders>().0.len() == 40
     });
     // Give any redelivery time to arrive, then count what the ECS saw.
-    let until = Instant::now() + Duration::from_millis(1500);
-    while Instant::now() < until {
-        app.update();
-    }
+    run_for(&mut app, Duration::from_millis(1500));
     assert_eq!(
         app.world().resource::<OrderCounts>().open,
         40,
