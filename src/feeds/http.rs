@@ -10,7 +10,7 @@
 //! retried with backoff and shown as "reconnecting". TLS (https) is not built in yet.
 
 use super::schema::{DecodeError, FeedMessage};
-use super::{FeedEvent, SourceState, send};
+use super::{Backoff, FeedEvent, SourceState, send};
 use crossbeam_channel::Sender;
 use reqwest::header::{CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
 use serde_json::value::RawValue;
@@ -20,8 +20,6 @@ use std::time::Duration;
 pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
 /// Largest polled document read.
 const MAX_DOCUMENT_BYTES: usize = 64 << 20;
-const BACKOFF_START: Duration = Duration::from_millis(250);
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpSpec {
@@ -152,7 +150,7 @@ pub async fn run(source: usize, spec: HttpSpec, tx: Sender<FeedEvent>) {
         tx: &tx,
         n: 0,
     };
-    let mut backoff = BACKOFF_START;
+    let mut backoff = Backoff::new();
     let mut validators: (Option<String>, Option<String>) = (None, None);
     let mut live = false;
     loop {
@@ -160,11 +158,11 @@ pub async fn run(source: usize, spec: HttpSpec, tx: Sender<FeedEvent>) {
         match outcome {
             Fetch::Gone => return,
             Fetch::Polled => {
-                backoff = BACKOFF_START;
+                backoff.reset();
                 tokio::time::sleep(spec.every).await;
             }
             Fetch::StreamEnded => {
-                backoff = BACKOFF_START;
+                backoff.reset();
                 live = false;
                 if !sink
                     .state(SourceState::Reconnecting(format!(
@@ -175,16 +173,15 @@ pub async fn run(source: usize, spec: HttpSpec, tx: Sender<FeedEvent>) {
                 {
                     return;
                 }
-                tokio::time::sleep(BACKOFF_START).await;
+                tokio::time::sleep(Backoff::START).await;
             }
             Fetch::Failed(why) => {
                 live = false;
-                let why = format!("{}: {why}; retrying in {backoff:.1?}", spec.url);
+                let why = format!("{}: {why}; retrying in {:.1?}", spec.url, backoff.next());
                 if !sink.state(SourceState::Reconnecting(why)).await {
                     return;
                 }
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(BACKOFF_MAX);
+                backoff.sleep().await;
             }
         }
     }

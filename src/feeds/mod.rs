@@ -181,6 +181,33 @@ pub struct FeedRuntime {
     _runtime: tokio::runtime::Runtime,
 }
 
+/// Exponential backoff between reconnection attempts, shared by the network sources:
+/// 250 ms doubling up to 30 s, back to the start after a success.
+pub(crate) struct Backoff(Duration);
+
+impl Backoff {
+    pub(crate) const START: Duration = Duration::from_millis(250);
+    const MAX: Duration = Duration::from_secs(30);
+
+    pub(crate) fn new() -> Self {
+        Self(Self::START)
+    }
+
+    pub(crate) fn reset(&mut self) {
+        self.0 = Self::START;
+    }
+
+    /// The wait the next `sleep` will take.
+    pub(crate) fn next(&self) -> Duration {
+        self.0
+    }
+
+    pub(crate) async fn sleep(&mut self) {
+        tokio::time::sleep(self.0).await;
+        self.0 = (self.0 * 2).min(Self::MAX);
+    }
+}
+
 /// Sends without blocking the runtime thread: waits while the channel is full (so a
 /// fast source slows down instead of losing messages). False once the app is gone.
 pub(crate) async fn send(tx: &Sender<FeedEvent>, mut event: FeedEvent) -> bool {

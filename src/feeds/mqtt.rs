@@ -5,7 +5,7 @@
 //! the scene file or the log.
 
 use super::schema::{DecodeError, FeedMessage};
-use super::{FeedEvent, SourceState, send};
+use super::{Backoff, FeedEvent, SourceState, send};
 use crossbeam_channel::Sender;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use std::time::Duration;
@@ -19,8 +19,6 @@ pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
 /// is far above `MAX_MESSAGE_BYTES`; brokers should cap messages below it
 /// (mosquitto's `message_size_limit`).
 const MAX_PACKET_BYTES: usize = 32 << 20;
-const BACKOFF_START: Duration = Duration::from_millis(250);
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 /// Where to connect and what to subscribe to.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,12 +87,12 @@ fn options(spec: &MqttSpec) -> MqttOptions {
 
 pub async fn run(source: usize, spec: MqttSpec, tx: Sender<FeedEvent>) {
     let (client, mut events) = AsyncClient::new(options(&spec), 64);
-    let mut backoff = BACKOFF_START;
+    let mut backoff = Backoff::new();
     let mut received = 0u64;
     loop {
         match events.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
-                backoff = BACKOFF_START;
+                backoff.reset();
                 // A broker that lost our session (restarted without persistence)
                 // needs the subscription again.
                 if !ack.session_present
@@ -159,8 +157,10 @@ pub async fn run(source: usize, spec: MqttSpec, tx: Sender<FeedEvent>) {
             Ok(_) => {}
             Err(e) => {
                 let why = format!(
-                    "{}:{}: {e}; retrying in {backoff:.1?}",
-                    spec.host, spec.port
+                    "{}:{}: {e}; retrying in {:.1?}",
+                    spec.host,
+                    spec.port,
+                    backoff.next()
                 );
                 if !send(
                     &tx,
@@ -173,8 +173,7 @@ pub async fn run(source: usize, spec: MqttSpec, tx: Sender<FeedEvent>) {
                 {
                     return;
                 }
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(BACKOFF_MAX);
+                backoff.sleep().await;
             }
         }
     }
