@@ -260,27 +260,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let f = citytwin::feeds::bench::ingest(messages, devices.max(1));
             let plain = f.rate(f.plain_decode);
-            let ours = f.rate(f.decode_and_apply);
             let profile = if cfg!(debug_assertions) {
                 "dev"
             } else {
                 "release"
             };
             println!(
-                "ingest: {} device updates over {} devices ({profile} build)",
+                "ingest: {} device updates over {} devices ({profile} build, every update applied)",
                 f.messages, f.devices
             );
+            let row = |label: &str, d: std::time::Duration| {
+                let rate = f.rate(d);
+                println!(
+                    "  {label:<40} {rate:>10.0} msg/s  {:>5.2}× plain  ({d:.2?})",
+                    rate / plain
+                );
+            };
+            row("plain serde decode (baseline)", f.plain_decode);
+            row("our decode + validation", f.decode);
+            row("decode, then apply (one thread)", f.decode_then_apply);
+            row("decode on source thread → apply in ECS", f.pipeline);
             println!(
-                "  plain serde decode      {:>12.0} msg/s  ({:.2?})",
-                plain, f.plain_decode
-            );
-            println!(
-                "  decode + apply to ECS   {:>12.0} msg/s  ({:.2?})",
-                ours, f.decode_and_apply
-            );
-            println!(
-                "  ratio                   {:>12.2}  (target ≥ 0.5, and ≥ 1,000,000 msg/s)",
-                ours / plain
+                "  target: decode + apply ≥ 0.5× plain decode and ≥ 1,000,000 msg/s (last row: how the app runs)"
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -1,26 +1,60 @@
 //! `citytwin bench ingest`: device updates decoded and applied into the ECS, against
 //! plain serde decoding of the same bytes, measured in the same run.
 
-use super::schema::{DeviceReport, FeedMessage};
+use super::schema::FeedMessage;
 use super::{FeedChannel, FeedEvent};
 use crate::feeds::ingest::FeedStats;
 use std::time::{Duration, Instant};
 
+/// The baseline: the same bytes decoded the plain way, with serde derive into std
+/// types (`String`, `Vec`), no validation and nothing applied.
 #[derive(serde::Deserialize)]
 #[allow(dead_code)] // read only to be decoded
 struct PlainEnvelope {
     v: u32,
     ts: chrono::DateTime<chrono::FixedOffset>,
     kind: String,
-    data: DeviceReport,
+    data: PlainDevice,
+}
+
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct PlainDevice {
+    id: String,
+    kind: String,
+    status: String,
+    #[serde(default)]
+    position: Option<PlainPosition>,
+    readings: Vec<PlainReading>,
+}
+
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct PlainPosition {
+    lon: f64,
+    lat: f64,
+}
+
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct PlainReading {
+    name: String,
+    value: f64,
+    unit: String,
 }
 
 #[derive(Debug, Clone)]
 pub struct IngestFigures {
     pub messages: usize,
     pub devices: usize,
+    /// The baseline: serde derive into plain std types.
     pub plain_decode: Duration,
-    pub decode_and_apply: Duration,
+    /// Our decode and validation alone.
+    pub decode: Duration,
+    /// Decode and apply one after the other on one thread.
+    pub decode_then_apply: Duration,
+    /// As the app runs: decoded on a source thread, applied by the ingest system.
+    pub pipeline: Duration,
 }
 
 impl IngestFigures {
@@ -87,33 +121,74 @@ fn drain(app: &mut bevy::app::App, n: usize) {
     }
 }
 
-pub fn ingest(messages: usize, devices: usize) -> IngestFigures {
-    let lines = lines(messages, devices);
-    // Best of three for the baseline, so a cold cache does not flatter the ratio.
-    let plain_decode = (0..3)
+/// Best of three runs of `f`, so a cold cache does not flatter a ratio.
+fn best_of_three(mut f: impl FnMut()) -> Duration {
+    (0..3)
         .map(|_| {
             let t = Instant::now();
-            for l in &lines {
-                let e: PlainEnvelope = serde_json::from_str(l).expect("bench lines are valid");
-                std::hint::black_box(e);
-            }
+            f();
             t.elapsed()
         })
         .min()
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
 
+/// A bench app that applies every update (no coalescing), so each message costs
+/// its full decode and apply.
+fn applying_app() -> bevy::app::App {
     let mut app = bench_app();
+    app.world_mut()
+        .resource_mut::<crate::feeds::ingest::IngestConfig>()
+        .coalesce = false;
+    app
+}
+
+pub fn ingest(messages: usize, devices: usize) -> IngestFigures {
+    let lines = lines(messages, devices);
+    let plain_decode = best_of_three(|| {
+        for l in &lines {
+            let e: PlainEnvelope = serde_json::from_str(l).expect("bench lines are valid");
+            std::hint::black_box(e);
+        }
+    });
+    let decode = best_of_three(|| {
+        for l in &lines {
+            std::hint::black_box(FeedMessage::decode(l).expect("bench lines are valid"));
+        }
+    });
+
+    let mut app = applying_app();
     let tx = app.world().resource::<FeedChannel>().sender.clone();
     let t = Instant::now();
     for l in &lines {
         push(&mut app, &tx, l);
     }
     drain(&mut app, messages);
+    let decode_then_apply = t.elapsed();
+
+    // As in the app: a source thread decodes into the bounded channel (waiting
+    // while it is full), the main thread runs frames.
+    let mut app = applying_app();
+    let tx = app.world().resource::<FeedChannel>().sender.clone();
+    let t = Instant::now();
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for l in &lines {
+                let message = FeedMessage::decode(l).expect("bench lines are valid");
+                if tx.send(FeedEvent::Message { source: 0, message }).is_err() {
+                    return;
+                }
+            }
+        });
+        drain(&mut app, messages);
+    });
     IngestFigures {
         messages,
         devices,
         plain_decode,
-        decode_and_apply: t.elapsed(),
+        decode,
+        decode_then_apply,
+        pipeline: t.elapsed(),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::schema::{
     CameraReport, DeviceKind, DeviceReport, DeviceStatus, FeedBody, FeedMessage, OrderStatus,
-    ProjectPhase, ProjectUpdate, Reading, WorkOrderEvent,
+    ProjectPhase, ProjectUpdate, Reading, Text, WorkOrderEvent,
 };
 use super::{FeedChannel, FeedEvent, SourceState};
 use crate::TwinSet;
@@ -11,11 +11,16 @@ use crate::geo::{LonLat, SceneFrame};
 use bevy::platform::collections::HashMap;
 use bevy::prelude::*;
 use chrono::{DateTime, FixedOffset};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 /// Longest time one frame spends applying feed messages.
 pub const INGEST_BUDGET: Duration = Duration::from_millis(4);
+/// Once the budget is spent, time a frame may spend moving waiting messages from the
+/// channel into the backlog, where repeated device reports coalesce.
+pub const BACKLOG_PULL_BUDGET: Duration = Duration::from_millis(1);
+/// Messages the backlog holds at most; when full, the channel fills and sources wait.
+pub const BACKLOG_CAPACITY: usize = 65_536;
 /// Log the first few rejections of a source, then one in this many.
 const LOG_EVERY_NTH_REJECTION: u64 = 1000;
 const LOG_FIRST_REJECTIONS: u64 = 10;
@@ -29,6 +34,9 @@ pub struct SourceStats {
     pub state: SourceState,
     pub received: u64,
     pub applied: u64,
+    /// Device and camera reports replaced by a newer one of the same status while both
+    /// waited to be applied (latest wins; only under pressure).
+    pub coalesced: u64,
     pub rejected: BTreeMap<&'static str, u64>,
     pub last_problem: Option<String>,
     pub last_message_at: Option<Instant>,
@@ -40,7 +48,7 @@ pub struct SourceStats {
     /// Time of the last message applied per id, to refuse older ones that would undo
     /// newer state. Reset when the source (re)starts.
     /// One map per message kind, so a lookup borrows the id instead of building a key.
-    last_ts_by_id: [HashMap<String, DateTime<FixedOffset>>; 4],
+    last_ts_by_id: [HashMap<Text, DateTime<FixedOffset>>; 4],
 }
 
 /// A source's health as the feeds panel shows it.
@@ -110,6 +118,7 @@ impl FeedStats {
             state: SourceState::Starting,
             received: 0,
             applied: 0,
+            coalesced: 0,
             rejected: BTreeMap::new(),
             last_problem: None,
             last_message_at: None,
@@ -141,7 +150,7 @@ impl FeedStats {
 
 /// The feed's id of an entity (device or camera).
 #[derive(Component, Debug, Clone, PartialEq, Eq, Hash)]
-pub struct FeedId(pub String);
+pub struct FeedId(pub Text);
 
 /// An IoT device on the map.
 #[derive(Component, Debug, Clone)]
@@ -189,7 +198,7 @@ struct Tracked {
 /// Feed id → entity, so a message updates its entity instead of spawning a new one.
 #[derive(Resource, Debug, Default)]
 pub struct FeedEntities {
-    by_id: HashMap<String, Tracked>,
+    by_id: HashMap<Text, Tracked>,
 }
 
 impl FeedEntities {
@@ -218,7 +227,7 @@ pub struct Projects(pub HashMap<String, ProjectUpdate>);
 #[derive(Message, Debug, Clone)]
 pub struct DeviceStatusChanged {
     pub entity: Entity,
-    pub id: String,
+    pub id: Text,
     pub from: Option<DeviceStatus>,
     pub to: DeviceStatus,
 }
@@ -242,6 +251,8 @@ pub(super) fn plugin(app: &mut App) {
         .init_resource::<FeedEntities>()
         .init_resource::<WorkOrders>()
         .init_resource::<Projects>()
+        .init_resource::<IngestConfig>()
+        .init_resource::<Backlog>()
         .add_message::<DeviceStatusChanged>()
         .add_message::<WorkOrderChanged>()
         .add_message::<ProjectPhaseChanged>()
@@ -250,7 +261,7 @@ pub(super) fn plugin(app: &mut App) {
 
 /// What a device or camera message changes on its entity.
 struct MarkerUpdate {
-    id: String,
+    id: Text,
     kind: EntityKind,
     status: DeviceStatus,
     position: Option<LonLat>,
@@ -310,24 +321,209 @@ struct Outbox<'w> {
     phases: MessageWriter<'w, ProjectPhaseChanged>,
 }
 
+/// How ingest treats a backlog.
+#[derive(Resource, Debug, Clone)]
+pub struct IngestConfig {
+    pub budget: Duration,
+    /// Whether waiting device and camera reports may coalesce (latest wins). Off, every
+    /// report is applied and a slow frame slows the sources instead.
+    pub coalesce: bool,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            budget: INGEST_BUDGET,
+            coalesce: true,
+        }
+    }
+}
+
+/// Messages taken off the channel after a frame's budget was spent, waiting to be
+/// applied in order. A device or camera report that repeats the status of the
+/// report of the same id still waiting here takes its place (fields it leaves out are
+/// kept from the older one), so under pressure readings coalesce to the latest while
+/// every status change, every alarm, every work order and project update stays.
+#[derive(Resource, Debug, Default)]
+pub struct Backlog {
+    /// `None` marks a slot whose report was merged into a later one.
+    queue: VecDeque<Option<(usize, FeedMessage)>>,
+    /// Sequence number of `queue[0]`.
+    front: u64,
+    /// Marker id → sequence number of its newest waiting report.
+    markers: HashMap<Text, u64>,
+    waiting: usize,
+}
+
+impl Backlog {
+    pub fn len(&self) -> usize {
+        self.waiting
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.waiting == 0
+    }
+
+    fn pop(&mut self) -> Option<(usize, FeedMessage)> {
+        loop {
+            let slot = self.queue.pop_front()?;
+            self.front += 1;
+            if let Some((source, message)) = slot {
+                self.waiting -= 1;
+                let id = message.body.id();
+                if self.markers.get(id) == Some(&(self.front - 1)) {
+                    self.markers.remove(id);
+                }
+                return Some((source, message));
+            }
+        }
+    }
+
+    /// Queues a message, merging it into the waiting report of the same marker when
+    /// that has the same status and source. Returns whether it merged, or the message
+    /// back as an out-of-order rejection when it is older than the waiting one.
+    fn push(
+        &mut self,
+        source: usize,
+        message: FeedMessage,
+        coalesce: bool,
+    ) -> Result<bool, FeedMessage> {
+        let marker = matches!(message.body, FeedBody::Device(_) | FeedBody::Camera(_));
+        if coalesce
+            && marker
+            && let Some(&seq) = self.markers.get(message.body.id())
+            && let Some(Some((waiting_source, waiting))) =
+                self.queue.get_mut((seq - self.front) as usize)
+            && *waiting_source == source
+        {
+            if message.ts < waiting.ts {
+                return Err(message);
+            }
+            if same_state(waiting, &message) {
+                merge(waiting, message);
+                return Ok(true);
+            }
+        }
+        let seq = self.front + self.queue.len() as u64;
+        if marker {
+            self.markers.insert(message.body.id().into(), seq);
+        }
+        self.queue.push_back(Some((source, message)));
+        self.waiting += 1;
+        Ok(false)
+    }
+}
+
+/// Whether two reports of one marker say the same status (so the older one may go).
+fn same_state(older: &FeedMessage, newer: &FeedMessage) -> bool {
+    match (&older.body, &newer.body) {
+        (FeedBody::Device(o), FeedBody::Device(n)) => o.status == n.status && o.kind == n.kind,
+        (FeedBody::Camera(o), FeedBody::Camera(n)) => o.status == n.status,
+        _ => false,
+    }
+}
+
+/// Replaces `older` with `newer`, keeping what `newer` leaves out. Only for reports
+/// for which [`same_state`] holds.
+fn merge(older: &mut FeedMessage, newer: FeedMessage) {
+    older.ts = newer.ts;
+    match (&mut older.body, newer.body) {
+        (FeedBody::Device(o), FeedBody::Device(n)) => {
+            o.status = n.status;
+            o.name = n.name.or(o.name.take());
+            o.position = n.position.or(o.position);
+            o.grid = n.grid.or(o.grid.take());
+            if !n.readings.is_empty() {
+                o.readings = n.readings;
+            }
+        }
+        (FeedBody::Camera(o), FeedBody::Camera(n)) => {
+            o.status = n.status;
+            o.name = n.name.or(o.name.take());
+            o.position = n.position.or(o.position);
+            o.grid = n.grid.or(o.grid.take());
+            o.heading_deg = n.heading_deg.or(o.heading_deg);
+            o.fov_deg = n.fov_deg.or(o.fov_deg);
+            o.stream_url = n.stream_url.or(o.stream_url.take());
+            o.snapshot_url = n.snapshot_url.or(o.snapshot_url.take());
+        }
+        (_, n) => unreachable!("merge of {} reports that same_state refused", n.kind()),
+    }
+}
+
+/// Everything applying a message writes to.
+#[derive(bevy::ecs::system::SystemParam)]
+struct Sink<'w, 's> {
+    commands: Commands<'w, 's>,
+    frame: Option<NonSend<'w, SceneFrame>>,
+    stats: ResMut<'w, FeedStats>,
+    entities: ResMut<'w, FeedEntities>,
+    orders: ResMut<'w, WorkOrders>,
+    projects: ResMut<'w, Projects>,
+    markers: Query<'w, 's, MarkerState>,
+    out: Outbox<'w>,
+}
+
 fn ingest(
-    mut commands: Commands,
     channel: Res<FeedChannel>,
-    frame: Option<NonSend<SceneFrame>>,
-    mut stats: ResMut<FeedStats>,
-    mut entities: ResMut<FeedEntities>,
-    mut orders: ResMut<WorkOrders>,
-    mut projects: ResMut<Projects>,
-    mut markers: Query<MarkerState>,
-    mut out: Outbox,
+    config: Res<IngestConfig>,
+    mut backlog: ResMut<Backlog>,
+    mut sink: Sink,
 ) {
     let started = Instant::now();
+    let over = |n: u32, budget: Duration| n.is_multiple_of(64) && started.elapsed() > budget;
     let mut n = 0u32;
-    while let Ok(event) = channel.receiver.try_recv() {
+    // What waits in the backlog goes first; the channel only once it is empty, so
+    // each marker's reports stay in order.
+    while let Some((source, message)) = backlog.pop() {
         n += 1;
+        sink.apply(source, message);
+        if over(n, config.budget) {
+            break;
+        }
+    }
+    while backlog.is_empty() && !over(n, config.budget) {
+        let Ok(event) = channel.receiver.try_recv() else {
+            return;
+        };
+        n += 1;
+        if let Some((source, message)) = sink.take(event, started) {
+            sink.apply(source, message);
+        }
+    }
+    // Budget spent with messages still coming: move them into the backlog, where
+    // repeated reports coalesce, until it is full (then the sources wait).
+    if !config.coalesce {
+        return;
+    }
+    let pull_until = started.elapsed() + BACKLOG_PULL_BUDGET;
+    let mut pulled = 0u32;
+    while backlog.len() < BACKLOG_CAPACITY {
+        pulled += 1;
+        if pulled.is_multiple_of(64) && started.elapsed() > pull_until {
+            break;
+        }
+        let Ok(event) = channel.receiver.try_recv() else {
+            break;
+        };
+        let Some((source, message)) = sink.take(event, started) else {
+            continue;
+        };
+        match backlog.push(source, message, config.coalesce) {
+            Ok(true) => sink.stats.source(source).coalesced += 1,
+            Ok(false) => {}
+            Err(late) => sink.reject_late(source, &late, None),
+        }
+    }
+}
+
+impl Sink<'_, '_> {
+    /// Counts an event off the channel; source state and rejections end here,
+    /// messages are handed back to be applied (now or from the backlog).
+    fn take(&mut self, event: FeedEvent, now: Instant) -> Option<(usize, FeedMessage)> {
         match event {
             FeedEvent::State { source, state } => {
-                let s = stats.source(source);
+                let s = self.stats.source(source);
                 info!("feed {}: {state:?}", s.label);
                 if state == SourceState::Live {
                     s.live_since = Some(Instant::now());
@@ -335,89 +531,108 @@ fn ingest(
                     s.last_ts_by_id.iter_mut().for_each(HashMap::clear);
                 }
                 s.state = state;
+                None
             }
             FeedEvent::Rejected {
                 source,
                 line,
                 error,
             } => {
-                stats.source(source).received += 1;
-                stats.reject(source, error.label(), format!("line {line}: {error}"));
+                self.stats.source(source).received += 1;
+                self.stats
+                    .reject(source, error.label(), format!("line {line}: {error}"));
+                None
             }
             FeedEvent::Message { source, message } => {
-                let s = stats.source(source);
+                let s = self.stats.source(source);
                 s.received += 1;
-                s.last_message_at = Some(Instant::now());
-                let FeedMessage { ts, body } = message;
-                let id = body.id();
-                let kind_slot = body.kind_index();
-                if let Some(last) = s.last_ts_by_id[kind_slot].get(id)
-                    && ts < *last
-                {
-                    let why = format!(
-                        "{} {id}: time {ts} is before {last} already applied",
-                        body.kind()
-                    );
-                    stats.reject(source, "out of order", why);
-                    continue;
-                }
-                let id = id.to_owned();
-                let result = match body {
-                    FeedBody::Device(d) => apply_marker(
-                        d.into(),
-                        &mut commands,
-                        frame.as_deref(),
-                        &mut entities,
-                        &mut markers,
-                        &mut out.status,
-                    ),
-                    FeedBody::Camera(c) => apply_marker(
-                        c.into(),
-                        &mut commands,
-                        frame.as_deref(),
-                        &mut entities,
-                        &mut markers,
-                        &mut out.status,
-                    ),
-                    FeedBody::WorkOrder(w) => {
-                        let id = w.id.clone();
-                        if let Some((from, to)) = upsert(&mut orders.0, id.clone(), w, |o| o.status)
-                        {
-                            out.orders.write(WorkOrderChanged { id, from, to });
-                        }
-                        Ok(())
-                    }
-                    FeedBody::Project(p) => {
-                        let id = p.id.clone();
-                        if let Some((from, to)) =
-                            upsert(&mut projects.0, id.clone(), p, |p| p.phase)
-                        {
-                            out.phases.write(ProjectPhaseChanged { id, from, to });
-                        }
-                        Ok(())
-                    }
-                };
-                match result {
-                    Ok(()) => {
-                        let s = stats.source(source);
-                        match s.last_ts_by_id[kind_slot].get_mut(&id) {
-                            Some(last) => *last = ts,
-                            None => {
-                                s.last_ts_by_id[kind_slot].insert(id, ts);
-                            }
-                        }
-                        s.applied += 1;
-                        if s.latest_ts.is_none_or(|t| ts > t) {
-                            s.latest_ts = Some(ts);
-                        }
-                    }
-                    Err((label, why)) => stats.reject(source, label, why),
-                }
+                s.last_message_at = Some(now);
+                Some((source, message))
             }
         }
-        if n.is_multiple_of(64) && started.elapsed() > INGEST_BUDGET {
-            break;
+    }
+
+    fn reject_late(
+        &mut self,
+        source: usize,
+        m: &FeedMessage,
+        last: Option<DateTime<FixedOffset>>,
+    ) {
+        let why = match last {
+            Some(last) => format!(
+                "{} {}: time {} is before {last} already applied",
+                m.body.kind(),
+                m.body.id(),
+                m.ts
+            ),
+            None => format!(
+                "{} {}: time {} is before a waiting report",
+                m.body.kind(),
+                m.body.id(),
+                m.ts
+            ),
+        };
+        self.stats.reject(source, "out of order", why);
+    }
+
+    fn apply(&mut self, source: usize, message: FeedMessage) {
+        let kind_slot = message.body.kind_index();
+        let last = self.stats.source(source).last_ts_by_id[kind_slot]
+            .get(message.body.id())
+            .copied();
+        if last.is_some_and(|last| message.ts < last) {
+            self.reject_late(source, &message, last);
+            return;
         }
+        let FeedMessage { ts, body } = message;
+        let id: Text = body.id().into();
+        let result = match body {
+            FeedBody::Device(d) => self.apply_marker(d.into()),
+            FeedBody::Camera(c) => self.apply_marker((*c).into()),
+            FeedBody::WorkOrder(w) => {
+                let id = w.id.clone();
+                if let Some((from, to)) = upsert(&mut self.orders.0, id.clone(), *w, |o| o.status)
+                {
+                    self.out.orders.write(WorkOrderChanged { id, from, to });
+                }
+                Ok(())
+            }
+            FeedBody::Project(p) => {
+                let id = p.id.clone();
+                if let Some((from, to)) = upsert(&mut self.projects.0, id.clone(), *p, |p| p.phase)
+                {
+                    self.out.phases.write(ProjectPhaseChanged { id, from, to });
+                }
+                Ok(())
+            }
+        };
+        match result {
+            Ok(()) => {
+                let s = self.stats.source(source);
+                match s.last_ts_by_id[kind_slot].get_mut(&id) {
+                    Some(last) => *last = ts,
+                    None => {
+                        s.last_ts_by_id[kind_slot].insert(id, ts);
+                    }
+                }
+                s.applied += 1;
+                if s.latest_ts.is_none_or(|t| ts > t) {
+                    s.latest_ts = Some(ts);
+                }
+            }
+            Err((label, why)) => self.stats.reject(source, label, why),
+        }
+    }
+
+    fn apply_marker(&mut self, u: MarkerUpdate) -> Result<(), (&'static str, String)> {
+        apply_marker(
+            u,
+            &mut self.commands,
+            self.frame.as_deref(),
+            &mut self.entities,
+            &mut self.markers,
+            &mut self.out.status,
+        )
     }
 }
 

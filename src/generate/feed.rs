@@ -61,8 +61,8 @@ pub(super) fn recording(d: &District, frame: &LocalFrame) -> Result<String> {
         };
         msgs.push(Msg {
             at_ms: 0,
-            body: FeedBody::Camera(CameraReport {
-                id: id.clone(),
+            body: FeedBody::Camera(Box::new(CameraReport {
+                id: id.as_str().into(),
                 name: Some(format!("二七 视频 {cam:04}")),
                 position: Some(ll(p)?),
                 heading_deg: Some(heading),
@@ -71,7 +71,7 @@ pub(super) fn recording(d: &District, frame: &LocalFrame) -> Result<String> {
                 grid: None,
                 stream_url: Some(format!("rtsp://video.example.invalid/erqi/{id}")),
                 snapshot_url: None,
-            }),
+            })),
         });
         Ok(id)
     };
@@ -117,7 +117,7 @@ pub(super) fn recording(d: &District, frame: &LocalFrame) -> Result<String> {
         msgs.push(Msg {
             at_ms: 0,
             body: FeedBody::Device(DeviceReport {
-                id: id.clone(),
+                id: id.as_str().into(),
                 kind,
                 name: None,
                 position: Some(ll(p)?),
@@ -182,7 +182,7 @@ pub(super) fn recording(d: &District, frame: &LocalFrame) -> Result<String> {
         };
         let body = match kind {
             Some(kind) => FeedBody::Device(DeviceReport {
-                id: id.clone(),
+                id: id.as_str().into(),
                 kind: *kind,
                 name: None,
                 position: None,
@@ -190,8 +190,8 @@ pub(super) fn recording(d: &District, frame: &LocalFrame) -> Result<String> {
                 readings: reading(*kind, &mut rng),
                 grid: None,
             }),
-            None => FeedBody::Camera(CameraReport {
-                id: id.clone(),
+            None => FeedBody::Camera(Box::new(CameraReport {
+                id: id.as_str().into(),
                 name: None,
                 position: None,
                 heading_deg: None,
@@ -204,7 +204,7 @@ pub(super) fn recording(d: &District, frame: &LocalFrame) -> Result<String> {
                 grid: None,
                 stream_url: None,
                 snapshot_url: None,
-            }),
+            })),
         };
         msgs.push(Msg { at_ms: t, body });
     }
@@ -265,7 +265,7 @@ pub(super) fn recording(d: &District, frame: &LocalFrame) -> Result<String> {
         };
         msgs.push(Msg {
             at_ms: at,
-            body: FeedBody::WorkOrder(order.clone()),
+            body: FeedBody::WorkOrder(Box::new(order.clone())),
         });
         for status in [
             OrderStatus::Signed,
@@ -287,7 +287,7 @@ pub(super) fn recording(d: &District, frame: &LocalFrame) -> Result<String> {
             }
             msgs.push(Msg {
                 at_ms: at,
-                body: FeedBody::WorkOrder(order.clone()),
+                body: FeedBody::WorkOrder(Box::new(order.clone())),
             });
         }
     }
@@ -313,7 +313,7 @@ pub(super) fn recording(d: &District, frame: &LocalFrame) -> Result<String> {
         for (step, pct) in [(0i64, progress), (300_000, progress + 3.0)] {
             msgs.push(Msg {
                 at_ms: step + k as i64 * 1000,
-                body: FeedBody::Project(ProjectUpdate {
+                body: FeedBody::Project(Box::new(ProjectUpdate {
                     id: format!("RP-2026-{:03}", k + 1),
                     kind,
                     name: name.to_string(),
@@ -341,7 +341,7 @@ pub(super) fn recording(d: &District, frame: &LocalFrame) -> Result<String> {
                     ],
                     start: day(3, 1),
                     end: day(12, 31),
-                }),
+                })),
             });
         }
     }
@@ -364,9 +364,9 @@ pub(super) fn recording(d: &District, frame: &LocalFrame) -> Result<String> {
 
 fn reading(kind: DeviceKind, rng: &mut SplitMix64) -> Vec<Reading> {
     let r = |name: &str, value: f64, unit: &str| Reading {
-        name: name.to_string(),
+        name: name.into(),
         value: (value * 100.0).round() / 100.0,
-        unit: unit.to_string(),
+        unit: unit.into(),
     };
     match kind {
         DeviceKind::GasDetector => vec![r("CH4", rng.range(0.0, 8.0), "%LEL")],
