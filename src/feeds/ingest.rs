@@ -48,7 +48,11 @@ pub struct SourceStats {
     /// Time of the last message applied per id, to refuse older ones that would undo
     /// newer state. Reset when the source (re)starts.
     /// One map per message kind, so a lookup borrows the id instead of building a key.
+    /// (Devices and cameras keep theirs with their entity, see `Tracked`.)
     last_ts_by_id: [HashMap<Text, DateTime<FixedOffset>>; 4],
+    /// Counts the times the source went live, so marker times of an earlier run
+    /// (a replay that looped) do not count as newer.
+    run: u32,
 }
 
 /// A source's health as the feeds panel shows it.
@@ -119,6 +123,7 @@ impl FeedStats {
             received: 0,
             applied: 0,
             coalesced: 0,
+            run: 0,
             rejected: BTreeMap::new(),
             last_problem: None,
             last_message_at: None,
@@ -193,6 +198,11 @@ struct Tracked {
     entity: Entity,
     kind: EntityKind,
     status: DeviceStatus,
+    /// Time of the last report applied, the source it came from and that source's
+    /// run: a report older than this from the same run of the same source is late.
+    ts: DateTime<FixedOffset>,
+    source: usize,
+    run: u32,
 }
 
 /// Feed id → entity, so a message updates its entity instead of spawning a new one.
@@ -512,7 +522,10 @@ fn ingest(
         match backlog.push(source, message, config.coalesce) {
             Ok(true) => sink.stats.source(source).coalesced += 1,
             Ok(false) => {}
-            Err(late) => sink.reject_late(source, &late, None),
+            Err(m) => {
+                let (label, why) = late(m.body.kind(), m.body.id(), m.ts, None);
+                sink.stats.reject(source, label, why);
+            }
         }
     }
 }
@@ -529,6 +542,7 @@ impl Sink<'_, '_> {
                     s.live_since = Some(Instant::now());
                     s.latest_ts = None;
                     s.last_ts_by_id.iter_mut().for_each(HashMap::clear);
+                    s.run += 1;
                 }
                 s.state = state;
                 None
@@ -552,69 +566,21 @@ impl Sink<'_, '_> {
         }
     }
 
-    fn reject_late(
-        &mut self,
-        source: usize,
-        m: &FeedMessage,
-        last: Option<DateTime<FixedOffset>>,
-    ) {
-        let why = match last {
-            Some(last) => format!(
-                "{} {}: time {} is before {last} already applied",
-                m.body.kind(),
-                m.body.id(),
-                m.ts
-            ),
-            None => format!(
-                "{} {}: time {} is before a waiting report",
-                m.body.kind(),
-                m.body.id(),
-                m.ts
-            ),
-        };
-        self.stats.reject(source, "out of order", why);
-    }
-
     fn apply(&mut self, source: usize, message: FeedMessage) {
-        let kind_slot = message.body.kind_index();
-        let last = self.stats.source(source).last_ts_by_id[kind_slot]
-            .get(message.body.id())
-            .copied();
-        if last.is_some_and(|last| message.ts < last) {
-            self.reject_late(source, &message, last);
-            return;
-        }
         let FeedMessage { ts, body } = message;
-        let id: Text = body.id().into();
         let result = match body {
-            FeedBody::Device(d) => self.apply_marker(d.into()),
-            FeedBody::Camera(c) => self.apply_marker((*c).into()),
-            FeedBody::WorkOrder(w) => {
-                let id = w.id.clone();
-                if let Some((from, to)) = upsert(&mut self.orders.0, id.clone(), *w, |o| o.status)
-                {
-                    self.out.orders.write(WorkOrderChanged { id, from, to });
-                }
-                Ok(())
-            }
-            FeedBody::Project(p) => {
-                let id = p.id.clone();
-                if let Some((from, to)) = upsert(&mut self.projects.0, id.clone(), *p, |p| p.phase)
-                {
-                    self.out.phases.write(ProjectPhaseChanged { id, from, to });
-                }
-                Ok(())
-            }
+            FeedBody::Device(d) => self.apply_marker(source, ts, d.into()),
+            FeedBody::Camera(c) => self.apply_marker(source, ts, (*c).into()),
+            FeedBody::WorkOrder(w) => self.apply_record(source, ts, *w, |s| &mut s.orders.0, |o| o.status, |s, id, from, to| {
+                s.out.orders.write(WorkOrderChanged { id, from, to });
+            }),
+            FeedBody::Project(p) => self.apply_record(source, ts, *p, |s| &mut s.projects.0, |p| p.phase, |s, id, from, to| {
+                s.out.phases.write(ProjectPhaseChanged { id, from, to });
+            }),
         };
         match result {
             Ok(()) => {
                 let s = self.stats.source(source);
-                match s.last_ts_by_id[kind_slot].get_mut(&id) {
-                    Some(last) => *last = ts,
-                    None => {
-                        s.last_ts_by_id[kind_slot].insert(id, ts);
-                    }
-                }
                 s.applied += 1;
                 if s.latest_ts.is_none_or(|t| ts > t) {
                     s.latest_ts = Some(ts);
@@ -624,15 +590,187 @@ impl Sink<'_, '_> {
         }
     }
 
-    fn apply_marker(&mut self, u: MarkerUpdate) -> Result<(), (&'static str, String)> {
-        apply_marker(
-            u,
-            &mut self.commands,
-            self.frame.as_deref(),
-            &mut self.entities,
-            &mut self.markers,
-            &mut self.out.status,
-        )
+    /// Work orders and projects: latest wins, unless older than the last one applied
+    /// from the same source.
+    fn apply_record<T: Record, S: PartialEq + Copy>(
+        &mut self,
+        source: usize,
+        ts: DateTime<FixedOffset>,
+        record: T,
+        map: impl Fn(&mut Self) -> &mut HashMap<String, T>,
+        state: impl Fn(&T) -> S,
+        changed: impl Fn(&mut Self, String, Option<S>, S),
+    ) -> Result<(), (&'static str, String)> {
+        let id = record.id().to_string();
+        let slot = T::KIND_INDEX;
+        let last = self.stats.source(source).last_ts_by_id[slot].get(id.as_str()).copied();
+        if let Some(last) = last.filter(|last| ts < *last) {
+            return Err(late(T::KIND, &id, ts, Some(last)));
+        }
+        self.stats.source(source).last_ts_by_id[slot].insert(id.as_str().into(), ts);
+        if let Some((from, to)) = upsert(map(self), id.clone(), record, state) {
+            changed(self, id, from, to);
+        }
+        Ok(())
+    }
+
+    /// Devices and cameras: one lookup finds the entity and the time of its last report.
+    fn apply_marker(
+        &mut self,
+        source: usize,
+        ts: DateTime<FixedOffset>,
+        u: MarkerUpdate,
+    ) -> Result<(), (&'static str, String)> {
+        let run = self.stats.source(source).run;
+        let translation = match (u.position, self.frame.as_deref()) {
+            (Some(p), Some(frame)) => Some(
+                frame
+                    .0
+                    .to_local(p)
+                    .map_err(|e| ("invalid value", format!("{}: {e}", u.id)))?
+                    .to_world(MARKER_HEIGHT_M),
+            ),
+            (Some(_), None) => Some(Vec3::ZERO),
+            (None, _) => None,
+        };
+        if let Some(tracked) = self.entities.by_id.get_mut(&u.id) {
+            if tracked.kind != u.kind {
+                return Err((
+                    "kind conflict",
+                    format!("id {} is already a {:?}", u.id, tracked.kind),
+                ));
+            }
+            if tracked.source == source && tracked.run == run && ts < tracked.ts {
+                let kind = if u.kind == EntityKind::Camera { "camera" } else { "device" };
+                return Err(late(kind, &u.id, ts, Some(tracked.ts)));
+            }
+            (tracked.ts, tracked.source, tracked.run) = (ts, source, run);
+            let entity = tracked.entity;
+            let from = tracked.status;
+            tracked.status = u.status;
+            // An entity spawned earlier this frame is not queryable yet: insert instead.
+            let mut readings = u.device.map(|(_, r)| r).filter(|r| !r.is_empty());
+            match self.markers.get_mut(entity) {
+                Ok((mut status, mut transform, mut geo, current)) => {
+                    if status.0 != u.status {
+                        status.0 = u.status;
+                    }
+                    if let (Some(t), Some(p)) = (translation, u.position) {
+                        transform.translation = t;
+                        geo.0 = p;
+                    }
+                    if let (Some(mut current), Some(new)) = (current, readings.take()) {
+                        current.0 = new;
+                    }
+                }
+                Err(_) => {
+                    let mut e = self.commands.entity(entity);
+                    e.insert(Status(u.status));
+                    if let (Some(t), Some(p)) = (translation, u.position) {
+                        e.insert((Transform::from_translation(t), GeoPosition(p)));
+                    }
+                }
+            }
+            if let Some(readings) = readings {
+                self.commands.entity(entity).insert(Readings(readings));
+            }
+            if let Some(camera) = u.camera {
+                self.commands.entity(entity).insert(camera);
+            }
+            if from != u.status {
+                self.out.status.write(DeviceStatusChanged {
+                    entity,
+                    id: u.id,
+                    from: Some(from),
+                    to: u.status,
+                });
+            }
+            return Ok(());
+        }
+        let (Some(translation), Some(position)) = (translation, u.position) else {
+            return Err((
+                "no position",
+                format!("first report of {} has no position", u.id),
+            ));
+        };
+        let mut e = self.commands.spawn((
+            FeedId(u.id.clone()),
+            Status(u.status),
+            GeoPosition(position),
+            Transform::from_translation(translation),
+            Visibility::default(),
+        ));
+        match (u.device, u.camera) {
+            (Some((kind, readings)), _) => {
+                e.insert((IotDevice { kind }, Readings(readings)));
+            }
+            (None, Some(camera)) => {
+                e.insert(camera);
+            }
+            (None, None) => {}
+        }
+        if let Some(name) = u.name {
+            e.insert(DisplayName(name));
+        }
+        if let Some(grid) = u.grid {
+            e.insert(GridRef(grid));
+        }
+        let entity = e.id();
+        self.entities.by_id.insert(
+            u.id.clone(),
+            Tracked {
+                entity,
+                kind: u.kind,
+                status: u.status,
+                ts,
+                source,
+                run,
+            },
+        );
+        self.out.status.write(DeviceStatusChanged {
+            entity,
+            id: u.id,
+            from: None,
+            to: u.status,
+        });
+        Ok(())
+    }
+}
+
+/// The rejection of a report older than one already applied or waiting.
+fn late(
+    kind: &str,
+    id: &str,
+    ts: DateTime<FixedOffset>,
+    last: Option<DateTime<FixedOffset>>,
+) -> (&'static str, String) {
+    let why = match last {
+        Some(last) => format!("{kind} {id}: time {ts} is before {last} already applied"),
+        None => format!("{kind} {id}: time {ts} is before a report still waiting"),
+    };
+    ("out of order", why)
+}
+
+/// Work orders and projects, kept by id in a map.
+trait Record {
+    const KIND: &'static str;
+    const KIND_INDEX: usize;
+    fn id(&self) -> &str;
+}
+
+impl Record for WorkOrderEvent {
+    const KIND: &'static str = "work_order";
+    const KIND_INDEX: usize = 2;
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl Record for ProjectUpdate {
+    const KIND: &'static str = "project";
+    const KIND_INDEX: usize = 3;
+    fn id(&self) -> &str {
+        &self.id
     }
 }
 
@@ -646,118 +784,4 @@ fn upsert<T, S: PartialEq + Copy>(
     let to = state(&value);
     let from = map.insert(id, value).map(|old| state(&old));
     (from != Some(to)).then_some((from, to))
-}
-
-fn apply_marker(
-    u: MarkerUpdate,
-    commands: &mut Commands,
-    frame: Option<&SceneFrame>,
-    entities: &mut FeedEntities,
-    markers: &mut Query<MarkerState>,
-    status_changed: &mut MessageWriter<DeviceStatusChanged>,
-) -> Result<(), (&'static str, String)> {
-    let translation = match (u.position, frame) {
-        (Some(p), Some(frame)) => Some(
-            frame
-                .0
-                .to_local(p)
-                .map_err(|e| ("invalid value", format!("{}: {e}", u.id)))?
-                .to_world(MARKER_HEIGHT_M),
-        ),
-        (Some(_), None) => Some(Vec3::ZERO),
-        (None, _) => None,
-    };
-    if let Some(tracked) = entities.by_id.get_mut(&u.id) {
-        if tracked.kind != u.kind {
-            return Err((
-                "kind conflict",
-                format!("id {} is already a {:?}", u.id, tracked.kind),
-            ));
-        }
-        let entity = tracked.entity;
-        let from = tracked.status;
-        tracked.status = u.status;
-        // An entity spawned earlier this frame is not queryable yet: insert instead.
-        let mut readings = u.device.map(|(_, r)| r).filter(|r| !r.is_empty());
-        match markers.get_mut(entity) {
-            Ok((mut status, mut transform, mut geo, current)) => {
-                if status.0 != u.status {
-                    status.0 = u.status;
-                }
-                if let (Some(t), Some(p)) = (translation, u.position) {
-                    transform.translation = t;
-                    geo.0 = p;
-                }
-                if let (Some(mut current), Some(new)) = (current, readings.take()) {
-                    current.0 = new;
-                }
-            }
-            Err(_) => {
-                let mut e = commands.entity(entity);
-                e.insert(Status(u.status));
-                if let (Some(t), Some(p)) = (translation, u.position) {
-                    e.insert((Transform::from_translation(t), GeoPosition(p)));
-                }
-            }
-        }
-        if let Some(readings) = readings {
-            commands.entity(entity).insert(Readings(readings));
-        }
-        if let Some(camera) = u.camera {
-            commands.entity(entity).insert(camera);
-        }
-        if from != u.status {
-            status_changed.write(DeviceStatusChanged {
-                entity,
-                id: u.id,
-                from: Some(from),
-                to: u.status,
-            });
-        }
-        return Ok(());
-    }
-    let (Some(translation), Some(position)) = (translation, u.position) else {
-        return Err((
-            "no position",
-            format!("first report of {} has no position", u.id),
-        ));
-    };
-    let mut e = commands.spawn((
-        FeedId(u.id.clone()),
-        Status(u.status),
-        GeoPosition(position),
-        Transform::from_translation(translation),
-        Visibility::default(),
-    ));
-    match (u.device, u.camera) {
-        (Some((kind, readings)), _) => {
-            e.insert((IotDevice { kind }, Readings(readings)));
-        }
-        (None, Some(camera)) => {
-            e.insert(camera);
-        }
-        (None, None) => {}
-    }
-    if let Some(name) = u.name {
-        e.insert(DisplayName(name));
-    }
-    if let Some(grid) = u.grid {
-        e.insert(GridRef(grid));
-    }
-    let entity = e.id();
-    entities.by_id.insert(
-        u.id.clone(),
-        Tracked {
-            entity,
-            kind: u.kind,
-            status: u.status,
-        },
-    );
-    status_changed.write(DeviceStatusChanged {
-        entity,
-        id: u.id,
-        from: None,
-        to: u.status,
-    });
-    Ok(())
 }

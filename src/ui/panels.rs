@@ -216,19 +216,19 @@ fn feeds(ui: &mut egui::Ui, s: &WallState, tr: Tr) {
             ui.label(RichText::new(name).size(15.0));
             ui.label(RichText::new(state).color(color).size(15.0));
         });
-        ui.label(
-            RichText::new(format!(
-                "{} {}  {} {}  {} {}",
-                tr.short("收", "recv"),
-                src.received,
-                tr.short("用", "applied"),
-                src.applied,
-                tr.short("拒", "rejected"),
-                src.rejected_total()
-            ))
-            .size(14.0)
-            .color(theme::DIM),
+        let mut counts = format!(
+            "{} {}  {} {}  {} {}",
+            tr.short("收", "recv"),
+            src.received,
+            tr.short("用", "applied"),
+            src.applied,
+            tr.short("拒", "rejected"),
+            src.rejected_total()
         );
+        if src.coalesced > 0 {
+            counts += &format!("  {} {}", tr.short("合并", "coalesced"), src.coalesced);
+        }
+        ui.label(RichText::new(counts).size(14.0).color(theme::DIM));
         if let SourceState::Failed(why) | SourceState::Reconnecting(why) = &src.state {
             ui.label(RichText::new(why).size(13.0).color(theme::ALARM));
         }

@@ -222,3 +222,129 @@ fn a_quiet_live_source_turns_stale() {
         health(&app)
     );
 }
+
+/// Status changes and work-order changes as ingest raised them, in order.
+#[derive(bevy::prelude::Resource, Default)]
+struct Seen {
+    status: Vec<(String, Option<DeviceStatus>, DeviceStatus)>,
+    orders: Vec<(String, OrderStatus)>,
+}
+
+fn see(
+    mut seen: bevy::prelude::ResMut<Seen>,
+    mut status: bevy::prelude::MessageReader<citytwin::feeds::ingest::DeviceStatusChanged>,
+    mut orders: bevy::prelude::MessageReader<citytwin::feeds::ingest::WorkOrderChanged>,
+) {
+    for m in status.read() {
+        seen.status.push((m.id.to_string(), m.from, m.to));
+    }
+    for m in orders.read() {
+        seen.orders.push((m.id.clone(), m.to));
+    }
+}
+
+#[test]
+fn under_pressure_readings_coalesce_and_no_status_change_or_order_is_lost() {
+    use bevy::prelude::*;
+    use citytwin::feeds::ingest::{Backlog, IngestConfig, Readings};
+    let dir = temp_dir("feed-pressure");
+    let scene = write(
+        &dir,
+        "scene.ron",
+        r#"(name: "p", origin: (lon: 113.665, lat: 34.754))"#,
+    );
+    let mut app = headless(load_scene(&scene));
+    // A frame that has no time for feeds: it applies one batch of 64, the rest waits.
+    app.world_mut().resource_mut::<IngestConfig>().budget = Duration::ZERO;
+    app.init_resource::<Seen>().add_systems(Update, see);
+    app.update();
+
+    let tx = app.world().resource::<FeedChannel>().sender.clone();
+    let mut sent = 0u64;
+    let mut send = |round: u32, kind: &str, data: String| {
+        let ts = format!("2026-11-23T08:{:02}:{:02}+08:00", round / 60, round % 60);
+        let text = format!(r#"{{"v":1,"ts":"{ts}","kind":"{kind}","data":{data}}}"#);
+        let message = FeedMessage::decode(&text).expect("test message decodes");
+        tx.send(FeedEvent::Message { source: 0, message })
+            .expect("channel open");
+        sent += 1;
+    };
+    const DEVICES: u32 = 10;
+    const ROUNDS: u32 = 300;
+    for round in 0..ROUNDS {
+        for d in 0..DEVICES {
+            // d-3 raises an alarm for one round; d-7 goes offline for good.
+            let status = match (d, round) {
+                (3, 100) => "alarm",
+                (7, 200..) => "offline",
+                _ => "online",
+            };
+            let pos = if round == 0 {
+                r#","position":{"lon":113.666,"lat":34.755}"#
+            } else {
+                ""
+            };
+            send(
+                round,
+                "device",
+                format!(
+                    r#"{{"id":"d-{d}","kind":"gas_detector","status":"{status}"{pos},"readings":[{{"name":"CH4","value":{round},"unit":"%LEL"}}]}}"#
+                ),
+            );
+        }
+        if round % 10 == 0 {
+            let status = if round % 20 == 0 { "reported" } else { "closed" };
+            let id = round / 20;
+            send(
+                round,
+                "work_order",
+                format!(
+                    r#"{{"id":"wo-{id}","source":"grid_patrol","category":"environment","text":"渣土车","status":"{status}"}}"#
+                ),
+            );
+        }
+    }
+    update_until(&mut app, Duration::from_secs(30), "the backlog to drain", |w| {
+        w.resource::<Backlog>().is_empty() && w.resource::<FeedChannel>().receiver.is_empty()
+    });
+    app.update();
+
+    let stats = &app.world().resource::<FeedStats>().sources[0];
+    assert_eq!(stats.received, sent);
+    assert_eq!(stats.rejected_total(), 0, "{:?}", stats.rejected);
+    assert!(stats.coalesced > 1000, "coalesced only {}", stats.coalesced);
+    assert_eq!(stats.applied + stats.coalesced, sent);
+
+    // Latest wins: every device shows its last reading.
+    let entities = app.world().resource::<FeedEntities>();
+    for d in 0..DEVICES {
+        let e = entities.get(&format!("d-{d}")).expect("device spawned");
+        let readings = app.world().get::<Readings>(e).expect("readings");
+        assert_eq!(readings.0[0].value, f64::from(ROUNDS - 1), "d-{d}");
+    }
+    // Every status change was raised, in order.
+    let seen = app.world().resource::<Seen>();
+    let changes = |id: &str| -> Vec<(Option<DeviceStatus>, DeviceStatus)> {
+        seen.status
+            .iter()
+            .filter(|(i, ..)| i == id)
+            .map(|(_, from, to)| (*from, *to))
+            .collect()
+    };
+    use DeviceStatus::*;
+    assert_eq!(
+        changes("d-3"),
+        vec![(None, Online), (Some(Online), Alarm), (Some(Alarm), Online)]
+    );
+    assert_eq!(
+        changes("d-7"),
+        vec![(None, Online), (Some(Online), Offline)]
+    );
+    assert_eq!(entity_status(&mut app, "d-7"), Offline);
+    // Every work order change arrived: 15 opened, 15 closed.
+    let seen = app.world().resource::<Seen>();
+    assert_eq!(seen.orders.len(), 30, "{:?}", seen.orders);
+    let orders = app.world().resource::<WorkOrders>();
+    assert_eq!(orders.0.len(), 15);
+    assert!(orders.0.values().all(|o| o.status == OrderStatus::Closed));
+}
