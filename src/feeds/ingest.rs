@@ -225,9 +225,53 @@ impl FeedEntities {
     }
 }
 
-/// Latest state of every work order seen.
+/// How long a closed work order stays in memory after it closed, in feed time, so
+/// a wall that runs for months keeps a flat footprint. (Counts in `OrderCounts`
+/// are kept; only the order's details go.)
+pub const CLOSED_ORDER_RETENTION: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+/// Latest state of every open work order, and of closed ones for
+/// [`CLOSED_ORDER_RETENTION`] after they closed.
 #[derive(Resource, Debug, Default)]
-pub struct WorkOrders(pub HashMap<String, WorkOrderEvent>);
+pub struct WorkOrders(pub HashMap<String, WorkOrderEvent>, ClosedOrders);
+
+/// When orders closed, oldest first, to let them go in order.
+#[derive(Debug, Default)]
+pub struct ClosedOrders {
+    queue: VecDeque<(DateTime<FixedOffset>, String)>,
+    /// The latest closing time of each order in `queue`; an order reopened and
+    /// closed again is kept until its last closing is old.
+    latest: HashMap<String, DateTime<FixedOffset>>,
+}
+
+impl WorkOrders {
+    fn closed(&mut self, id: String, at: DateTime<FixedOffset>) {
+        self.1.latest.insert(id.clone(), at);
+        self.1.queue.push_back((at, id));
+    }
+
+    /// Forgets orders that closed more than `retention` before `now` and are still
+    /// closed. Returns how many went.
+    pub fn prune(&mut self, now: DateTime<FixedOffset>, retention: chrono::TimeDelta) -> usize {
+        let mut gone = 0;
+        while let Some((at, _)) = self.1.queue.front()
+            && *at + retention < now
+        {
+            let Some((at, id)) = self.1.queue.pop_front() else {
+                break;
+            };
+            if self.1.latest.get(&id) != Some(&at) {
+                continue; // closed again later; a later entry decides
+            }
+            self.1.latest.remove(&id);
+            if self.0.get(&id).is_some_and(|o| o.status == OrderStatus::Closed) {
+                self.0.remove(&id);
+                gone += 1;
+            }
+        }
+        gone
+    }
+}
 
 /// Latest state of every renovation project seen.
 #[derive(Resource, Debug, Default)]
@@ -266,7 +310,10 @@ pub(super) fn plugin(app: &mut App) {
         .add_message::<DeviceStatusChanged>()
         .add_message::<WorkOrderChanged>()
         .add_message::<ProjectPhaseChanged>()
-        .add_systems(Update, ingest.in_set(TwinSet::Ingest));
+        .add_systems(
+            Update,
+            (ingest, prune_closed_orders).chain().in_set(TwinSet::Ingest),
+        );
 }
 
 /// What a device or camera message changes on its entity.
@@ -572,6 +619,9 @@ impl Sink<'_, '_> {
             FeedBody::Device(d) => self.apply_marker(source, ts, d.into()),
             FeedBody::Camera(c) => self.apply_marker(source, ts, (*c).into()),
             FeedBody::WorkOrder(w) => self.apply_record(source, ts, *w, |s| &mut s.orders.0, |o| o.status, |s, id, from, to| {
+                if to == OrderStatus::Closed {
+                    s.orders.closed(id.clone(), ts);
+                }
                 s.out.orders.write(WorkOrderChanged { id, from, to });
             }),
             FeedBody::Project(p) => self.apply_record(source, ts, *p, |s| &mut s.projects.0, |p| p.phase, |s, id, from, to| {
@@ -771,6 +821,17 @@ impl Record for ProjectUpdate {
     const KIND_INDEX: usize = 3;
     fn id(&self) -> &str {
         &self.id
+    }
+}
+
+fn prune_closed_orders(stats: Res<FeedStats>, mut orders: ResMut<WorkOrders>) {
+    if let Some(now) = stats.latest_ts()
+        && orders.1.queue.front().is_some_and(|(at, _)| *at + CLOSED_ORDER_RETENTION < now)
+    {
+        let gone = orders.prune(now, CLOSED_ORDER_RETENTION);
+        if gone > 0 {
+            debug!("{gone} work orders closed over a day ago left memory");
+        }
     }
 }
 

@@ -348,3 +348,58 @@ fn under_pressure_readings_coalesce_and_no_status_change_or_order_is_lost() {
     assert_eq!(orders.0.len(), 15);
     assert!(orders.0.values().all(|o| o.status == OrderStatus::Closed));
 }
+
+#[test]
+fn closed_work_orders_leave_memory_a_day_after_closing() {
+    let dir = temp_dir("feed-retention");
+    let scene = write(
+        &dir,
+        "scene.ron",
+        r#"(name: "r", origin: (lon: 113.665, lat: 34.754))"#,
+    );
+    let mut app = headless(load_scene(&scene));
+    app.update();
+    let tx = app.world().resource::<FeedChannel>().sender.clone();
+    let send = |ts: &str, id: &str, status: &str| {
+        let text = format!(
+            r#"{{"v":1,"ts":"{ts}","kind":"work_order","data":{{"id":"{id}","source":"hotline12345","category":"heating","text":"暖气不热","status":"{status}"}}}}"#
+        );
+        let message = FeedMessage::decode(&text).expect("test message decodes");
+        tx.send(FeedEvent::Message { source: 0, message })
+            .expect("channel open");
+    };
+    send("2026-11-23T08:00:00+08:00", "wo-closed", "reported");
+    send("2026-11-23T09:00:00+08:00", "wo-closed", "closed");
+    send("2026-11-23T08:30:00+08:00", "wo-open", "reported");
+    send("2026-11-23T10:00:00+08:00", "wo-reopened", "closed");
+    send("2026-11-24T08:00:00+08:00", "wo-reopened", "signed");
+    send("2026-11-24T08:05:00+08:00", "wo-reopened", "closed");
+    app.update();
+    app.update();
+    let ids = |app: &bevy::app::App| {
+        let mut ids: Vec<String> = app
+            .world()
+            .resource::<WorkOrders>()
+            .0
+            .keys()
+            .cloned()
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(&app), ["wo-closed", "wo-open", "wo-reopened"], "all within a day");
+    // Feed time moves past a day after wo-closed closed.
+    send("2026-11-24T09:00:01+08:00", "wo-other", "reported");
+    app.update();
+    app.update();
+    assert_eq!(
+        ids(&app),
+        ["wo-open", "wo-other", "wo-reopened"],
+        "closed over a day ago: gone; open, or closed again since: kept"
+    );
+    assert_eq!(
+        *app.world().resource::<OrderCounts>(),
+        OrderCounts { open: 2, closed: 2 },
+        "the counts keep what left memory"
+    );
+}
