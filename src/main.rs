@@ -93,6 +93,23 @@ enum BenchKind {
         #[arg(long, default_value_t = 30_000)]
         devices: usize,
     },
+    /// Publisher → mosquitto → citytwin vs mosquitto_sub on the same stream; lag at a
+    /// steady rate.
+    Mqtt {
+        /// Messages in the burst both subscribers read.
+        #[arg(long, default_value_t = 200_000)]
+        burst: u64,
+        /// Messages per second in the paced phase.
+        #[arg(long, default_value_t = 50_000)]
+        rate: u32,
+        /// Length of the paced phase.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// QoS of the publisher: 0, as sensors send telemetry, or 1 (the subscribers
+        /// always ask for 1; the broker delivers at the lower of the two).
+        #[arg(long, default_value_t = 0)]
+        qos: u8,
+    },
     /// Memory of the live feed state for a city's cameras and devices.
     State {
         #[arg(long, default_value_t = 130_000)]
@@ -282,6 +299,61 @@ fn run(cli: Cli) -> Result<ExitCode> {
             row("decode on source thread → apply in ECS", f.pipeline);
             println!(
                 "  target: decode + apply ≥ 0.5× plain decode and ≥ 1,000,000 msg/s (last row: how the app runs)"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            which:
+                BenchKind::Mqtt {
+                    burst,
+                    rate,
+                    seconds,
+                    qos,
+                },
+        } => {
+            let f = citytwin::feeds::bench::mqtt::mqtt(burst, rate, seconds, qos)
+                .map_err(|e| anyhow::anyhow!("bench mqtt: {e}"))?;
+            let per_s = |n: u64, d: std::time::Duration| n as f64 / d.as_secs_f64().max(1e-9);
+            let (sub, ours) = (
+                per_s(f.burst_messages, f.sub_time),
+                per_s(f.burst_messages, f.our_time),
+            );
+            println!(
+                "mqtt: publisher (QoS {qos}) → mosquitto → subscribers (QoS 1), on loopback; the app at 60 frames/s"
+            );
+            println!(
+                "  burst of {} messages, time to read them all:",
+                f.burst_messages
+            );
+            println!(
+                "    mosquitto_sub          {sub:>10.0} msg/s  ({:.2?})",
+                f.sub_time
+            );
+            println!(
+                "    citytwin (into ECS)    {ours:>10.0} msg/s  ({:.2?})",
+                f.our_time
+            );
+            println!(
+                "    ratio                  {:>10.2}  (target ≥ 0.9)",
+                ours / sub
+            );
+            println!(
+                "  paced at {} msg/s for {seconds} s: the publisher sent {} ({:.0} msg/s), all taken {:.1?} after the start",
+                f.paced_rate,
+                f.paced_sent,
+                f.paced_sent as f64 / seconds,
+                f.paced_time
+            );
+            println!(
+                "    lag publish → applied  p50 {:.1?}  p99 {:.1?}  max {:.1?}  (target p99 < one frame + 5 ms = {:.1?})",
+                f.lag_p50,
+                f.lag_p99,
+                f.lag_max,
+                citytwin::feeds::bench::mqtt::FRAME + std::time::Duration::from_millis(5)
+            );
+            println!(
+                "    longest frame update {:.1?}; coalesced {}, rejected {}",
+                f.longest_update, f.coalesced, f.rejected
             );
             Ok(ExitCode::SUCCESS)
         }

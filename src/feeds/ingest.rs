@@ -50,6 +50,9 @@ pub struct SourceStats {
     /// One map per message kind, so a lookup borrows the id instead of building a key.
     /// (Devices and cameras keep theirs with their entity, see `Tracked`.)
     last_ts_by_id: [HashMap<Text, DateTime<FixedOffset>>; 4],
+    /// Time from a message's `ts` to its being applied, in microseconds, when
+    /// [`IngestConfig::measure_lag`] is on (live feeds stamped at publication).
+    pub lag_us: Option<hdrhistogram::Histogram<u64>>,
     /// Counts the times the source went live, so marker times of an earlier run
     /// (a replay that looped) do not count as newer.
     run: u32,
@@ -123,6 +126,7 @@ impl FeedStats {
             received: 0,
             applied: 0,
             coalesced: 0,
+            lag_us: None,
             run: 0,
             rejected: BTreeMap::new(),
             last_problem: None,
@@ -264,7 +268,11 @@ impl WorkOrders {
                 continue; // closed again later; a later entry decides
             }
             self.1.latest.remove(&id);
-            if self.0.get(&id).is_some_and(|o| o.status == OrderStatus::Closed) {
+            if self
+                .0
+                .get(&id)
+                .is_some_and(|o| o.status == OrderStatus::Closed)
+            {
                 self.0.remove(&id);
                 gone += 1;
             }
@@ -312,7 +320,9 @@ pub(super) fn plugin(app: &mut App) {
         .add_message::<ProjectPhaseChanged>()
         .add_systems(
             Update,
-            (ingest, prune_closed_orders).chain().in_set(TwinSet::Ingest),
+            (ingest, prune_closed_orders)
+                .chain()
+                .in_set(TwinSet::Ingest),
         );
 }
 
@@ -385,6 +395,9 @@ pub struct IngestConfig {
     /// Whether waiting device and camera reports may coalesce (latest wins). Off, every
     /// report is applied and a slow frame slows the sources instead.
     pub coalesce: bool,
+    /// Record each source's lag from `ts` to applied (benchmarks; costs a clock read
+    /// per message).
+    pub measure_lag: bool,
 }
 
 impl Default for IngestConfig {
@@ -392,6 +405,7 @@ impl Default for IngestConfig {
         Self {
             budget: INGEST_BUDGET,
             coalesce: true,
+            measure_lag: false,
         }
     }
 }
@@ -437,14 +451,14 @@ impl Backlog {
     }
 
     /// Queues a message, merging it into the waiting report of the same marker when
-    /// that has the same status and source. Returns whether it merged, or the message
-    /// back as an out-of-order rejection when it is older than the waiting one.
+    /// that has the same status and source. Returns whether it merged, or an
+    /// out-of-order rejection when it is older than the waiting one.
     fn push(
         &mut self,
         source: usize,
         message: FeedMessage,
         coalesce: bool,
-    ) -> Result<bool, FeedMessage> {
+    ) -> Result<bool, (&'static str, String)> {
         let marker = matches!(message.body, FeedBody::Device(_) | FeedBody::Camera(_));
         if coalesce
             && marker
@@ -454,7 +468,12 @@ impl Backlog {
             && *waiting_source == source
         {
             if message.ts < waiting.ts {
-                return Err(message);
+                return Err(late(
+                    message.body.kind(),
+                    message.body.id(),
+                    message.ts,
+                    None,
+                ));
             }
             if same_state(waiting, &message) {
                 merge(waiting, message);
@@ -519,6 +538,7 @@ struct Sink<'w, 's> {
     projects: ResMut<'w, Projects>,
     markers: Query<'w, 's, MarkerState>,
     out: Outbox<'w>,
+    measure_lag: Local<'s, bool>,
 }
 
 fn ingest(
@@ -532,6 +552,7 @@ fn ingest(
     let mut n = 0u32;
     // What waits in the backlog goes first; the channel only once it is empty, so
     // each marker's reports stay in order.
+    *sink.measure_lag = config.measure_lag;
     while let Some((source, message)) = backlog.pop() {
         n += 1;
         sink.apply(source, message);
@@ -569,10 +590,7 @@ fn ingest(
         match backlog.push(source, message, config.coalesce) {
             Ok(true) => sink.stats.source(source).coalesced += 1,
             Ok(false) => {}
-            Err(m) => {
-                let (label, why) = late(m.body.kind(), m.body.id(), m.ts, None);
-                sink.stats.reject(source, label, why);
-            }
+            Err((label, why)) => sink.stats.reject(source, label, why),
         }
     }
 }
@@ -618,20 +636,43 @@ impl Sink<'_, '_> {
         let result = match body {
             FeedBody::Device(d) => self.apply_marker(source, ts, d.into()),
             FeedBody::Camera(c) => self.apply_marker(source, ts, (*c).into()),
-            FeedBody::WorkOrder(w) => self.apply_record(source, ts, *w, |s| &mut s.orders.0, |o| o.status, |s, id, from, to| {
-                if to == OrderStatus::Closed {
-                    s.orders.closed(id.clone(), ts);
-                }
-                s.out.orders.write(WorkOrderChanged { id, from, to });
-            }),
-            FeedBody::Project(p) => self.apply_record(source, ts, *p, |s| &mut s.projects.0, |p| p.phase, |s, id, from, to| {
-                s.out.phases.write(ProjectPhaseChanged { id, from, to });
-            }),
+            FeedBody::WorkOrder(w) => self.apply_record(
+                source,
+                ts,
+                *w,
+                |s| &mut s.orders.0,
+                |o| o.status,
+                |s, id, from, to| {
+                    if to == OrderStatus::Closed {
+                        s.orders.closed(id.clone(), ts);
+                    }
+                    s.out.orders.write(WorkOrderChanged { id, from, to });
+                },
+            ),
+            FeedBody::Project(p) => self.apply_record(
+                source,
+                ts,
+                *p,
+                |s| &mut s.projects.0,
+                |p| p.phase,
+                |s, id, from, to| {
+                    s.out.phases.write(ProjectPhaseChanged { id, from, to });
+                },
+            ),
         };
         match result {
             Ok(()) => {
+                let measure = *self.measure_lag;
                 let s = self.stats.source(source);
                 s.applied += 1;
+                if measure {
+                    let lag = (chrono::Utc::now().fixed_offset() - ts).num_microseconds();
+                    let histogram = s.lag_us.get_or_insert_with(|| {
+                        hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 3)
+                            .expect("constant histogram bounds are valid")
+                    });
+                    histogram.saturating_record(lag.unwrap_or(0).max(0) as u64);
+                }
                 if s.latest_ts.is_none_or(|t| ts > t) {
                     s.latest_ts = Some(ts);
                 }
@@ -653,7 +694,9 @@ impl Sink<'_, '_> {
     ) -> Result<(), (&'static str, String)> {
         let id = record.id().to_string();
         let slot = T::KIND_INDEX;
-        let last = self.stats.source(source).last_ts_by_id[slot].get(id.as_str()).copied();
+        let last = self.stats.source(source).last_ts_by_id[slot]
+            .get(id.as_str())
+            .copied();
         if let Some(last) = last.filter(|last| ts < *last) {
             return Err(late(T::KIND, &id, ts, Some(last)));
         }
@@ -691,7 +734,11 @@ impl Sink<'_, '_> {
                 ));
             }
             if tracked.source == source && tracked.run == run && ts < tracked.ts {
-                let kind = if u.kind == EntityKind::Camera { "camera" } else { "device" };
+                let kind = if u.kind == EntityKind::Camera {
+                    "camera"
+                } else {
+                    "device"
+                };
                 return Err(late(kind, &u.id, ts, Some(tracked.ts)));
             }
             (tracked.ts, tracked.source, tracked.run) = (ts, source, run);
@@ -826,7 +873,11 @@ impl Record for ProjectUpdate {
 
 fn prune_closed_orders(stats: Res<FeedStats>, mut orders: ResMut<WorkOrders>) {
     if let Some(now) = stats.latest_ts()
-        && orders.1.queue.front().is_some_and(|(at, _)| *at + CLOSED_ORDER_RETENTION < now)
+        && orders
+            .1
+            .queue
+            .front()
+            .is_some_and(|(at, _)| *at + CLOSED_ORDER_RETENTION < now)
     {
         let gone = orders.prune(now, CLOSED_ORDER_RETENTION);
         if gone > 0 {

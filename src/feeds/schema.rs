@@ -368,10 +368,7 @@ fn known_kind(kind: &str) -> Option<&'static str> {
 }
 
 /// Decodes `data` of a known kind from any deserializer.
-fn body<'de, D: serde::Deserializer<'de>>(
-    kind: &'static str,
-    d: D,
-) -> Result<FeedBody, D::Error> {
+fn body<'de, D: serde::Deserializer<'de>>(kind: &'static str, d: D) -> Result<FeedBody, D::Error> {
     Ok(match kind {
         "device" => FeedBody::Device(DeviceReport::deserialize(d)?),
         "camera" => FeedBody::Camera(Box::new(CameraReport::deserialize(d)?)),
@@ -405,7 +402,9 @@ impl<'de> serde::de::Visitor<'de> for &mut Envelope<'de> {
                         _ => self.raw_data = Some(map.next_value()?),
                     }
                 }
-                "v" | "ts" | "kind" | "data" => return Err(A::Error::custom(format!("duplicate field `{key}`"))),
+                "v" | "ts" | "kind" | "data" => {
+                    return Err(A::Error::custom(format!("duplicate field `{key}`")));
+                }
                 other => {
                     return Err(A::Error::custom(format!(
                         "unknown field `{other}`, expected one of v, ts, kind, data"
@@ -514,9 +513,7 @@ impl FeedMessage {
         use serde::Deserializer as _;
         let mut env = Envelope::default();
         let mut de = serde_json::Deserializer::from_str(line);
-        let parsed = (&mut de)
-            .deserialize_map(&mut env)
-            .and_then(|()| de.end());
+        let parsed = (&mut de).deserialize_map(&mut env).and_then(|()| de.end());
         if let Err(e) = parsed {
             return Err(match env.decoding {
                 Some(kind) => DecodeError::Data {

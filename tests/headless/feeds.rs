@@ -293,7 +293,11 @@ fn under_pressure_readings_coalesce_and_no_status_change_or_order_is_lost() {
             );
         }
         if round % 10 == 0 {
-            let status = if round % 20 == 0 { "reported" } else { "closed" };
+            let status = if round % 20 == 0 {
+                "reported"
+            } else {
+                "closed"
+            };
             let id = round / 20;
             send(
                 round,
@@ -304,9 +308,12 @@ fn under_pressure_readings_coalesce_and_no_status_change_or_order_is_lost() {
             );
         }
     }
-    update_until(&mut app, Duration::from_secs(30), "the backlog to drain", |w| {
-        w.resource::<Backlog>().is_empty() && w.resource::<FeedChannel>().receiver.is_empty()
-    });
+    update_until(
+        &mut app,
+        Duration::from_secs(30),
+        "the backlog to drain",
+        |w| w.resource::<Backlog>().is_empty() && w.resource::<FeedChannel>().receiver.is_empty(),
+    );
     app.update();
 
     let stats = &app.world().resource::<FeedStats>().sources[0];
@@ -387,7 +394,11 @@ fn closed_work_orders_leave_memory_a_day_after_closing() {
         ids.sort();
         ids
     };
-    assert_eq!(ids(&app), ["wo-closed", "wo-open", "wo-reopened"], "all within a day");
+    assert_eq!(
+        ids(&app),
+        ["wo-closed", "wo-open", "wo-reopened"],
+        "all within a day"
+    );
     // Feed time moves past a day after wo-closed closed.
     send("2026-11-24T09:00:01+08:00", "wo-other", "reported");
     app.update();

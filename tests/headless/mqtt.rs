@@ -3,110 +3,47 @@
 
 use crate::common::*;
 use citytwin::feeds::SourceState;
+use citytwin::feeds::bench::broker::{INSTALL_HINT, LocalBroker};
 use citytwin::feeds::ingest::{FeedEntities, FeedStats, Projects, Status, WorkOrders};
 use citytwin::feeds::schema::{DeviceStatus, OrderStatus};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-const INSTALL_HINT: &str = "mosquitto is missing: install Debian's mosquitto and mosquitto-clients (scripts/install-deps.sh does)";
-
-struct Broker {
-    child: Child,
-    port: u16,
-    conf: PathBuf,
-}
-
-fn mosquitto_binary() -> &'static str {
-    if Path::new("/usr/sbin/mosquitto").exists() {
-        "/usr/sbin/mosquitto"
-    } else {
-        "mosquitto"
-    }
-}
+/// The library's local broker, with test-friendly failures.
+struct Broker(LocalBroker);
 
 impl Broker {
-    /// A broker that forgets everything when it stops.
     fn start(dir: &Path, port: u16) -> Broker {
-        let conf = write(
-            dir,
-            "mosquitto.conf",
-            &format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
-        );
-        Broker::run(conf, port)
+        Broker(LocalBroker::plain(dir, port, "").unwrap_or_else(|e| panic!("{e}")))
     }
 
-    fn run(conf: PathBuf, port: u16) -> Broker {
-        let child = Command::new(mosquitto_binary())
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect(INSTALL_HINT);
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "mosquitto did not start on port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Broker { child, port, conf }
-    }
-
-    /// Starts again with the same configuration.
     fn restart(&mut self) {
-        self.stop();
-        *self = Broker::run(self.conf.clone(), self.port);
-    }
-
-    /// Stops gracefully (SIGTERM), so a persistent broker saves its sessions.
-    fn terminate(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.0.restart().unwrap_or_else(|e| panic!("{e}"));
     }
 
     fn publish(&self, topic: &str, payload: &str) {
-        let status = Command::new("mosquitto_pub")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-q",
-                "1",
-                "-t",
-                topic,
-                "-m",
-                payload,
-            ])
-            .status()
-            .expect(INSTALL_HINT);
-        assert!(status.success(), "mosquitto_pub failed");
+        self.0
+            .publish(topic, payload)
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 }
 
-impl Drop for Broker {
-    fn drop(&mut self) {
-        self.stop();
+impl std::ops::Deref for Broker {
+    type Target = LocalBroker;
+    fn deref(&self) -> &LocalBroker {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Broker {
+    fn deref_mut(&mut self) -> &mut LocalBroker {
+        &mut self.0
     }
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    citytwin::feeds::bench::broker::free_port().expect("a free port")
 }
 
 fn msg(kind: &str, data: &str) -> String {
@@ -352,16 +289,15 @@ fn persistent_broker(dir: &Path, port: u16) -> Broker {
         .arg("-u")
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    let conf = write(
-        dir,
-        "persistent.conf",
-        &format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\n{}",
-            dir.display(),
-            if as_root { "user root\n" } else { "" }
-        ),
+    let conf = format!(
+        "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\n{}",
+        dir.display(),
+        if as_root { "user root\n" } else { "" }
     );
-    Broker::run(conf, port)
+    Broker(
+        LocalBroker::with_config(dir, "persistent.conf", &conf, port)
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
 }
 
 fn order(n: usize) -> String {

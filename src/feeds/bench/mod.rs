@@ -1,6 +1,9 @@
 //! `citytwin bench ingest`: device updates decoded and applied into the ECS, against
 //! plain serde decoding of the same bytes, measured in the same run.
 
+pub mod broker;
+pub mod mqtt;
+
 use super::schema::FeedMessage;
 use super::{FeedChannel, FeedEvent};
 use crate::feeds::ingest::FeedStats;
