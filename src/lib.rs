@@ -60,6 +60,8 @@ pub struct WindowOptions {
     pub shot: Option<PathBuf>,
     /// `shot --click`: click this window position before capturing.
     pub click: Option<Vec2>,
+    /// `--select ID`: select the device or camera with this feed id once it exists.
+    pub select: Option<String>,
 }
 
 /// The simulation core shared by the wall and the headless tests: scene data, feeds,
@@ -130,12 +132,14 @@ pub fn wall_app(options: &TwinOptions, window: &WindowOptions) -> App {
     );
     app.add_plugins(bevy_egui::EguiPlugin::default());
     add_core(&mut app, options);
-    app.insert_resource(view::StartView(window.view.clone()));
+    app.insert_resource(view::StartView(window.view.clone()))
+        .insert_resource(view::SelectFeedId(window.select.clone()));
     if let Some(out) = &window.shot {
         app.insert_resource(view::shot::ShotRequest {
             out: out.clone(),
             timeout: Duration::from_secs(180),
             click: window.click,
+            select: window.select.is_some(),
         });
     }
     app.add_plugins((view::plugin, ui::plugin));

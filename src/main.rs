@@ -37,6 +37,9 @@ enum Command {
         /// Named view of the scene to start at.
         #[arg(long)]
         view: Option<String>,
+        /// Select the device or camera with this feed id once it appears.
+        #[arg(long, value_name = "ID")]
+        select: Option<String>,
     },
     /// Open a window, wait until everything is drawn, save a PNG and exit.
     Shot {
@@ -51,6 +54,10 @@ enum Command {
         /// Click at X,Y (window pixels) before capturing, e.g. to show the inspector.
         #[arg(long, value_name = "X,Y", value_parser = parse_point)]
         click: Option<(f32, f32)>,
+        /// Select the device or camera with this feed id (its snapshot is fetched
+        /// before the capture).
+        #[arg(long, value_name = "ID")]
+        select: Option<String>,
         /// Feed to play instead of the scene's (repeatable).
         #[arg(long = "feeds", value_name = "SPEC")]
         feeds: Vec<String>,
@@ -191,6 +198,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         size: (1920, 1080),
         fullscreen: false,
         view: None,
+        select: None,
     });
     match command {
         Command::Wall {
@@ -199,6 +207,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             size,
             fullscreen,
             view,
+            select,
         } => {
             let options = options(scene.load()?, &feeds)?;
             let window = WindowOptions {
@@ -207,6 +216,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 view,
                 shot: None,
                 click: None,
+                select,
             };
             Ok(run_window(&options, &window))
         }
@@ -216,6 +226,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             size,
             view,
             click,
+            select,
             feeds,
         } => {
             let scene = scene.load()?;
@@ -236,6 +247,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 view,
                 shot: Some(out),
                 click: click.map(|(x, y)| bevy::math::Vec2::new(x, y)),
+                select,
             };
             Ok(run_window(&options, &window))
         }

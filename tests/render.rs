@@ -11,13 +11,12 @@ const H: u32 = 720;
 /// and two software renderers on 2 cores slow each other: one shot at a time.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// Runs `citytwin shot` under Xvfb; returns the picture and what the app logged.
-fn shot(view: Option<&str>, click: Option<(u32, u32)>) -> (image::RgbImage, String) {
+/// Runs `citytwin shot ARGS…` under Xvfb; returns the picture and what the app logged.
+fn shot(name: &str, args: &[&str]) -> (image::RgbImage, String) {
     let _turn = ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("shot-{}.png", view.unwrap_or("default")));
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("shot-{name}.png"));
     let _ = std::fs::remove_file(&out);
     let size = format!("{W}x{H}");
     let mut cmd = Command::new("xvfb-run");
@@ -28,12 +27,7 @@ fn shot(view: Option<&str>, click: Option<(u32, u32)>) -> (image::RgbImage, Stri
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         // Software Vulkan when there is no GPU; a real one is used where present.
         .env("WGPU_BACKEND", "vulkan");
-    if let Some(v) = view {
-        cmd.args(["--view", v]);
-    }
-    if let Some((x, y)) = click {
-        cmd.args(["--click", &format!("{x},{y}")]);
-    }
+    cmd.args(args);
     let result = cmd
         .output()
         .expect("xvfb-run is missing: install Debian's xvfb (scripts/install-deps.sh does)");
@@ -69,7 +63,7 @@ fn share(
 
 #[test]
 fn wall_screenshot_shows_city_markers_and_panels() {
-    let (img, _) = shot(None, None);
+    let (img, _) = shot("default", &[]);
     assert_eq!(img.dimensions(), (W, H));
     // The 3D viewport (right of the KPI panel, between header and status bar).
     let (vx0, vy0, vx1, vy1) = (300, 80, W - 10, H - 40);
@@ -124,7 +118,7 @@ fn wall_screenshot_shows_city_markers_and_panels() {
 #[test]
 fn clicking_a_building_opens_the_inspector() {
     // In the "erqi" view a tall office tower stands right of the square.
-    let (img, log) = shot(Some("erqi"), Some((967, 440)));
+    let (img, log) = shot("erqi-click", &["--view", "erqi", "--click", "967,440"]);
     assert!(
         log.contains("selected building EQ-B"),
         "no building picked:\n{log}"
@@ -142,5 +136,61 @@ fn clicking_a_building_opens_the_inspector() {
         text > 0.01,
         "inspector shows no text ({:.2}%)",
         text * 100.0
+    );
+}
+
+/// Serves one file over HTTP/1.1 on a free loopback port, to every request.
+fn serve_file(body: Vec<u8>, content_type: &'static str) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&body);
+        }
+    });
+    port
+}
+
+#[test]
+fn a_selected_camera_shows_its_snapshot_in_the_inspector() {
+    let jpeg = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/camera-red-blue.jpg"
+    ))
+    .expect("fixture");
+    let port = serve_file(jpeg, "image/jpeg");
+    let feed = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("snapshot-feed.ndjson");
+    std::fs::write(
+        &feed,
+        format!(
+            r#"{{"v":1,"ts":"2026-11-23T08:00:00+08:00","kind":"camera","data":{{"id":"CAM-SNAP","name":"二七广场 东北角","position":{{"lon":113.6488,"lat":34.7406}},"heading_deg":45.0,"status":"online","snapshot_url":"http://127.0.0.1:{port}/cam.jpg"}}}}"#
+        ),
+    )
+    .expect("write feed");
+    let spec = format!("replay:{}@max", feed.display());
+    let (img, log) = shot("snapshot", &["--feeds", &spec, "--select", "CAM-SNAP"]);
+    assert!(log.contains("selected CAM-SNAP"), "not selected:\n{log}");
+    // The picture (red left half, blue right half) fills the inspector's width.
+    let (x0, y0, x1, y1) = (W - 250, 150, W - 10, 450);
+    let red = share(&img, x0, y0, x1, y1, |[r, g, b]| {
+        r > 180 && g < 80 && b < 80
+    });
+    let blue = share(&img, x0, y0, x1, y1, |[r, g, b]| {
+        b > 180 && r < 80 && g < 110
+    });
+    assert!(
+        red > 0.08 && blue > 0.08,
+        "snapshot not shown: {:.1}% red, {:.1}% blue",
+        red * 100.0,
+        blue * 100.0
     );
 }

@@ -12,6 +12,7 @@ pub mod mqtt;
 pub mod record;
 pub mod replay;
 pub mod schema;
+pub mod snapshot;
 
 use bevy::prelude::*;
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
@@ -228,6 +229,7 @@ pub(super) fn plugin(app: &mut App) {
         .init_resource::<FeedConfig>()
         .add_systems(Startup, start_sources);
     ingest::plugin(app);
+    snapshot::plugin(app);
 }
 
 fn start_sources(

@@ -76,10 +76,13 @@ fn setup_style(
     windows: Query<&Window, With<bevy::window::PrimaryWindow>>,
     mut frames: Local<u32>,
     mut last_zoom: Local<f32>,
+    mut warm_at: Local<u32>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
     *frames += 1;
-    if *frames == 3 {
+    // Glyphs are rasterised per pixel density: warm them again once a new zoom has
+    // taken effect.
+    if *frames == 3 || *frames == *warm_at {
         warm_glyphs(ctx);
     }
     if *frames == 1 {
@@ -118,6 +121,7 @@ fn setup_style(
         if (zoom - *last_zoom).abs() > 0.01 {
             *last_zoom = zoom;
             ctx.set_zoom_factor(zoom);
+            *warm_at = (*frames + 2).max(3);
         }
     }
     Ok(())

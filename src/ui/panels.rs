@@ -3,8 +3,12 @@
 use super::{Tr, theme};
 use crate::city::{Buildings, CityStatus, CurrentScene, LoadPhase};
 use crate::feeds::SourceState;
-use crate::feeds::ingest::{FeedStats, Health};
-use crate::feeds::schema::DeviceStatus;
+use crate::feeds::ingest::{
+    DisplayName, FeedId, FeedStats, GeoPosition, GridRef, Health, IotDevice, Readings, Status,
+    VideoCamera,
+};
+use crate::feeds::schema::{DeviceKind, DeviceStatus};
+use crate::feeds::snapshot::{SnapshotCache, SnapshotState};
 use crate::ops::{DeviceCounts, OrderCounts, TwinClock};
 use crate::view::Selection;
 use bevy::ecs::system::SystemParam;
@@ -12,8 +16,27 @@ use bevy::prelude::*;
 use bevy_egui::EguiContexts;
 use bevy_egui::egui::{self, Align, Color32, Layout, RichText};
 
+/// What the inspector shows of a device or camera.
+type MarkerView = (
+    &'static FeedId,
+    &'static Status,
+    &'static GeoPosition,
+    Option<&'static DisplayName>,
+    Option<&'static GridRef>,
+    Option<&'static IotDevice>,
+    Option<&'static Readings>,
+    Option<&'static VideoCamera>,
+);
+
+/// The egui texture of the selected camera's snapshot, with the picture generation
+/// it was made from.
+#[derive(Default)]
+pub(super) struct SnapshotTexture(Option<(u64, egui::TextureHandle)>);
+
 #[derive(SystemParam)]
-pub(super) struct WallState<'w> {
+pub(super) struct WallState<'w, 's> {
+    markers: Query<'w, 's, MarkerView>,
+    snapshots: ResMut<'w, SnapshotCache>,
     scene: Res<'w, CurrentScene>,
     clock: Res<'w, TwinClock>,
     devices: Res<'w, DeviceCounts>,
@@ -31,8 +54,28 @@ fn frame() -> egui::Frame {
         .inner_margin(egui::Margin::same(14))
 }
 
-pub(super) fn draw(mut contexts: EguiContexts, state: WallState) -> Result {
+pub(super) fn draw(
+    mut contexts: EguiContexts,
+    mut state: WallState,
+    mut texture: Local<SnapshotTexture>,
+) -> Result {
     let ctx = contexts.ctx_mut()?;
+    // The selected camera's snapshot: asked for (and refreshed) while it is shown.
+    let camera = state
+        .selection
+        .marker
+        .and_then(|e| state.markers.get(e).ok())
+        .and_then(|m| Some((m.0.0.clone(), m.7?.snapshot_url.clone()?)));
+    let snapshot = match camera {
+        Some((id, url)) => {
+            state.snapshots.want(&id, &url);
+            snapshot_texture(ctx, &state.snapshots, &id, &mut texture)
+        }
+        None => {
+            texture.0 = None;
+            None
+        }
+    };
     let tr = Tr(state.scene.0.file.language);
     let mut root = egui::Ui::new(
         ctx.clone(),
@@ -62,8 +105,174 @@ pub(super) fn draw(mut contexts: EguiContexts, state: WallState) -> Result {
             .exact_size(360.0)
             .resizable(false)
             .show(&mut root, |ui| inspector(ui, &state, tr));
+    } else if let Some(m) = state
+        .selection
+        .marker
+        .and_then(|e| state.markers.get(e).ok())
+    {
+        egui::Panel::right("inspector")
+            .frame(frame())
+            .exact_size(360.0)
+            .resizable(false)
+            .show(&mut root, |ui| {
+                marker_inspector(ui, m, &state, snapshot, tr)
+            });
     }
     Ok(())
+}
+
+/// The texture for camera `id`'s current picture, made anew when the picture changes.
+fn snapshot_texture(
+    ctx: &egui::Context,
+    cache: &SnapshotCache,
+    id: &str,
+    texture: &mut SnapshotTexture,
+) -> Option<egui::TextureHandle> {
+    let snapshot = cache.get(id)?;
+    let SnapshotState::Ready(picture) = &snapshot.state else {
+        return None;
+    };
+    if texture.0.as_ref().map(|(g, _)| *g) != Some(snapshot.generation) {
+        let image = egui::ColorImage::from_rgba_unmultiplied(
+            [picture.width as usize, picture.height as usize],
+            &picture.rgba,
+        );
+        let handle = ctx.load_texture(
+            format!("snapshot-{id}"),
+            image,
+            egui::TextureOptions::LINEAR,
+        );
+        texture.0 = Some((snapshot.generation, handle));
+    }
+    texture.0.as_ref().map(|(_, h)| h.clone())
+}
+
+fn kind_name(kind: DeviceKind, tr: Tr) -> String {
+    let (zh, en) = match kind {
+        DeviceKind::Elevator => ("电梯", "Elevator"),
+        DeviceKind::GasDetector => ("燃气探测器", "Gas detector"),
+        DeviceKind::ManholeCover => ("井盖", "Manhole cover"),
+        DeviceKind::WaterPressure => ("供水压力", "Water pressure"),
+        DeviceKind::BridgeStrain => ("桥梁应变", "Bridge strain"),
+        DeviceKind::ParkingSpace => ("停车位", "Parking space"),
+        DeviceKind::StreetLight => ("路灯", "Street light"),
+        DeviceKind::TrafficFlow => ("交通流量", "Traffic flow"),
+        DeviceKind::AirQuality => ("空气质量", "Air quality"),
+        DeviceKind::Other => ("其他", "Other"),
+    };
+    tr.short(zh, en)
+}
+
+fn marker_inspector(
+    ui: &mut egui::Ui,
+    (id, status, position, name, grid, device, readings, camera): <MarkerView as bevy::ecs::query::QueryData>::Item<'_, '_>,
+    s: &WallState,
+    snapshot: Option<egui::TextureHandle>,
+    tr: Tr,
+) {
+    let title = if camera.is_some() {
+        tr.t("视频监控", "Camera")
+    } else {
+        tr.t("物联设备", "IoT device")
+    };
+    ui.label(RichText::new(title).size(22.0).color(theme::ACCENT));
+    ui.separator();
+    ui.label(
+        RichText::new(name.map_or(id.0.as_str(), |n| n.0.as_str()))
+            .size(24.0)
+            .strong(),
+    );
+    egui::Grid::new("marker-facts")
+        .num_columns(2)
+        .show(ui, |ui| {
+            let row = |ui: &mut egui::Ui, label: String, value: RichText| {
+                ui.label(RichText::new(label).color(theme::DIM));
+                ui.label(value);
+                ui.end_row();
+            };
+            row(ui, tr.short("编号", "ID"), RichText::new(id.0.as_str()));
+            row(
+                ui,
+                tr.short("状态", "Status"),
+                RichText::new(status_name(status.0, tr))
+                    .color(status_color(status.0))
+                    .strong(),
+            );
+            if let Some(d) = device {
+                row(
+                    ui,
+                    tr.short("类型", "Kind"),
+                    RichText::new(kind_name(d.kind, tr)),
+                );
+            }
+            if let Some(g) = grid {
+                row(ui, tr.short("网格", "Grid"), RichText::new(&g.0));
+            }
+            row(
+                ui,
+                tr.short("位置", "Position"),
+                RichText::new(format!("{:.6}, {:.6}", position.0.lon, position.0.lat)),
+            );
+            if let Some(c) = camera
+                && let Some(h) = c.heading_deg
+            {
+                let fov = c.fov_deg.map_or(String::new(), |f| format!(" · {f:.0}°"));
+                row(
+                    ui,
+                    tr.short("朝向", "Heading"),
+                    RichText::new(format!("{h:.0}°{fov}")),
+                );
+            }
+            for r in readings.map_or(&[][..], |r| &r.0[..]) {
+                row(
+                    ui,
+                    r.name.to_string(),
+                    RichText::new(format!("{} {}", r.value, r.unit)).size(20.0),
+                );
+            }
+        });
+    let Some(c) = camera else {
+        return;
+    };
+    ui.add_space(10.0);
+    let age = s
+        .snapshots
+        .get(&id.0)
+        .and_then(|e| e.updated_at)
+        .map_or(String::new(), |at| {
+            format!(" · {} s", at.elapsed().as_secs())
+        });
+    ui.label(RichText::new(tr.t("实时画面", "Snapshot") + &age).color(theme::ACCENT));
+    let Some(url) = &c.snapshot_url else {
+        ui.label(RichText::new(tr.t("无快照地址", "no snapshot URL")).color(theme::DIM));
+        return;
+    };
+    match (snapshot, s.snapshots.get(&id.0)) {
+        (Some(texture), Some(_)) => {
+            let width = ui.available_width();
+            let [w, h] = texture.size();
+            let size = egui::vec2(width, width * h as f32 / w.max(1) as f32);
+            ui.add(egui::Image::new(egui::load::SizedTexture::new(
+                texture.id(),
+                size,
+            )));
+        }
+        (_, Some(entry)) => match &entry.state {
+            SnapshotState::Failed(why) => {
+                ui.label(
+                    RichText::new(tr.t("快照获取失败", "snapshot failed")).color(theme::ALARM),
+                );
+                ui.label(RichText::new(why).size(13.0).color(theme::DIM));
+            }
+            _ => {
+                ui.label(RichText::new(tr.t("加载中…", "loading…")).color(theme::DIM));
+            }
+        },
+        (_, None) => {
+            ui.label(RichText::new(tr.t("加载中…", "loading…")).color(theme::DIM));
+        }
+    }
+    ui.label(RichText::new(url).size(12.0).color(theme::DIM));
 }
 
 fn header(ui: &mut egui::Ui, s: &WallState, tr: Tr) {

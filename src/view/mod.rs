@@ -15,11 +15,21 @@ use bevy::window::PrimaryWindow;
 use bevy_egui::input::EguiWantsInput;
 use camera::{WallCamera, initial_orbit};
 
-/// The building the user clicked, shown in the inspector.
+/// What the user clicked, shown in the inspector: a building or a device or camera
+/// marker (at most one of the two).
 #[derive(Resource, Debug, Default, Clone, PartialEq)]
 pub struct Selection {
     pub building: Option<usize>,
+    pub marker: Option<Entity>,
 }
+
+/// A feed id to select once its entity exists (`--select`).
+#[derive(Resource, Debug, Default, Clone)]
+pub struct SelectFeedId(pub Option<String>);
+
+/// A click this close to a marker (logical pixels) selects it rather than what
+/// lies behind it.
+const MARKER_PICK_RADIUS: f32 = 18.0;
 
 /// When the process started, for the "city on screen after" figure.
 #[derive(Resource, Debug, Clone, Copy)]
@@ -61,6 +71,7 @@ struct SelectionHighlight;
 
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<Selection>()
+        .init_resource::<SelectFeedId>()
         .add_message::<PickAt>()
         .init_resource::<StartView>()
         .insert_resource(ClearColor(Color::srgb(0.015, 0.025, 0.05)))
@@ -75,7 +86,7 @@ pub(super) fn plugin(app: &mut App) {
             (
                 dress_markers,
                 recolor_markers,
-                (click_to_pick, pick_building).chain(),
+                (click_to_pick, pick_building, select_feed_id).chain(),
                 highlight_selection,
                 report_first_full_frame,
                 scale_markers,
@@ -284,6 +295,7 @@ fn click_to_pick(
 fn pick_building(
     mut picks: MessageReader<PickAt>,
     cameras: Query<(&Camera, &GlobalTransform), With<WallCamera>>,
+    markers: Query<(Entity, &GlobalTransform), (With<Status>, Without<WallCamera>)>,
     index: Res<BuildingIndex>,
     buildings: Res<Buildings>,
     mut selection: ResMut<Selection>,
@@ -292,19 +304,59 @@ fn pick_building(
         return;
     };
     for PickAt(cursor) in picks.read() {
-        let Ok(ray) = camera.viewport_to_world(transform, *cursor) else {
-            continue;
+        // The nearest marker on screen within reach of the click wins.
+        let marker = markers
+            .iter()
+            .filter_map(|(e, at)| {
+                let p = camera.world_to_viewport(transform, at.translation()).ok()?;
+                let d = p.distance(*cursor);
+                (d <= MARKER_PICK_RADIUS).then_some((e, d))
+            })
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(e, _)| e);
+        let picked = match marker {
+            Some(e) => Selection {
+                building: None,
+                marker: Some(e),
+            },
+            None => {
+                let Ok(ray) = camera.viewport_to_world(transform, *cursor) else {
+                    continue;
+                };
+                Selection {
+                    building: index
+                        .pick(&buildings, ray.origin, *ray.direction)
+                        .map(|(i, _)| i),
+                    marker: None,
+                }
+            }
         };
-        let picked = index
-            .pick(&buildings, ray.origin, *ray.direction)
-            .map(|(i, _)| i);
-        match picked {
-            Some(i) => info!("selected building {} at {cursor}", buildings.0[i].id),
-            None => info!("nothing to select at {cursor}"),
+        match (&picked.building, &picked.marker) {
+            (Some(i), _) => info!("selected building {} at {cursor}", buildings.0[*i].id),
+            (_, Some(e)) => info!("selected marker {e} at {cursor}"),
+            _ => info!("nothing to select at {cursor}"),
         }
-        if selection.building != picked {
-            selection.building = picked;
+        if *selection != picked {
+            *selection = picked;
         }
+    }
+}
+
+fn select_feed_id(
+    mut wanted: ResMut<SelectFeedId>,
+    entities: Res<crate::feeds::ingest::FeedEntities>,
+    mut selection: ResMut<Selection>,
+) {
+    let Some(id) = &wanted.0 else {
+        return;
+    };
+    if let Some(e) = entities.get(id) {
+        info!("selected {id} ({e})");
+        *selection = Selection {
+            building: None,
+            marker: Some(e),
+        };
+        wanted.0 = None;
     }
 }
 

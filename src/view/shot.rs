@@ -2,6 +2,8 @@
 //! window to a PNG and exits.
 
 use crate::city::{CityStatus, LoadPhase};
+use crate::feeds::ingest::{FeedId, VideoCamera};
+use crate::feeds::snapshot::{SnapshotCache, SnapshotState};
 use bevy::prelude::*;
 use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured};
 use std::path::PathBuf;
@@ -20,6 +22,9 @@ pub struct ShotRequest {
     /// Click here (window pixels) once the city is drawn, then capture: shows the
     /// inspector the way a user's click does.
     pub click: Option<Vec2>,
+    /// A feed id is to be selected (`--select`): wait for it, and for its camera
+    /// snapshot to arrive or fail.
+    pub select: bool,
 }
 
 #[derive(Resource, Debug)]
@@ -46,6 +51,7 @@ fn capture_when_ready(
     mut progress: Local<Option<ShotProgress>>,
     mut exit: MessageWriter<AppExit>,
     mut picks: MessageWriter<super::PickAt>,
+    selected: SelectedSnapshot,
 ) {
     let p = progress.get_or_insert_with(|| ShotProgress {
         started: Instant::now(),
@@ -71,7 +77,9 @@ fn capture_when_ready(
         exit.write(AppExit::from_code(2));
         return;
     }
-    let ready = status.phase == LoadPhase::Ready && status.models_pending == 0;
+    let ready = status.phase == LoadPhase::Ready
+        && status.models_pending == 0
+        && (!request.select || selected.settled());
     if !ready {
         p.ready_since = None;
         return;
@@ -114,6 +122,32 @@ fn capture_when_ready(
             }
         },
     );
+}
+
+/// The selected marker and, for a camera, whether its snapshot has arrived.
+#[derive(bevy::ecs::system::SystemParam)]
+struct SelectedSnapshot<'w, 's> {
+    wanted: Res<'w, super::SelectFeedId>,
+    selection: Res<'w, super::Selection>,
+    cameras: Query<'w, 's, (&'static FeedId, &'static VideoCamera)>,
+    snapshots: Res<'w, SnapshotCache>,
+}
+
+impl SelectedSnapshot<'_, '_> {
+    fn settled(&self) -> bool {
+        if self.wanted.0.is_some() {
+            return false;
+        }
+        let Some((id, camera)) = self.selection.marker.and_then(|e| self.cameras.get(e).ok())
+        else {
+            return true;
+        };
+        camera.snapshot_url.is_none()
+            || self
+                .snapshots
+                .get(&id.0)
+                .is_some_and(|s| !matches!(s.state, SnapshotState::Loading))
+    }
 }
 
 fn save_png(image: &Image, out: &std::path::Path) -> Result<(), String> {

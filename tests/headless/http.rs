@@ -20,6 +20,57 @@ struct Counters {
     polls: AtomicUsize,
     not_modified: AtomicUsize,
     broken: AtomicUsize,
+    snapshots: AtomicUsize,
+    snapshots_in_flight: AtomicUsize,
+    most_snapshots_in_flight: AtomicUsize,
+}
+
+fn image_response(content_type: &str, body: Vec<u8>) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(200)
+        .header("content-type", content_type)
+        .body(Full::new(Bytes::from(body)))
+        .expect("valid response")
+}
+
+/// A 1280×720 PNG: white with a black square in the top-left corner.
+fn big_png() -> Vec<u8> {
+    let img = image::RgbaImage::from_fn(1280, 720, |x, y| {
+        if x < 128 && y < 128 {
+            image::Rgba([0, 0, 0, 255])
+        } else {
+            image::Rgba([255, 255, 255, 255])
+        }
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png)
+        .expect("encode PNG");
+    out.into_inner()
+}
+
+async fn snapshot(path: &str, counters: &Counters) -> Response<Full<Bytes>> {
+    counters.snapshots.fetch_add(1, Ordering::SeqCst);
+    let jpeg =
+        || std::fs::read(repo_root().join("tests/fixtures/camera-red-blue.jpg")).expect("fixture");
+    match path {
+        "/cam/red-blue.jpg" => image_response("image/jpeg", jpeg()),
+        "/cam/big.png" => image_response("image/png", big_png()),
+        p if p.starts_with("/cam/slow-") => {
+            let now = counters.snapshots_in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            counters
+                .most_snapshots_in_flight
+                .fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            counters.snapshots_in_flight.fetch_sub(1, Ordering::SeqCst);
+            image_response("image/jpeg", jpeg())
+        }
+        "/cam/hang.jpg" => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            image_response("image/jpeg", jpeg())
+        }
+        "/cam/garbage.jpg" => response(200, "image/jpeg", "<html>camera offline</html>".into()),
+        _ => response(404, "text/plain", "no such camera".into()),
+    }
 }
 
 fn msg(ts: &str, kind: &str, data: &str) -> String {
@@ -39,6 +90,7 @@ async fn handle(
     counters: Arc<Counters>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let r = match req.uri().path() {
+        p if p.starts_with("/cam/") => snapshot(p, &counters).await,
         "/orders.json" => {
             counters.polls.fetch_add(1, Ordering::SeqCst);
             if req.headers().get("if-none-match").is_some_and(|v| v == "\"v1\"") {
@@ -216,4 +268,116 @@ fn hanging_endpoint_times_out_and_is_reported() {
     };
     assert!(why.contains("/hang"), "{why}");
     app.update();
+}
+
+#[test]
+fn camera_snapshots_are_fetched_on_demand_cached_bounded_and_fail_clearly() {
+    use citytwin::feeds::snapshot::{MAX_CONCURRENT, MAX_SIDE, SnapshotCache, SnapshotState};
+    let (_server, port, counters) = serve();
+    let dir = temp_dir("http-snapshots");
+    let scene = write(
+        &dir,
+        "scene.ron",
+        r#"(name: "s", origin: (lon: 113.665, lat: 34.754))"#,
+    );
+    let mut app = headless(load_scene(&scene));
+    app.update();
+    let url = |path: &str| format!("http://127.0.0.1:{port}/cam/{path}");
+    let want = |app: &mut bevy::app::App, id: &str, path: &str| {
+        app.world_mut()
+            .resource_mut::<SnapshotCache>()
+            .want(id, &url(path));
+    };
+    let state = |app: &bevy::app::App, id: &str| {
+        app.world()
+            .resource::<SnapshotCache>()
+            .get(id)
+            .map(|s| s.state.clone())
+    };
+    let settled = |w: &bevy::prelude::World, ids: &[&str]| {
+        ids.iter().all(|id| {
+            w.resource::<SnapshotCache>()
+                .get(id)
+                .is_some_and(|s| !matches!(s.state, SnapshotState::Loading))
+        })
+    };
+
+    want(&mut app, "cam-jpeg", "red-blue.jpg");
+    want(&mut app, "cam-png", "big.png");
+    want(&mut app, "cam-404", "missing.jpg");
+    want(&mut app, "cam-garbage", "garbage.jpg");
+    want(&mut app, "cam-hang", "hang.jpg");
+    let ids = ["cam-jpeg", "cam-png", "cam-404", "cam-garbage", "cam-hang"];
+    update_until(&mut app, Duration::from_secs(20), "the snapshots", |w| {
+        settled(w, &ids)
+    });
+
+    let Some(SnapshotState::Ready(jpeg)) = state(&app, "cam-jpeg") else {
+        panic!("jpeg: {:?}", state(&app, "cam-jpeg"));
+    };
+    assert_eq!((jpeg.width, jpeg.height), (320, 240));
+    let [r, g, b, a] = jpeg.pixel(40, 120);
+    assert!(
+        r > 180 && g < 80 && b < 80 && a == 255,
+        "left half red: {:?}",
+        jpeg.pixel(40, 120)
+    );
+    let [r, _, b, _] = jpeg.pixel(280, 120);
+    assert!(
+        b > 180 && r < 80,
+        "right half blue: {:?}",
+        jpeg.pixel(280, 120)
+    );
+
+    let Some(SnapshotState::Ready(png)) = state(&app, "cam-png") else {
+        panic!("png: {:?}", state(&app, "cam-png"));
+    };
+    assert_eq!((png.width, png.height), (MAX_SIDE, 360), "scaled to fit");
+    assert!(png.pixel(10, 10)[0] < 40 && png.pixel(600, 300)[0] > 220);
+
+    let failed = |id: &str| match state(&app, id) {
+        Some(SnapshotState::Failed(why)) => why,
+        other => panic!("{id}: {other:?}"),
+    };
+    assert!(failed("cam-404").contains("404"), "{}", failed("cam-404"));
+    assert!(
+        failed("cam-garbage").contains("neither JPEG nor PNG"),
+        "{}",
+        failed("cam-garbage")
+    );
+    assert!(
+        failed("cam-hang").contains("timed out"),
+        "{}",
+        failed("cam-hang")
+    );
+
+    // Asked again while fresh: served from the cache.
+    let hits = counters.snapshots.load(Ordering::SeqCst);
+    want(&mut app, "cam-jpeg", "red-blue.jpg");
+    app.update();
+    assert_eq!(counters.snapshots.load(Ordering::SeqCst), hits);
+
+    // Ten slow cameras at once: never more than MAX_CONCURRENT fetches in flight.
+    let slow: Vec<String> = (0..10).map(|i| format!("slow-{i}")).collect();
+    for id in &slow {
+        want(&mut app, id, &format!("{id}.jpg"));
+    }
+    let slow_ids: Vec<&str> = slow.iter().map(String::as_str).collect();
+    update_until(
+        &mut app,
+        Duration::from_secs(20),
+        "the slow snapshots",
+        |w| settled(w, &slow_ids),
+    );
+    for id in &slow_ids {
+        assert!(
+            matches!(state(&app, id), Some(SnapshotState::Ready(_))),
+            "{id}"
+        );
+    }
+    let most = counters.most_snapshots_in_flight.load(Ordering::SeqCst);
+    assert!(
+        (2..=MAX_CONCURRENT).contains(&most),
+        "{most} fetches at once (limit {MAX_CONCURRENT})"
+    );
 }
