@@ -35,6 +35,8 @@ pub struct TwinOptions {
     pub scene: Scene,
     /// Feeds as written, resolved; empty means none (the scene's are used by default).
     pub feeds: Vec<(String, FeedSpec)>,
+    /// Extra CA certificates for TLS (the scene's `tls_ca`, resolved).
+    pub tls_ca: Option<std::path::PathBuf>,
 }
 
 impl TwinOptions {
@@ -47,7 +49,12 @@ impl TwinOptions {
             .iter()
             .map(|s| FeedSpec::parse(s, &base).map(|f| (s.clone(), f)))
             .collect::<Result<_, _>>()?;
-        Ok(Self { scene, feeds })
+        let tls_ca = scene.file.tls_ca.as_ref().map(|p| base.join(p));
+        Ok(Self {
+            scene,
+            feeds,
+            tls_ca,
+        })
     }
 }
 
@@ -81,6 +88,7 @@ pub fn add_core(app: &mut App, options: &TwinOptions) {
     .insert_resource(city::CurrentScene(options.scene.clone()))
     .insert_resource(FeedConfig {
         sources: options.feeds.clone(),
+        tls_ca: options.tls_ca.clone(),
     });
     match geo::LocalFrame::new(options.scene.file.origin) {
         Ok(frame) => {

@@ -77,6 +77,10 @@ enum Command {
         /// Stop after this many seconds (default: until Ctrl-C or the sources end).
         #[arg(long, value_name = "SECONDS")]
         duration: Option<f64>,
+        /// PEM file of CA certificates to trust for mqtts:// and https:// besides the
+        /// system's.
+        #[arg(long, value_name = "FILE")]
+        tls_ca: Option<PathBuf>,
     },
     /// Benchmarks that print figures and ratios against a baseline from the same run.
     Bench {
@@ -256,6 +260,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             feeds,
             out,
             duration,
+            tls_ca,
         } => {
             let cwd = std::env::current_dir().context("no working directory")?;
             let sources = feeds
@@ -275,7 +280,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             });
             let duration = duration.map(std::time::Duration::from_secs_f64);
-            let summary = citytwin::feeds::record::record(&sources, &out, duration, stop)?;
+            let summary =
+                citytwin::feeds::record::record(&sources, &out, duration, stop, tls_ca.as_deref())?;
             println!(
                 "recorded {} messages to {} ({} rejected)",
                 summary.written,

@@ -13,6 +13,7 @@ pub mod record;
 pub mod replay;
 pub mod schema;
 pub mod snapshot;
+pub mod tls;
 
 use bevy::prelude::*;
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
@@ -42,7 +43,7 @@ pub enum FeedSpec {
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum SpecError {
     #[error(
-        "feed '{0}': unknown scheme (supported: replay:PATH[@SPEED][,loop], mqtt://[user@]host:port/topic, http://…)"
+        "feed '{0}': unknown scheme (supported: replay:PATH[@SPEED][,loop], mqtt(s)://[user@]host:port/topic, http(s)://…)"
     )]
     Scheme(String),
     #[error("feed '{spec}': {reason}")]
@@ -75,11 +76,13 @@ impl FeedSpec {
                     reason,
                 });
         }
-        if spec.starts_with("mqtts://") {
-            return Err(SpecError::Mqtt {
-                spec: spec.to_string(),
-                reason: "TLS (mqtts://) is not supported yet".into(),
-            });
+        if let Some(rest) = spec.strip_prefix("mqtts://") {
+            return mqtt::MqttSpec::parse(rest)
+                .map(|s| FeedSpec::Mqtt(mqtt::MqttSpec { tls: true, ..s }))
+                .map_err(|reason| SpecError::Mqtt {
+                    spec: spec.to_string(),
+                    reason,
+                });
         }
         let Some(rest) = spec.strip_prefix("replay:") else {
             return Err(SpecError::Scheme(spec.to_string()));
@@ -174,6 +177,8 @@ impl Default for FeedChannel {
 #[derive(Resource, Debug, Clone, Default)]
 pub struct FeedConfig {
     pub sources: Vec<(String, FeedSpec)>,
+    /// Extra CA certificates for TLS sources and snapshots.
+    pub tls_ca: Option<PathBuf>,
 }
 
 /// Owns the tokio runtime the sources run on; dropping it stops them.
@@ -224,6 +229,48 @@ pub(crate) async fn send(tx: &Sender<FeedEvent>, mut event: FeedEvent) -> bool {
     }
 }
 
+/// An error with its causes, `outer: inner: innermost`: reqwest's own message alone
+/// ("error sending request") does not say that a certificate was refused.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let next = c.to_string();
+        if !text.contains(&next) {
+            text = format!("{text}: {next}");
+        }
+        cause = c.source();
+    }
+    text
+}
+
+/// The TLS configuration for a source: `None` when it needs none; when it needs one
+/// that could not be built, the source is reported failed and `Err` returned.
+pub(crate) async fn source_tls(
+    source: usize,
+    needed: bool,
+    tls: &tls::TlsSetup,
+    tx: &Sender<FeedEvent>,
+) -> Result<Option<std::sync::Arc<rustls::ClientConfig>>, ()> {
+    if !needed {
+        return Ok(None);
+    }
+    let why = match tls {
+        Some(Ok(config)) => return Ok(Some(config.clone())),
+        Some(Err(why)) => why.clone(),
+        None => "TLS was not set up for this source".to_string(),
+    };
+    send(
+        tx,
+        FeedEvent::State {
+            source,
+            state: SourceState::Failed(why),
+        },
+    )
+    .await;
+    Err(())
+}
+
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<FeedChannel>()
         .init_resource::<FeedConfig>()
@@ -244,7 +291,7 @@ fn start_sources(
     if config.sources.is_empty() {
         return;
     }
-    match spawn_sources(&config.sources, &channel.sender) {
+    match spawn_sources(&config.sources, &channel.sender, config.tls_ca.as_deref()) {
         Ok(runtime) => commands.insert_resource(FeedRuntime { _runtime: runtime }),
         Err(e) => error!("cannot start the feed runtime: {e}"),
     }
@@ -255,7 +302,14 @@ fn start_sources(
 pub fn spawn_sources(
     sources: &[(String, FeedSpec)],
     tx: &Sender<FeedEvent>,
+    tls_ca: Option<&Path>,
 ) -> std::io::Result<tokio::runtime::Runtime> {
+    let needs_tls = sources.iter().any(|(_, spec)| match spec {
+        FeedSpec::Mqtt(m) => m.tls,
+        FeedSpec::Http(h) => h.url.starts_with("https://"),
+        FeedSpec::Replay { .. } => false,
+    });
+    let tls = tls::setup(needs_tls, tls_ca);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("citytwin-feeds")
@@ -273,10 +327,10 @@ pub fn spawn_sources(
                 runtime.spawn(replay::run(index, path, speed, looping, tx));
             }
             FeedSpec::Mqtt(spec) => {
-                runtime.spawn(mqtt::run(index, spec, tx));
+                runtime.spawn(mqtt::run(index, spec, tx, tls.clone()));
             }
             FeedSpec::Http(spec) => {
-                runtime.spawn(http::run(index, spec, tx));
+                runtime.spawn(http::run(index, spec, tx, tls.clone()));
             }
         }
     }

@@ -1,4 +1,4 @@
-//! The `mqtt://[user@]host:port/topic-filter` source: subscribes with QoS 1 on a
+//! The `mqtt://[user@]host:port/topic-filter` source (`mqtts://` for TLS): subscribes with QoS 1 on a
 //! persistent session. The client acknowledges each batch of messages it reads off
 //! the socket in one write (one write per message, as manual acks would cost, made
 //! this thread the bottleneck at 50,000 messages/s); a read message waits in the
@@ -9,9 +9,11 @@
 //! the scene file or the log.
 
 use super::schema::{DecodeError, FeedMessage};
-use super::{Backoff, FeedEvent, SourceState, send};
+use super::tls::TlsSetup;
+use super::{Backoff, FeedEvent, SourceState, send, source_tls};
 use crossbeam_channel::Sender;
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Environment variable holding the broker password.
@@ -31,6 +33,8 @@ pub struct MqttSpec {
     pub port: u16,
     pub user: Option<String>,
     pub topic: String,
+    /// `mqtts://`: TLS.
+    pub tls: bool,
 }
 
 impl MqttSpec {
@@ -53,6 +57,7 @@ impl MqttSpec {
             port,
             user,
             topic: topic.to_string(),
+            tls: false,
         })
     }
 
@@ -74,11 +79,14 @@ impl MqttSpec {
     }
 }
 
-fn options(spec: &MqttSpec) -> MqttOptions {
+fn options(spec: &MqttSpec, tls: Option<Arc<rustls::ClientConfig>>) -> MqttOptions {
     let mut o = MqttOptions::new(spec.client_id(), spec.host.clone(), spec.port);
     o.set_keep_alive(Duration::from_secs(10))
         .set_clean_session(false)
         .set_max_packet_size(MAX_PACKET_BYTES, 64 * 1024);
+    if let Some(config) = tls {
+        o.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(config)));
+    }
     if let Some(user) = &spec.user {
         o.set_credentials(
             user.clone(),
@@ -88,8 +96,11 @@ fn options(spec: &MqttSpec) -> MqttOptions {
     o
 }
 
-pub async fn run(source: usize, spec: MqttSpec, tx: Sender<FeedEvent>) {
-    let (client, mut events) = AsyncClient::new(options(&spec), 64);
+pub async fn run(source: usize, spec: MqttSpec, tx: Sender<FeedEvent>, tls: TlsSetup) {
+    let Ok(tls) = source_tls(source, spec.tls, &tls, &tx).await else {
+        return;
+    };
+    let (client, mut events) = AsyncClient::new(options(&spec, tls), 64);
     let mut backoff = Backoff::new();
     let mut received = 0u64;
     loop {

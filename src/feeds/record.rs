@@ -23,6 +23,7 @@ pub fn record(
     out: &Path,
     duration: Option<Duration>,
     stop: Arc<AtomicBool>,
+    tls_ca: Option<&std::path::Path>,
 ) -> anyhow::Result<RecordSummary> {
     use anyhow::Context;
     let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
@@ -37,7 +38,7 @@ pub fn record(
             .to_rfc3339()
     )?;
     let (tx, rx) = bounded(super::CHANNEL_CAPACITY);
-    let _runtime = spawn_sources(sources, &tx).context("starting the feed runtime")?;
+    let _runtime = spawn_sources(sources, &tx, tls_ca).context("starting the feed runtime")?;
     drop(tx);
     let started = Instant::now();
     let mut last_flush = Instant::now();

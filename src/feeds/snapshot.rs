@@ -84,6 +84,8 @@ struct Fetcher {
 
 #[derive(Resource, Default)]
 pub struct SnapshotCache {
+    /// Extra CA certificates for https snapshots (the scene's `tls_ca`).
+    pub tls_ca: Option<std::path::PathBuf>,
     entries: HashMap<Text, Snapshot>,
     fetcher: Option<Fetcher>,
     generation: u64,
@@ -147,7 +149,7 @@ impl SnapshotCache {
 
     fn fetcher(&mut self) -> Option<&Fetcher> {
         if self.fetcher.is_none() {
-            match start_fetcher() {
+            match start_fetcher(self.tls_ca.as_deref()) {
                 Ok(f) => self.fetcher = Some(f),
                 Err(e) => error!("camera snapshots: cannot start the fetcher: {e}"),
             }
@@ -204,7 +206,12 @@ impl SnapshotCache {
 
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<SnapshotCache>()
+        .add_systems(Startup, trust_scene_ca)
         .add_systems(Update, collect_snapshots);
+}
+
+fn trust_scene_ca(config: Res<super::FeedConfig>, mut cache: ResMut<SnapshotCache>) {
+    cache.tls_ca = config.tls_ca.clone();
 }
 
 fn collect_snapshots(mut cache: ResMut<SnapshotCache>) {
@@ -213,8 +220,11 @@ fn collect_snapshots(mut cache: ResMut<SnapshotCache>) {
     }
 }
 
-fn start_fetcher() -> Result<Fetcher, String> {
-    let client = reqwest::Client::builder()
+fn start_fetcher(tls_ca: Option<&std::path::Path>) -> Result<Fetcher, String> {
+    let tls = super::tls::client_config(tls_ca)
+        .inspect_err(|e| warn!("camera snapshots: {e}; https snapshots will fail"))
+        .ok();
+    let client = super::tls::reqwest_builder(tls.as_ref())
         .timeout(TIMEOUT)
         .connect_timeout(TIMEOUT)
         .user_agent(concat!("citytwin/", env!("CARGO_PKG_VERSION")))
@@ -288,9 +298,9 @@ fn describe(e: reqwest::Error) -> String {
     if e.is_timeout() {
         format!("timed out after {TIMEOUT:?}")
     } else if e.is_connect() {
-        format!("cannot connect: {e}")
+        format!("cannot connect: {}", super::error_chain(&e))
     } else {
-        e.to_string()
+        super::error_chain(&e)
     }
 }
 

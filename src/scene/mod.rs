@@ -29,6 +29,10 @@ pub struct SceneFile {
     /// Feed specs, e.g. `replay:../data-feeds/erqi.ndjson@4`.
     #[serde(default)]
     pub feeds: Vec<String>,
+    /// PEM file of CA certificates trusted for `mqtts://`, `https://` and camera
+    /// snapshots besides the system's (relative to the scene file).
+    #[serde(default)]
+    pub tls_ca: Option<String>,
 }
 
 /// Written as a language tag: `"zh-CN"` or `"en"`.

@@ -74,3 +74,52 @@ pub fn collection(features: &[(&str, &str)]) -> String {
         items.join(",")
     )
 }
+
+/// A test certificate authority and a server certificate it signed for `localhost`
+/// and 127.0.0.1, written as PEM files.
+pub struct Pki {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+pub fn test_pki(dir: &Path) -> Pki {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "citytwin test CA");
+    let ca_key = KeyPair::generate().expect("CA key");
+    let ca_cert = ca_params.self_signed(&ca_key).expect("CA certificate");
+    let issuer = Issuer::new(ca_params, ca_key);
+    let mut params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+        .expect("server params");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "localhost");
+    let key = KeyPair::generate().expect("server key");
+    let cert = params.signed_by(&key, &issuer).expect("server certificate");
+    Pki {
+        ca: write(dir, "ca.pem", &ca_cert.pem()),
+        cert: write(dir, "server.pem", &cert.pem()),
+        key: write(dir, "server.key", &key.serialize_pem()),
+    }
+}
+
+/// Steps the app until its first feed source is reconnecting; returns why.
+pub fn reconnect_reason(app: &mut App) -> String {
+    use citytwin::feeds::SourceState;
+    use citytwin::feeds::ingest::FeedStats;
+    let reason = |w: &World| match w.resource::<FeedStats>().sources.first().map(|s| &s.state) {
+        Some(SourceState::Reconnecting(why)) => Some(why.clone()),
+        _ => None,
+    };
+    update_until(
+        app,
+        Duration::from_secs(30),
+        "the source to reconnect",
+        |w| reason(w).is_some(),
+    );
+    reason(app.world()).unwrap_or_default()
+}

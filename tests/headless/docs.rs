@@ -36,6 +36,7 @@ fn scene_readme_example_parses() {
         .unwrap_or_else(|e| panic!("the README's example does not parse: {e}"));
     assert_eq!(scene.file.layers.len(), 3);
     assert_eq!(scene.file.views[0].name, "overview");
+    assert_eq!(scene.file.tls_ca.as_deref(), Some("certs/city-ca.pem"));
 }
 
 #[test]

@@ -145,6 +145,32 @@ async fn handle(
 
 /// Starts the server on a free loopback port; it runs until the runtime is dropped.
 fn serve() -> (tokio::runtime::Runtime, u16, Arc<Counters>) {
+    serve_on(None)
+}
+
+/// The same server over TLS with the test PKI's server certificate.
+fn serve_tls(pki: &Pki) -> (tokio::runtime::Runtime, u16, Arc<Counters>) {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(&pki.cert)
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(&pki.key).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    serve_on(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
+}
+
+fn serve_on(
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> (tokio::runtime::Runtime, u16, Arc<Counters>) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -161,12 +187,24 @@ fn serve() -> (tokio::runtime::Runtime, u16, Arc<Counters>) {
             let Ok((stream, _)) = listener.accept().await else {
                 return;
             };
-            let c = c.clone();
+            let (c, tls) = (c.clone(), tls.clone());
             tokio::spawn(async move {
                 let service = service_fn(move |req| handle(req, c.clone()));
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
+                let _ = match tls {
+                    Some(acceptor) => {
+                        let Ok(stream) = acceptor.accept(stream).await else {
+                            return; // a client that does not trust us hangs up
+                        };
+                        http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await
+                    }
+                    None => {
+                        http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await
+                    }
+                };
             });
         }
     });
@@ -255,17 +293,7 @@ fn hanging_endpoint_times_out_and_is_reported() {
         &format!("http://127.0.0.1:{port}/hang#timeout=300ms"),
         "http-hang",
     );
-    update_until(&mut app, Duration::from_secs(20), "the timeout", |w| {
-        matches!(
-            w.resource::<FeedStats>().sources.first().map(|s| &s.state),
-            Some(SourceState::Reconnecting(_))
-        )
-    });
-    let SourceState::Reconnecting(why) =
-        app.world().resource::<FeedStats>().sources[0].state.clone()
-    else {
-        unreachable!()
-    };
+    let why = reconnect_reason(&mut app);
     assert!(why.contains("/hang"), "{why}");
     app.update();
 }
@@ -380,4 +408,53 @@ fn camera_snapshots_are_fetched_on_demand_cached_bounded_and_fail_clearly() {
         (2..=MAX_CONCURRENT).contains(&most),
         "{most} fetches at once (limit {MAX_CONCURRENT})"
     );
+}
+
+#[test]
+fn https_feeds_and_snapshots_trust_the_scene_ca_and_refuse_unknown_certificates() {
+    use citytwin::feeds::snapshot::{SnapshotCache, SnapshotState};
+    let dir = temp_dir("http-tls");
+    let pki = test_pki(&dir);
+    let (_server, port, _) = serve_tls(&pki);
+    let scene = |name: &str, ca: &str| {
+        write(
+            &dir,
+            name,
+            &format!(
+                r#"(name: "https", origin: (lon: 113.665, lat: 34.754), feeds: ["https://localhost:{port}/orders.json#every=200ms"]{ca})"#
+            ),
+        )
+    };
+    let mut app = headless(load_scene(&scene("trusted.ron", r#", tls_ca: "ca.pem""#)));
+    update_until(
+        &mut app,
+        Duration::from_secs(20),
+        "orders over https",
+        |w| w.resource::<WorkOrders>().0.contains_key("h-1"),
+    );
+    app.world_mut().resource_mut::<SnapshotCache>().want(
+        "cam-tls",
+        &format!("https://localhost:{port}/cam/red-blue.jpg"),
+    );
+    update_until(
+        &mut app,
+        Duration::from_secs(20),
+        "a snapshot over https",
+        |w| {
+            w.resource::<SnapshotCache>()
+                .get("cam-tls")
+                .is_some_and(|s| !matches!(s.state, SnapshotState::Loading))
+        },
+    );
+    let state = app
+        .world()
+        .resource::<SnapshotCache>()
+        .get("cam-tls")
+        .map(|s| s.state.clone());
+    assert!(matches!(state, Some(SnapshotState::Ready(_))), "{state:?}");
+
+    // The system's roots alone do not include our test CA.
+    let mut app = headless(load_scene(&scene("untrusted.ron", "")));
+    let why = reconnect_reason(&mut app);
+    assert!(why.to_lowercase().contains("certificate"), "{why}");
 }

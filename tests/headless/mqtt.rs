@@ -57,8 +57,8 @@ fn source_state(app: &bevy::app::App) -> SourceState {
 fn wait_until_reconnecting(app: &mut bevy::app::App) {
     update_until(app, Duration::from_secs(30), "the source to notice", |w| {
         matches!(
-            w.resource::<FeedStats>().sources[0].state,
-            SourceState::Reconnecting(_)
+            w.resource::<FeedStats>().sources.first().map(|s| &s.state),
+            Some(SourceState::Reconnecting(_))
         )
     });
 }
@@ -343,4 +343,63 @@ fn qos1_work_orders_arrive_exactly_once_across_a_broker_restart() {
         40,
         "each order counted once"
     );
+}
+
+#[test]
+fn mqtts_with_the_scene_ca_delivers_and_an_untrusted_broker_is_refused() {
+    let dir = temp_dir("mqtt-tls");
+    let pki = test_pki(&dir);
+    let port = free_port();
+    let conf = format!(
+        "listener {port} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\nallow_anonymous true\npersistence false\n",
+        pki.ca.display(),
+        pki.cert.display(),
+        pki.key.display()
+    );
+    let _broker = Broker(
+        LocalBroker::with_config(&dir, "tls.conf", &conf, port).unwrap_or_else(|e| panic!("{e}")),
+    );
+    let scene = |name: &str, ca: &str| {
+        write(
+            &dir,
+            name,
+            &format!(
+                r#"(name: "tls", origin: (lon: 113.665, lat: 34.754), feeds: ["mqtts://localhost:{port}/city/#"]{ca})"#
+            ),
+        )
+    };
+    let trusted = scene("trusted.ron", r#", tls_ca: "ca.pem""#);
+    let untrusted = scene("untrusted.ron", "");
+
+    let mut app = headless(load_scene(&trusted));
+    update_until(
+        &mut app,
+        Duration::from_secs(20),
+        "the TLS source to connect",
+        |w| {
+            w.resource::<FeedStats>()
+                .sources
+                .first()
+                .is_some_and(|s| s.state == SourceState::Live)
+        },
+    );
+    let status = Command::new("mosquitto_pub")
+        .args(["-h", "localhost", "-p", &port.to_string(), "--cafile"])
+        .arg(&pki.ca)
+        .args(["-q", "1", "-t", "city/iot", "-m"])
+        .arg(msg("device", r#"{"id":"tls-gas","kind":"gas_detector","status":"alarm","position":{"lon":113.666,"lat":34.755}}"#))
+        .status()
+        .expect(INSTALL_HINT);
+    assert!(status.success(), "mosquitto_pub over TLS failed");
+    update_until(
+        &mut app,
+        Duration::from_secs(20),
+        "the message over TLS",
+        |w| w.resource::<FeedEntities>().get("tls-gas").is_some(),
+    );
+
+    // Without the CA the broker's certificate is not trusted: refused, retried, said why.
+    let mut app = headless(load_scene(&untrusted));
+    let why = reconnect_reason(&mut app);
+    assert!(why.to_lowercase().contains("certificate"), "{why}");
 }
