@@ -207,12 +207,16 @@ struct Tracked {
     ts: DateTime<FixedOffset>,
     source: usize,
     run: u32,
+    /// Promised report interval in seconds; 0 when the device promised none.
+    heartbeat_s: u32,
 }
 
 /// Feed id → entity, so a message updates its entity instead of spawning a new one.
 #[derive(Resource, Debug, Default)]
 pub struct FeedEntities {
     by_id: HashMap<Text, Tracked>,
+    /// Devices marked offline because they missed three heartbeats.
+    pub missed_heartbeats: u64,
 }
 
 impl FeedEntities {
@@ -320,7 +324,7 @@ pub(super) fn plugin(app: &mut App) {
         .add_message::<ProjectPhaseChanged>()
         .add_systems(
             Update,
-            (ingest, prune_closed_orders)
+            (ingest, prune_closed_orders, expire_silent_devices)
                 .chain()
                 .in_set(TwinSet::Ingest),
         );
@@ -336,6 +340,7 @@ struct MarkerUpdate {
     grid: Option<String>,
     device: Option<(DeviceKind, Vec<Reading>)>,
     camera: Option<VideoCamera>,
+    heartbeat_s: Option<u32>,
 }
 
 impl From<DeviceReport> for MarkerUpdate {
@@ -349,6 +354,7 @@ impl From<DeviceReport> for MarkerUpdate {
             grid: d.grid,
             device: Some((d.kind, d.readings)),
             camera: None,
+            heartbeat_s: d.heartbeat_s,
         }
     }
 }
@@ -369,6 +375,7 @@ impl From<CameraReport> for MarkerUpdate {
                 stream_url: c.stream_url,
                 snapshot_url: c.snapshot_url,
             }),
+            heartbeat_s: None,
         }
     }
 }
@@ -742,6 +749,9 @@ impl Sink<'_, '_> {
                 return Err(late(kind, &u.id, ts, Some(tracked.ts)));
             }
             (tracked.ts, tracked.source, tracked.run) = (ts, source, run);
+            if let Some(h) = u.heartbeat_s {
+                tracked.heartbeat_s = h;
+            }
             let entity = tracked.entity;
             let from = tracked.status;
             tracked.status = u.status;
@@ -822,6 +832,7 @@ impl Sink<'_, '_> {
                 ts,
                 source,
                 run,
+                heartbeat_s: u.heartbeat_s.unwrap_or(0),
             },
         );
         self.out.status.write(DeviceStatusChanged {
@@ -868,6 +879,52 @@ impl Record for ProjectUpdate {
     const KIND_INDEX: usize = 3;
     fn id(&self) -> &str {
         &self.id
+    }
+}
+
+/// Devices silent for this many of their heartbeats are marked offline.
+pub const MISSED_HEARTBEATS: i64 = 3;
+
+/// Once a second: a device that promised a heartbeat and has been silent for three of
+/// them (in feed time) goes offline, with the usual status-change message.
+fn expire_silent_devices(
+    stats: Res<FeedStats>,
+    mut entities: ResMut<FeedEntities>,
+    mut statuses: Query<&mut Status>,
+    mut changes: MessageWriter<DeviceStatusChanged>,
+    mut last_check: Local<Option<Instant>>,
+) {
+    if last_check.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
+        return;
+    }
+    *last_check = Some(Instant::now());
+    let Some(now) = stats.latest_ts() else {
+        return;
+    };
+    let mut expired = 0u64;
+    for (id, tracked) in entities.by_id.iter_mut() {
+        if tracked.heartbeat_s == 0
+            || tracked.status == DeviceStatus::Offline
+            || now - tracked.ts
+                <= chrono::TimeDelta::seconds(MISSED_HEARTBEATS * i64::from(tracked.heartbeat_s))
+        {
+            continue;
+        }
+        if let Ok(mut status) = statuses.get_mut(tracked.entity) {
+            status.0 = DeviceStatus::Offline;
+        }
+        changes.write(DeviceStatusChanged {
+            entity: tracked.entity,
+            id: id.clone(),
+            from: Some(tracked.status),
+            to: DeviceStatus::Offline,
+        });
+        tracked.status = DeviceStatus::Offline;
+        expired += 1;
+    }
+    if expired > 0 {
+        entities.missed_heartbeats += expired;
+        info!("{expired} devices missed {MISSED_HEARTBEATS} heartbeats: marked offline");
     }
 }
 

@@ -61,6 +61,9 @@ impl FeedBody {
                 if d.readings.iter().any(|r| !r.value.is_finite()) {
                     return Err(DecodeError::Invalid("a reading is not finite".into()));
                 }
+                if d.heartbeat_s == Some(0) {
+                    return Err(DecodeError::Invalid("heartbeat_s must be positive".into()));
+                }
             }
             FeedBody::Camera(c) => check_position(&c.position)?,
             FeedBody::WorkOrder(w) => {
@@ -153,6 +156,10 @@ pub struct DeviceReport {
     pub readings: Vec<Reading>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grid: Option<String>,
+    /// The device reports at least this often (seconds); silent for three
+    /// heartbeats (in feed time) it is marked offline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_s: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

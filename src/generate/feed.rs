@@ -124,6 +124,7 @@ pub(super) fn recording(d: &District, frame: &LocalFrame) -> Result<String> {
                 status: status_at_start(rng),
                 readings: reading(kind, rng),
                 grid,
+                heartbeat_s: None,
             }),
         });
         Ok(id)
@@ -189,6 +190,7 @@ pub(super) fn recording(d: &District, frame: &LocalFrame) -> Result<String> {
                 status,
                 readings: reading(*kind, &mut rng),
                 grid: None,
+                heartbeat_s: None,
             }),
             None => FeedBody::Camera(Box::new(CameraReport {
                 id: id.as_str().into(),

@@ -414,3 +414,61 @@ fn closed_work_orders_leave_memory_a_day_after_closing() {
         "the counts keep what left memory"
     );
 }
+
+#[test]
+fn a_device_silent_for_three_heartbeats_goes_offline() {
+    let dir = temp_dir("feed-heartbeat");
+    let scene = write(
+        &dir,
+        "scene.ron",
+        r#"(name: "h", origin: (lon: 113.665, lat: 34.754))"#,
+    );
+    let mut app = headless(load_scene(&scene));
+    app.init_resource::<Seen>()
+        .add_systems(bevy::prelude::Update, see);
+    app.update();
+    let tx = app.world().resource::<FeedChannel>().sender.clone();
+    let send = |ts: &str, id: &str, extra: &str| {
+        let text = format!(
+            r#"{{"v":1,"ts":"2026-11-23T{ts}+08:00","kind":"device","data":{{"id":"{id}","kind":"elevator","status":"online","position":{{"lon":113.666,"lat":34.755}}{extra}}}}}"#
+        );
+        let message = FeedMessage::decode(&text).expect("test message decodes");
+        tx.send(FeedEvent::Message { source: 0, message })
+            .expect("channel open");
+    };
+    // Promises a report every minute; another device promises nothing.
+    send("08:00:00", "lift-1", r#","heartbeat_s":60"#);
+    send("08:00:00", "lift-2", "");
+    // Feed time moves on through other messages: two minutes of silence is fine…
+    send("08:02:00", "clock", "");
+    app.update();
+    std::thread::sleep(Duration::from_millis(1100));
+    app.update();
+    assert_eq!(entity_status(&mut app, "lift-1"), DeviceStatus::Online);
+    // …three heartbeats and a second is not.
+    send("08:03:01", "clock", "");
+    app.update();
+    std::thread::sleep(Duration::from_millis(1100));
+    app.update();
+    app.update();
+    assert_eq!(entity_status(&mut app, "lift-1"), DeviceStatus::Offline);
+    assert_eq!(entity_status(&mut app, "lift-2"), DeviceStatus::Online);
+    assert_eq!(app.world().resource::<FeedEntities>().missed_heartbeats, 1);
+    let seen = app.world().resource::<Seen>();
+    assert!(
+        seen.status.contains(&(
+            "lift-1".to_string(),
+            Some(DeviceStatus::Online),
+            DeviceStatus::Offline
+        )),
+        "{:?}",
+        seen.status
+    );
+    // Reporting again brings it back.
+    send("08:03:05", "lift-1", "");
+    app.update();
+    app.update();
+    assert_eq!(entity_status(&mut app, "lift-1"), DeviceStatus::Online);
+    let counts = app.world().resource::<DeviceCounts>();
+    assert_eq!((counts.online, counts.offline), (3, 0));
+}
