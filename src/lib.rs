@@ -89,6 +89,15 @@ pub fn add_core(app: &mut App, options: &TwinOptions) {
     .insert_resource(FeedConfig {
         sources: options.feeds.clone(),
         tls_ca: options.tls_ca.clone(),
+    })
+    .insert_resource(feeds::ingest::FeedStats {
+        stale_after: options
+            .scene
+            .file
+            .stale_after_s
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map_or(feeds::ingest::DEFAULT_STALE_AFTER, Duration::from_secs_f64),
+        ..Default::default()
     });
     match geo::LocalFrame::new(options.scene.file.origin) {
         Ok(frame) => {

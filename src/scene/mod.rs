@@ -33,6 +33,9 @@ pub struct SceneFile {
     /// snapshots besides the system's (relative to the scene file).
     #[serde(default)]
     pub tls_ca: Option<String>,
+    /// A connected feed silent this many seconds is shown as stale (default 60).
+    #[serde(default)]
+    pub stale_after_s: Option<f64>,
 }
 
 /// Written as a language tag: `"zh-CN"` or `"en"`.

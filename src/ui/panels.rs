@@ -147,6 +147,23 @@ fn snapshot_texture(
     texture.0.as_ref().map(|(_, h)| h.clone())
 }
 
+/// The feeds panel's words for a rejection counter's label.
+fn reject_reason(label: &str, tr: Tr) -> String {
+    let zh = match label {
+        "malformed" => "格式错误",
+        "version" => "版本不符",
+        "unknown kind" => "未知类型",
+        "bad data" => "数据错误",
+        "invalid value" => "数值无效",
+        "too large" => "消息过大",
+        "out of order" => "时间倒序",
+        "no position" => "缺少位置",
+        "kind conflict" => "类型冲突",
+        _ => label,
+    };
+    tr.short(zh, label)
+}
+
 fn kind_name(kind: DeviceKind, tr: Tr) -> String {
     let (zh, en) = match kind {
         DeviceKind::Elevator => ("电梯", "Elevator"),
@@ -438,6 +455,22 @@ fn feeds(ui: &mut egui::Ui, s: &WallState, tr: Tr) {
             counts += &format!("  {} {}", tr.short("合并", "coalesced"), src.coalesced);
         }
         ui.label(RichText::new(counts).size(14.0).color(theme::DIM));
+        if !src.rejected.is_empty() {
+            // Why, most frequent first: a wall has no hover.
+            let mut reasons: Vec<(&str, u64)> =
+                src.rejected.iter().map(|(k, v)| (*k, *v)).collect();
+            reasons.sort_by(|a, b| b.1.cmp(&a.1));
+            let text: Vec<String> = reasons
+                .iter()
+                .take(3)
+                .map(|(reason, n)| format!("{} {n}", reject_reason(reason, tr)))
+                .collect();
+            ui.label(
+                RichText::new(text.join(" · "))
+                    .size(14.0)
+                    .color(theme::FAULT),
+            );
+        }
         if let SourceState::Failed(why) | SourceState::Reconnecting(why) = &src.state {
             ui.label(RichText::new(why).size(13.0).color(theme::ALARM));
         }
