@@ -459,7 +459,7 @@ fn feeds(ui: &mut egui::Ui, s: &WallState, tr: Tr) {
             // Why, most frequent first: a wall has no hover.
             let mut reasons: Vec<(&str, u64)> =
                 src.rejected.iter().map(|(k, v)| (*k, *v)).collect();
-            reasons.sort_by(|a, b| b.1.cmp(&a.1));
+            reasons.sort_by_key(|r| std::cmp::Reverse(r.1));
             let text: Vec<String> = reasons
                 .iter()
                 .take(3)
