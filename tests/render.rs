@@ -194,3 +194,23 @@ fn a_selected_camera_shows_its_snapshot_in_the_inspector() {
         blue * 100.0
     );
 }
+
+#[test]
+fn the_cbd_view_shows_the_corn_tower_standing_in_the_middle() {
+    let (img, _) = shot("cbd", &["--view", "cbd"]);
+    // The tower: a warm beige shaft with gold bands, centred, rising above the horizon.
+    let warm = |[r, g, b]: [u8; 3]| r > 100 && g > 95 && (r as i32 - b as i32) > 12;
+    let tower = share(&img, W / 2 - 15, 180, W / 2 + 15, 350, warm);
+    assert!(
+        tower > 0.3,
+        "no tower at the centre ({:.1}%)",
+        tower * 100.0
+    );
+    // Nothing warm far to its sides at the same height: it is one tower, not a wall.
+    let left = share(&img, 300, 160, 500, 360, warm);
+    assert!(
+        left < 0.02,
+        "warm pixels left of the tower ({:.1}%)",
+        left * 100.0
+    );
+}

@@ -17,6 +17,24 @@ fn push_f32s(bin: &mut Vec<u8>, values: impl Iterator<Item = f32>) {
     }
 }
 
+/// [`write`] from (name, mesh, base colour, emissive) rows.
+pub fn write_parts(
+    name: &str,
+    note: &str,
+    rows: &[(&'static str, MeshData, [f32; 4], [f32; 3])],
+) -> Vec<u8> {
+    let parts: Vec<Part> = rows
+        .iter()
+        .map(|(name, mesh, base_color, emissive)| Part {
+            name,
+            mesh: mesh.clone(),
+            base_color: *base_color,
+            emissive: *emissive,
+        })
+        .collect();
+    write(name, note, &parts)
+}
+
 /// Writes a binary glTF 2.0 file holding `parts` as one node each.
 pub fn write(name: &str, note: &str, parts: &[Part]) -> Vec<u8> {
     let mut bin = Vec::new();

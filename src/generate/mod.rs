@@ -27,6 +27,7 @@ pub const DISTRICTS: &str = "assets/zhengzhou/erqi/districts.geojson";
 pub const GRIDS: &str = "assets/zhengzhou/erqi/grids.geojson";
 pub const POIS: &str = "assets/zhengzhou/erqi/pois.geojson";
 pub const TOWER_MODEL: &str = "assets/models/erqi-tower.glb";
+pub const CORN_MODEL: &str = "assets/models/zhengdong-corn-tower.glb";
 pub const RECORDING: &str = "data-feeds/zhengzhou-erqi.ndjson";
 
 /// North–south roads: (east offset m, name, class, width m).
@@ -340,22 +341,91 @@ pub fn erqi_tower() -> Vec<u8> {
             &mut eaves,
         );
     }
-    glb::write(
+    glb::write_parts(
         "二七塔 Erqi Memorial Tower (simplified)",
         SYNTHETIC_NOTE,
         &[
-            glb::Part {
-                name: "walls",
-                mesh: walls,
-                base_color: [0.93, 0.88, 0.78, 1.0],
-                emissive: [0.55, 0.45, 0.3],
-            },
-            glb::Part {
-                name: "eaves",
-                mesh: eaves,
-                base_color: [0.25, 0.55, 0.42, 1.0],
-                emissive: [0.05, 0.25, 0.16],
-            },
+            ("walls", walls, [0.93, 0.88, 0.78, 1.0], [0.55, 0.45, 0.3]),
+            ("eaves", eaves, [0.25, 0.55, 0.42, 1.0], [0.05, 0.25, 0.16]),
+        ],
+    )
+}
+
+/// 郑东新区's 千玺广场 tower, the "corn" (大玉米), simplified: a round 280 m shaft that
+/// swells a little above mid-height and tapers to a crown, ringed every few floors by
+/// lit gold bands that read as the cob's kernels at night.
+pub fn corn_tower() -> Vec<u8> {
+    const SIDES: usize = 28;
+    const HEIGHT: f64 = 280.0;
+    const SHAFT: f64 = 244.0;
+    const STEP: f64 = 6.1;
+    let white = [1.0; 4];
+    let (mut body, mut bands, mut crown) = (
+        MeshData::default(),
+        MeshData::default(),
+        MeshData::default(),
+    );
+    let circle = |r: f64| {
+        let ring: Vec<(f64, f64)> = (0..=SIDES)
+            .map(|k| {
+                let a = (k % SIDES) as f64 * std::f64::consts::TAU / SIDES as f64;
+                (r * a.cos(), r * a.sin())
+            })
+            .collect();
+        Polygon::new(LineString::from(ring), vec![])
+    };
+    // Radius up the shaft: 21 m at the foot, 24 m at 60 % of the height, 17 m at its top.
+    let radius = |h: f64| {
+        let t = h / SHAFT;
+        21.0 + 3.0 * (std::f64::consts::PI * t / 1.2).sin() - 7.0 * t.powi(6)
+    };
+    let mut h = 0.0;
+    let mut floor = 0;
+    while h < SHAFT {
+        let top = (h + STEP).min(SHAFT);
+        let r = radius((h + top) / 2.0);
+        mesh::extrude(&circle(r), h as f32, top as f32, white, white, &mut body);
+        if floor % 3 == 2 {
+            mesh::extrude(
+                &circle(r + 0.6),
+                (top - 1.2) as f32,
+                top as f32,
+                white,
+                white,
+                &mut bands,
+            );
+        }
+        h = top;
+        floor += 1;
+    }
+    // The crown: narrowing rings to the tip.
+    let mut r = radius(SHAFT);
+    let mut h = SHAFT;
+    while h < HEIGHT - 1.0 {
+        let top = (h + 6.0).min(HEIGHT);
+        r *= 0.72;
+        mesh::extrude(
+            &circle(r.max(1.0)),
+            h as f32,
+            top as f32,
+            white,
+            white,
+            &mut crown,
+        );
+        h = top;
+    }
+    glb::write_parts(
+        "千玺广场 Qianxi Plaza tower, the \"corn\" (simplified)",
+        SYNTHETIC_NOTE,
+        &[
+            ("shaft", body, [0.78, 0.72, 0.55, 1.0], [0.18, 0.15, 0.08]),
+            (
+                "kernel bands",
+                bands,
+                [1.0, 0.82, 0.35, 1.0],
+                [1.6, 1.1, 0.35],
+            ),
+            ("crown", crown, [0.95, 0.9, 0.7, 1.0], [0.9, 0.8, 0.5]),
         ],
     )
 }
@@ -507,12 +577,14 @@ pub fn write_demo(root: &Path) -> Result<Vec<PathBuf>> {
         &mut written,
     )?;
 
-    let model = root.join(TOWER_MODEL);
-    if let Some(dir) = model.parent() {
-        std::fs::create_dir_all(dir)?;
+    for (rel, bytes) in [(TOWER_MODEL, erqi_tower()), (CORN_MODEL, corn_tower())] {
+        let model = root.join(rel);
+        if let Some(dir) = model.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&model, bytes).with_context(|| format!("writing {}", model.display()))?;
+        written.push(model);
     }
-    std::fs::write(&model, erqi_tower()).with_context(|| format!("writing {}", model.display()))?;
-    written.push(model);
 
     let recording = root.join(RECORDING);
     if let Some(dir) = recording.parent() {

@@ -6,7 +6,7 @@ use crate::common::*;
 fn demo_generator_is_deterministic_and_matches_the_committed_files() {
     let out = temp_dir("gen-demo");
     let written = citytwin::generate::write_demo(&out).expect("generator runs");
-    assert_eq!(written.len(), 7);
+    assert_eq!(written.len(), 8);
     for path in written {
         let rel = path.strip_prefix(&out).unwrap();
         let fresh = std::fs::read(&path).unwrap();
