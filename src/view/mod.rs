@@ -360,6 +360,17 @@ fn select_feed_id(
     }
 }
 
+/// The selection's glow: translucent cyan, unlit.
+fn highlight_material(alpha: f32) -> StandardMaterial {
+    StandardMaterial {
+        base_color: Color::srgba(0.2, 0.85, 1.0, alpha),
+        emissive: LinearRgba::rgb(0.3, 1.2, 2.0),
+        alpha_mode: AlphaMode::Blend,
+        unlit: true,
+        ..default()
+    }
+}
+
 fn highlight_selection(
     mut commands: Commands,
     selection: Res<Selection>,
@@ -374,6 +385,20 @@ fn highlight_selection(
     for e in &existing {
         commands.entity(e).despawn();
     }
+    if let Some(marker) = selection.marker {
+        // A glowing shell around the marker, as its child so it follows the marker's
+        // position and on-screen scale.
+        let halo = (
+            SelectionHighlight,
+            Mesh3d(meshes.add(Sphere::new(9.0).mesh().uv(16, 10))),
+            MeshMaterial3d(materials.add(highlight_material(0.35))),
+            Transform::default(),
+        );
+        if let Ok(mut e) = commands.get_entity(marker) {
+            e.with_child(halo);
+        }
+        return;
+    }
     let Some(b) = selection.building.and_then(|i| buildings.0.get(i)) else {
         return;
     };
@@ -385,13 +410,7 @@ fn highlight_selection(
     commands.spawn((
         SelectionHighlight,
         Mesh3d(meshes.add(mesh.into_mesh())),
-        MeshMaterial3d(materials.add(StandardMaterial {
-            base_color: Color::srgba(0.2, 0.85, 1.0, 0.55),
-            emissive: LinearRgba::rgb(0.3, 1.2, 2.0),
-            alpha_mode: AlphaMode::Blend,
-            unlit: true,
-            ..default()
-        })),
+        MeshMaterial3d(materials.add(highlight_material(0.55))),
         // Slightly larger than the building so the glow wraps it instead of z-fighting.
         {
             let c = crate::geo::LocalPoint::new(
