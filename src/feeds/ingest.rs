@@ -45,11 +45,10 @@ pub struct SourceStats {
     /// Newest message time applied from this source since it (re)started: a replay
     /// that loops starts its clock over.
     pub latest_ts: Option<DateTime<FixedOffset>>,
-    /// Time of the last message applied per id, to refuse older ones that would undo
-    /// newer state. Reset when the source (re)starts.
-    /// One map per message kind, so a lookup borrows the id instead of building a key.
-    /// (Devices and cameras keep theirs with their entity, see `Tracked`.)
-    last_ts_by_id: [HashMap<Text, DateTime<FixedOffset>>; 4],
+    /// Time of the last work order and project update applied per id ([`Record::SLOT`]),
+    /// to refuse older ones that would undo newer state. Reset when the source
+    /// (re)starts. (Devices and cameras keep theirs with their entity, see `Tracked`.)
+    last_ts_by_id: [HashMap<Text, DateTime<FixedOffset>>; 2],
     /// Time from a message's `ts` to its being applied, in microseconds, when
     /// [`IngestConfig::measure_lag`] is on (live feeds stamped at publication).
     pub lag_us: Option<hdrhistogram::Histogram<u64>>,
@@ -195,6 +194,16 @@ pub struct GridRef(pub String);
 enum EntityKind {
     Device,
     Camera,
+}
+
+impl EntityKind {
+    /// The message kind that reports it.
+    fn name(self) -> &'static str {
+        match self {
+            EntityKind::Device => "device",
+            EntityKind::Camera => "camera",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -424,37 +433,31 @@ impl Default for IngestConfig {
 /// every status change, every alarm, every work order and project update stays.
 #[derive(Resource, Debug, Default)]
 pub struct Backlog {
-    /// `None` marks a slot whose report was merged into a later one.
-    queue: VecDeque<Option<(usize, FeedMessage)>>,
+    /// (source, message) in arrival order; a merge rewrites a slot in place.
+    queue: VecDeque<(usize, FeedMessage)>,
     /// Sequence number of `queue[0]`.
     front: u64,
     /// Marker id → sequence number of its newest waiting report.
     markers: HashMap<Text, u64>,
-    waiting: usize,
 }
 
 impl Backlog {
     pub fn len(&self) -> usize {
-        self.waiting
+        self.queue.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.waiting == 0
+        self.queue.is_empty()
     }
 
     fn pop(&mut self) -> Option<(usize, FeedMessage)> {
-        loop {
-            let slot = self.queue.pop_front()?;
-            self.front += 1;
-            if let Some((source, message)) = slot {
-                self.waiting -= 1;
-                let id = message.body.id();
-                if self.markers.get(id) == Some(&(self.front - 1)) {
-                    self.markers.remove(id);
-                }
-                return Some((source, message));
-            }
+        let (source, message) = self.queue.pop_front()?;
+        let id = message.body.id();
+        if self.markers.get(id) == Some(&self.front) {
+            self.markers.remove(id);
         }
+        self.front += 1;
+        Some((source, message))
     }
 
     /// Queues a message, merging it into the waiting report of the same marker when
@@ -464,14 +467,11 @@ impl Backlog {
         &mut self,
         source: usize,
         message: FeedMessage,
-        coalesce: bool,
     ) -> Result<bool, (&'static str, String)> {
         let marker = matches!(message.body, FeedBody::Device(_) | FeedBody::Camera(_));
-        if coalesce
-            && marker
+        if marker
             && let Some(&seq) = self.markers.get(message.body.id())
-            && let Some(Some((waiting_source, waiting))) =
-                self.queue.get_mut((seq - self.front) as usize)
+            && let Some((waiting_source, waiting)) = self.queue.get_mut((seq - self.front) as usize)
             && *waiting_source == source
         {
             if message.ts < waiting.ts {
@@ -491,8 +491,7 @@ impl Backlog {
         if marker {
             self.markers.insert(message.body.id().into(), seq);
         }
-        self.queue.push_back(Some((source, message)));
-        self.waiting += 1;
+        self.queue.push_back((source, message));
         Ok(false)
     }
 }
@@ -594,7 +593,7 @@ fn ingest(
         let Some((source, message)) = sink.take(event, started) else {
             continue;
         };
-        match backlog.push(source, message, config.coalesce) {
+        match backlog.push(source, message) {
             Ok(true) => sink.stats.source(source).coalesced += 1,
             Ok(false) => {}
             Err((label, why)) => sink.stats.reject(source, label, why),
@@ -700,7 +699,7 @@ impl Sink<'_, '_> {
         changed: impl Fn(&mut Self, String, Option<S>, S),
     ) -> Result<(), (&'static str, String)> {
         let id = record.id().to_string();
-        let slot = T::KIND_INDEX;
+        let slot = T::SLOT;
         let last = self.stats.source(source).last_ts_by_id[slot]
             .get(id.as_str())
             .copied();
@@ -741,12 +740,7 @@ impl Sink<'_, '_> {
                 ));
             }
             if tracked.source == source && tracked.run == run && ts < tracked.ts {
-                let kind = if u.kind == EntityKind::Camera {
-                    "camera"
-                } else {
-                    "device"
-                };
-                return Err(late(kind, &u.id, ts, Some(tracked.ts)));
+                return Err(late(u.kind.name(), &u.id, ts, Some(tracked.ts)));
             }
             (tracked.ts, tracked.source, tracked.run) = (ts, source, run);
             if let Some(h) = u.heartbeat_s {
@@ -862,13 +856,14 @@ fn late(
 /// Work orders and projects, kept by id in a map.
 trait Record {
     const KIND: &'static str;
-    const KIND_INDEX: usize;
+    /// Which of a source's `last_ts_by_id` maps holds its times.
+    const SLOT: usize;
     fn id(&self) -> &str;
 }
 
 impl Record for WorkOrderEvent {
     const KIND: &'static str = "work_order";
-    const KIND_INDEX: usize = 2;
+    const SLOT: usize = 0;
     fn id(&self) -> &str {
         &self.id
     }
@@ -876,7 +871,7 @@ impl Record for WorkOrderEvent {
 
 impl Record for ProjectUpdate {
     const KIND: &'static str = "project";
-    const KIND_INDEX: usize = 3;
+    const SLOT: usize = 1;
     fn id(&self) -> &str {
         &self.id
     }
@@ -929,12 +924,16 @@ fn expire_silent_devices(
 }
 
 fn prune_closed_orders(stats: Res<FeedStats>, mut orders: ResMut<WorkOrders>) {
-    if let Some(now) = stats.latest_ts()
-        && orders
-            .1
-            .queue
-            .front()
-            .is_some_and(|(at, _)| *at + CLOSED_ORDER_RETENTION < now)
+    let Some(now) = stats.latest_ts() else {
+        return;
+    };
+    // Only the oldest closing is looked at unless some are due, and the resource is
+    // written (change-detected) only then.
+    if orders
+        .1
+        .queue
+        .front()
+        .is_some_and(|(at, _)| *at + CLOSED_ORDER_RETENTION < now)
     {
         let gone = orders.prune(now, CLOSED_ORDER_RETENTION);
         if gone > 0 {

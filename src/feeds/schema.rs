@@ -42,16 +42,6 @@ impl FeedBody {
         }
     }
 
-    /// 0–3, for per-kind tables.
-    pub fn kind_index(&self) -> usize {
-        match self {
-            FeedBody::Device(_) => 0,
-            FeedBody::Camera(_) => 1,
-            FeedBody::WorkOrder(_) => 2,
-            FeedBody::Project(_) => 3,
-        }
-    }
-
     /// Checks what the types alone do not: id length, positions, value ranges.
     fn validate(&self) -> Result<(), DecodeError> {
         check_id(self.id())?;

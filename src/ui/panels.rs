@@ -264,8 +264,12 @@ fn marker_inspector(
         ui.label(RichText::new(tr.t("无快照地址", "no snapshot URL")).color(theme::DIM));
         return;
     };
-    match (snapshot, s.snapshots.get(&id.0)) {
-        (Some(texture), Some(_)) => {
+    let failed = s.snapshots.get(&id.0).and_then(|e| match &e.state {
+        SnapshotState::Failed(why) => Some(why),
+        _ => None,
+    });
+    match (snapshot, failed) {
+        (Some(texture), _) => {
             let width = ui.available_width();
             let [w, h] = texture.size();
             let size = egui::vec2(width, width * h as f32 / w.max(1) as f32);
@@ -274,18 +278,11 @@ fn marker_inspector(
                 size,
             )));
         }
-        (_, Some(entry)) => match &entry.state {
-            SnapshotState::Failed(why) => {
-                ui.label(
-                    RichText::new(tr.t("快照获取失败", "snapshot failed")).color(theme::ALARM),
-                );
-                ui.label(RichText::new(why).size(13.0).color(theme::DIM));
-            }
-            _ => {
-                ui.label(RichText::new(tr.t("加载中…", "loading…")).color(theme::DIM));
-            }
-        },
-        (_, None) => {
+        (None, Some(why)) => {
+            ui.label(RichText::new(tr.t("快照获取失败", "snapshot failed")).color(theme::ALARM));
+            ui.label(RichText::new(why).size(13.0).color(theme::DIM));
+        }
+        (None, None) => {
             ui.label(RichText::new(tr.t("加载中…", "loading…")).color(theme::DIM));
         }
     }

@@ -25,14 +25,6 @@ struct Counters {
     most_snapshots_in_flight: AtomicUsize,
 }
 
-fn image_response(content_type: &str, body: Vec<u8>) -> Response<Full<Bytes>> {
-    Response::builder()
-        .status(200)
-        .header("content-type", content_type)
-        .body(Full::new(Bytes::from(body)))
-        .expect("valid response")
-}
-
 /// A 1280×720 PNG: white with a black square in the top-left corner.
 fn big_png() -> Vec<u8> {
     let img = image::RgbaImage::from_fn(1280, 720, |x, y| {
@@ -53,8 +45,8 @@ async fn snapshot(path: &str, counters: &Counters) -> Response<Full<Bytes>> {
     let jpeg =
         || std::fs::read(repo_root().join("tests/fixtures/camera-red-blue.jpg")).expect("fixture");
     match path {
-        "/cam/red-blue.jpg" => image_response("image/jpeg", jpeg()),
-        "/cam/big.png" => image_response("image/png", big_png()),
+        "/cam/red-blue.jpg" => response(200, "image/jpeg", jpeg()),
+        "/cam/big.png" => response(200, "image/png", big_png()),
         p if p.starts_with("/cam/slow-") => {
             let now = counters.snapshots_in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             counters
@@ -62,14 +54,14 @@ async fn snapshot(path: &str, counters: &Counters) -> Response<Full<Bytes>> {
                 .fetch_max(now, Ordering::SeqCst);
             tokio::time::sleep(Duration::from_millis(300)).await;
             counters.snapshots_in_flight.fetch_sub(1, Ordering::SeqCst);
-            image_response("image/jpeg", jpeg())
+            response(200, "image/jpeg", jpeg())
         }
         "/cam/hang.jpg" => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
-            image_response("image/jpeg", jpeg())
+            response(200, "image/jpeg", jpeg())
         }
-        "/cam/garbage.jpg" => response(200, "image/jpeg", "<html>camera offline</html>".into()),
-        _ => response(404, "text/plain", "no such camera".into()),
+        "/cam/garbage.jpg" => response(200, "image/jpeg", "<html>camera offline</html>"),
+        _ => response(404, "text/plain", "no such camera"),
     }
 }
 
@@ -77,11 +69,11 @@ fn msg(ts: &str, kind: &str, data: &str) -> String {
     format!(r#"{{"v":1,"ts":"2026-11-23T10:00:{ts}+08:00","kind":"{kind}","data":{data}}}"#)
 }
 
-fn response(status: u16, content_type: &str, body: String) -> Response<Full<Bytes>> {
+fn response(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
     Response::builder()
         .status(status)
         .header("content-type", content_type)
-        .body(Full::new(Bytes::from(body)))
+        .body(Full::new(body.into()))
         .expect("valid response")
 }
 
@@ -129,16 +121,16 @@ async fn handle(
         ),
         "/broken" => {
             if counters.broken.fetch_add(1, Ordering::SeqCst) < 2 {
-                response(500, "text/plain", "database down".into())
+                response(500, "text/plain", "database down")
             } else {
                 response(200, "application/json", msg("05", "device", r#"{"id":"b-1","kind":"other","status":"online","position":{"lon":113.666,"lat":34.755}}"#))
             }
         }
         "/hang" => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
-            response(200, "application/json", "[]".into())
+            response(200, "application/json", "[]")
         }
-        _ => response(404, "text/plain", "no such feed".into()),
+        _ => response(404, "text/plain", "no such feed"),
     };
     Ok(r)
 }
