@@ -11,9 +11,9 @@ use geo::Centroid;
 
 const DEMO_SECONDS: i64 = 600;
 
-struct Msg {
-    at_ms: i64,
-    body: FeedBody,
+pub(super) struct Msg {
+    pub at_ms: i64,
+    pub body: FeedBody,
 }
 
 fn round7(v: f64) -> f64 {
@@ -22,10 +22,7 @@ fn round7(v: f64) -> f64 {
 
 pub(super) fn recording(d: &District, frame: &LocalFrame) -> Result<String> {
     let mut rng = SplitMix64::new(SEED ^ 0xFEED);
-    let start: DateTime<FixedOffset> = crate::ops::beijing()
-        .with_ymd_and_hms(2026, 11, 23, 8, 0, 0)
-        .single()
-        .expect("a fixed date exists");
+    let start = start_time();
     let ll = |p: LocalPoint| -> Result<LonLat> {
         let w = frame.to_lonlat(p)?;
         Ok(LonLat::new(round7(w.lon), round7(w.lat)))
@@ -33,19 +30,6 @@ pub(super) fn recording(d: &District, frame: &LocalFrame) -> Result<String> {
     let mut msgs: Vec<Msg> = Vec::new();
     // (id, kind or None for cameras)
     let mut markers: Vec<(String, Option<DeviceKind>)> = Vec::new();
-    let status_at_start = |rng: &mut SplitMix64| {
-        let r = rng.unit();
-        if r < 0.92 {
-            DeviceStatus::Online
-        } else if r < 0.96 {
-            DeviceStatus::Offline
-        } else if r < 0.98 {
-            DeviceStatus::Fault
-        } else {
-            DeviceStatus::Alarm
-        }
-    };
-
     // Cameras at every crossing (two each, facing along the roads) and along roads.
     let mut cam = 0;
     let mut camera = |msgs: &mut Vec<Msg>,
@@ -166,10 +150,107 @@ pub(super) fn recording(d: &District, frame: &LocalFrame) -> Result<String> {
         }
     }
 
-    // Ten minutes of life: status flips (alarms are raised and cleared) and readings.
+    msgs.extend(life(&mut rng, &markers, DEMO_SECONDS, (150, 400)));
+
+    let anchors: Vec<(String, LocalPoint)> = d
+        .grids
+        .iter()
+        .map(|g| {
+            (
+                g.0.clone(),
+                LocalPoint::new(g.2[0].east_m + 40.0, g.2[0].north_m + 40.0),
+            )
+        })
+        .collect();
+    msgs.extend(work_orders(
+        &mut rng,
+        start,
+        &anchors,
+        40,
+        DEMO_SECONDS,
+        &ll,
+    )?);
+
+    msgs.extend(projects());
+
+    Ok(encode(
+        msgs,
+        start,
+        &format!(
+            "# {SYNTHETIC_NOTE}\n# Erqi district, {{}} messages over {DEMO_SECONDS} s; schema: data-feeds/SCHEMA.md\n"
+        ),
+    ))
+}
+
+/// The recording's text: `header` (its `{}` replaced by the message count), then the
+/// messages in time order, one JSON line each.
+pub(super) fn encode(mut msgs: Vec<Msg>, start: DateTime<FixedOffset>, header: &str) -> String {
+    msgs.sort_by_key(|m| m.at_ms);
+    let mut out = header.replacen("{}", &msgs.len().to_string(), 1);
+    for m in msgs {
+        let message = FeedMessage {
+            ts: start + Duration::milliseconds(m.at_ms),
+            body: m.body,
+        };
+        out.push_str(&message.encode());
+        out.push('\n');
+    }
+    out
+}
+
+/// The demo day's start: 08:00 Beijing time.
+pub(super) fn start_time() -> DateTime<FixedOffset> {
+    crate::ops::beijing()
+        .with_ymd_and_hms(2026, 11, 23, 8, 0, 0)
+        .single()
+        .expect("a fixed date exists")
+}
+
+pub(super) fn reading(kind: DeviceKind, rng: &mut SplitMix64) -> Vec<Reading> {
+    let r = |name: &str, value: f64, unit: &str| Reading {
+        name: name.into(),
+        value: (value * 100.0).round() / 100.0,
+        unit: unit.into(),
+    };
+    match kind {
+        DeviceKind::GasDetector => vec![r("CH4", rng.range(0.0, 8.0), "%LEL")],
+        DeviceKind::WaterPressure => vec![r("pressure", rng.range(0.22, 0.38), "MPa")],
+        DeviceKind::TrafficFlow => vec![
+            r("flow", rng.range(300.0, 1800.0), "veh/h"),
+            r("speed", rng.range(12.0, 45.0), "km/h"),
+        ],
+        DeviceKind::ManholeCover => vec![r("tilt", rng.range(0.0, 3.0), "°")],
+        DeviceKind::Elevator => vec![r("floor", rng.below(30) as f64, "")],
+        _ => Vec::new(),
+    }
+}
+
+/// Status of a marker when first announced: mostly online.
+pub(super) fn status_at_start(rng: &mut SplitMix64) -> DeviceStatus {
+    let r = rng.unit();
+    if r < 0.92 {
+        DeviceStatus::Online
+    } else if r < 0.96 {
+        DeviceStatus::Offline
+    } else if r < 0.98 {
+        DeviceStatus::Fault
+    } else {
+        DeviceStatus::Alarm
+    }
+}
+
+/// Life after the announcements: status flips (alarms raised and cleared) and readings,
+/// one every `gap_ms.0 + [0, gap_ms.1)` ms. `markers`: (id, kind or None for cameras).
+pub(super) fn life(
+    rng: &mut SplitMix64,
+    markers: &[(String, Option<DeviceKind>)],
+    seconds: i64,
+    gap_ms: (i64, u64),
+) -> Vec<Msg> {
+    let mut msgs = Vec::new();
     let mut t = 0i64;
-    while t < DEMO_SECONDS * 1000 {
-        t += 150 + rng.below(400) as i64;
+    while t < seconds * 1000 {
+        t += gap_ms.0 + rng.below(gap_ms.1) as i64;
         let (id, kind) = &markers[rng.below(markers.len() as u64) as usize];
         let r = rng.unit();
         let status = if r < 0.55 {
@@ -188,7 +269,7 @@ pub(super) fn recording(d: &District, frame: &LocalFrame) -> Result<String> {
                 name: None,
                 position: None,
                 status,
-                readings: reading(*kind, &mut rng),
+                readings: reading(*kind, rng),
                 grid: None,
                 heartbeat_s: None,
             }),
@@ -211,7 +292,19 @@ pub(super) fn recording(d: &District, frame: &LocalFrame) -> Result<String> {
         msgs.push(Msg { at_ms: t, body });
     }
 
-    // Work orders from the 12345 hotline and others, moving through their statuses.
+    msgs
+}
+
+/// Work orders from the 12345 hotline and others, moving through their statuses; each
+/// reported in one of `grids` (id, a point inside), `count` over `seconds`.
+pub(super) fn work_orders(
+    rng: &mut SplitMix64,
+    start: DateTime<FixedOffset>,
+    grids: &[(String, LocalPoint)],
+    count: usize,
+    seconds: i64,
+    ll: &dyn Fn(LocalPoint) -> Result<LonLat>,
+) -> Result<Vec<Msg>> {
     let texts = [
         (OrderCategory::Traffic, "路口信号灯故障，早高峰拥堵"),
         (
@@ -246,20 +339,21 @@ pub(super) fn recording(d: &District, frame: &LocalFrame) -> Result<String> {
         "热力公司",
         "街道办事处",
     ];
-    for k in 0..40 {
+    let mut msgs = Vec::new();
+    let spacing_ms = seconds * 1000 * 14 / 15 / count.max(1) as i64;
+    for k in 0..count {
         let (category, text) = texts[k % texts.len()];
         let id = format!("12345-20261123-{:04}", k + 1);
-        let grid = &d.grids[rng.below(d.grids.len() as u64) as usize];
-        let p = LocalPoint::new(grid.2[0].east_m + 40.0, grid.2[0].north_m + 40.0);
-        let reported = (k as i64) * 14_000 + rng.below(8000) as i64;
+        let (grid, p) = &grids[rng.below(grids.len() as u64) as usize];
+        let reported = (k as i64) * spacing_ms + rng.below(8000) as i64;
         let mut at = reported;
         let mut order = WorkOrderEvent {
             id,
             source: sources[k % sources.len()],
             category,
             text: text.to_string(),
-            position: Some(ll(p)?),
-            grid: Some(grid.0.clone()),
+            position: Some(ll(*p)?),
+            grid: Some(grid.clone()),
             department: None,
             status: OrderStatus::Reported,
             sign_deadline: Some(start + Duration::milliseconds(reported) + Duration::minutes(5)),
@@ -276,7 +370,7 @@ pub(super) fn recording(d: &District, frame: &LocalFrame) -> Result<String> {
             OrderStatus::Closed,
         ] {
             at += 20_000 + rng.below(60_000) as i64;
-            if at >= DEMO_SECONDS * 1000 {
+            if at >= seconds * 1000 {
                 break;
             }
             order.status = status;
@@ -294,7 +388,12 @@ pub(super) fn recording(d: &District, frame: &LocalFrame) -> Result<String> {
         }
     }
 
-    // Renovation projects named in the city's reports.
+    Ok(msgs)
+}
+
+/// Renovation projects named in the city's reports, with a progress update midway.
+pub(super) fn projects() -> Vec<Msg> {
+    let mut msgs = Vec::new();
     let day = |m, d| NaiveDate::from_ymd_opt(2026, m, d);
     let projects = [
         (
@@ -348,37 +447,5 @@ pub(super) fn recording(d: &District, frame: &LocalFrame) -> Result<String> {
         }
     }
 
-    msgs.sort_by_key(|m| m.at_ms);
-    let mut out = format!(
-        "# {SYNTHETIC_NOTE}\n# Erqi district, {} messages over {DEMO_SECONDS} s; schema: data-feeds/SCHEMA.md\n",
-        msgs.len()
-    );
-    for m in msgs {
-        let message = FeedMessage {
-            ts: start + Duration::milliseconds(m.at_ms),
-            body: m.body,
-        };
-        out.push_str(&message.encode());
-        out.push('\n');
-    }
-    Ok(out)
-}
-
-fn reading(kind: DeviceKind, rng: &mut SplitMix64) -> Vec<Reading> {
-    let r = |name: &str, value: f64, unit: &str| Reading {
-        name: name.into(),
-        value: (value * 100.0).round() / 100.0,
-        unit: unit.into(),
-    };
-    match kind {
-        DeviceKind::GasDetector => vec![r("CH4", rng.range(0.0, 8.0), "%LEL")],
-        DeviceKind::WaterPressure => vec![r("pressure", rng.range(0.22, 0.38), "MPa")],
-        DeviceKind::TrafficFlow => vec![
-            r("flow", rng.range(300.0, 1800.0), "veh/h"),
-            r("speed", rng.range(12.0, 45.0), "km/h"),
-        ],
-        DeviceKind::ManholeCover => vec![r("tilt", rng.range(0.0, 3.0), "°")],
-        DeviceKind::Elevator => vec![r("floor", rng.below(30) as f64, "")],
-        _ => Vec::new(),
-    }
+    msgs
 }

@@ -3,6 +3,9 @@
 //! layout is invented at roughly real places and scale, and every file says so.
 //! Deterministic: the same code writes the same bytes (a test checks the committed files).
 
+pub mod city;
+mod city_feed;
+pub mod city_files;
 mod feed;
 pub mod glb;
 pub mod rng;

@@ -1,0 +1,371 @@
+//! Writes a generated city as files a scene loads like any user data: buildings and
+//! districts in WGS84, roads in GCJ-02 (as Chinese web maps publish them), grids in
+//! CGCS2000 Gauss–Krüger (EPSG:4547, as surveyors deliver), the landmarks as glTF, the
+//! devices as a recording, and `scene.ron` tying them together.
+
+use super::city::{self, CITY_NOTE, GenArea, Scale};
+use super::city_feed;
+use crate::geo::{LocalFrame, LocalPoint, LonLat, china};
+use anyhow::{Context, Result};
+use geo::Polygon;
+use indicatif::ProgressBar;
+use serde_json::json;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+pub const BUILDINGS: &str = "buildings.geojson";
+pub const ROADS: &str = "roads.geojson";
+pub const DISTRICTS: &str = "districts.geojson";
+pub const GRIDS: &str = "grids.geojson";
+pub const MICRO_GRIDS: &str = "micro-grids.geojson";
+pub const POIS: &str = "pois.geojson";
+pub const FEED: &str = "feed.ndjson";
+pub const SCENE: &str = "scene.ron";
+
+/// What was generated, for the command's summary and the tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CityReport {
+    pub buildings: usize,
+    pub roads: usize,
+    pub districts: usize,
+    pub grids: usize,
+    pub micro_grids: usize,
+    pub pois: usize,
+    pub cameras: usize,
+    pub devices: usize,
+    pub files: Vec<PathBuf>,
+}
+
+/// Six decimals of a degree: about 0.1 m, enough for a synthetic city, and small files.
+fn deg(out: &mut String, [lon, lat]: [f64; 2]) {
+    let _ = write!(out, "[{lon:.6},{lat:.6}]");
+}
+
+fn header(out: &mut String, name: &str, crs: Option<&str>) {
+    let mut head =
+        json!({"type": "FeatureCollection", "name": name, "synthetic": true, "note": CITY_NOTE});
+    if let Some(crs) = crs {
+        head["crs"] = json!({"type": "name", "properties": {"name": crs}});
+    }
+    let head = serde_json::to_string(&head).expect("a JSON value serialises");
+    out.push_str(&head[..head.len() - 1]);
+    out.push_str(",\"features\":[\n");
+}
+
+fn footer(out: &mut String) {
+    if out.ends_with(",\n") {
+        out.truncate(out.len() - 2);
+        out.push('\n');
+    }
+    out.push_str("]}\n");
+}
+
+fn feature(out: &mut String, props: serde_json::Value, geometry_type: &str, coords: &str) {
+    let _ = writeln!(
+        out,
+        "{{\"type\":\"Feature\",\"properties\":{props},\"geometry\":{{\"type\":\"{geometry_type}\",\"coordinates\":{coords}}}}},"
+    );
+}
+
+struct Writer<'a> {
+    root: &'a Path,
+    files: Vec<PathBuf>,
+}
+
+impl Writer<'_> {
+    fn write(&mut self, rel: &str, bytes: &[u8]) -> Result<()> {
+        let path = self.root.join(rel);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+        self.files.push(path);
+        Ok(())
+    }
+}
+
+/// Rings of a polygon, each through `point`, as GeoJSON coordinates.
+fn rings(
+    poly: &Polygon<f64>,
+    point: &mut dyn FnMut(f64, f64) -> Result<[f64; 2]>,
+) -> Result<String> {
+    let mut s = String::from("[");
+    for (k, ring) in std::iter::once(poly.exterior())
+        .chain(poly.interiors())
+        .enumerate()
+    {
+        if k > 0 {
+            s.push(',');
+        }
+        s.push('[');
+        for (i, c) in ring.coords().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            deg(&mut s, point(c.x, c.y)?);
+        }
+        s.push(']');
+    }
+    s.push(']');
+    Ok(s)
+}
+
+fn areas(
+    name: &str,
+    list: &[GenArea],
+    crs: Option<&str>,
+    point: &mut dyn FnMut(f64, f64) -> Result<[f64; 2]>,
+) -> Result<String> {
+    let mut out = String::new();
+    header(&mut out, name, crs);
+    for a in list {
+        let mut polys = Vec::new();
+        for p in &a.shape {
+            polys.push(rings(p, point)?);
+        }
+        let (kind, coords) = if polys.len() == 1 {
+            ("Polygon", polys.remove(0))
+        } else {
+            ("MultiPolygon", format!("[{}]", polys.join(",")))
+        };
+        feature(&mut out, json!({"id": a.id, "name": a.name}), kind, &coords);
+    }
+    footer(&mut out);
+    Ok(out)
+}
+
+/// Generates the city at `scale` from `seed` and writes it under `out`.
+pub fn write_city(scale: Scale, seed: u64, out: &Path, bar: &ProgressBar) -> Result<CityReport> {
+    let frame = LocalFrame::new(city::ORIGIN)?;
+    bar.set_message("laying out roads and blocks");
+    let plan = city::plan(scale, seed, |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })?;
+    let mut w = Writer {
+        root: out,
+        files: Vec::new(),
+    };
+    let wgs84 = |x: f64, y: f64| -> Result<[f64; 2]> {
+        let p = frame.to_lonlat(LocalPoint::new(x, y))?;
+        Ok([p.lon, p.lat])
+    };
+
+    bar.set_message("writing buildings");
+    bar.set_length(plan.buildings.len() as u64);
+    bar.set_position(0);
+    let mut text = String::with_capacity(plan.buildings.len() * 220);
+    header(
+        &mut text,
+        &format!("郑州 buildings ({})", scale.label()),
+        None,
+    );
+    for (i, b) in plan.buildings.iter().enumerate() {
+        let mut props = json!({"id": format!("ZZ-B{:06}", i + 1), "levels": b.levels, "use": b.use_, "built": b.built,
+            "grid": plan.micro_grids[b.micro_grid].id});
+        if let Some(name) = &b.name {
+            props["name"] = json!(name);
+        }
+        if let Some(h) = b.height_m {
+            props["height"] = json!(h);
+        }
+        feature(
+            &mut text,
+            props,
+            "Polygon",
+            &rings(&b.footprint, &mut |x, y| wgs84(x, y))?,
+        );
+        if i % 4096 == 0 {
+            bar.set_position(i as u64);
+        }
+    }
+    footer(&mut text);
+    w.write(BUILDINGS, text.as_bytes())?;
+
+    bar.set_message("writing roads, districts, grids");
+    let mut text = String::new();
+    header(
+        &mut text,
+        &format!("郑州 roads ({}, GCJ-02)", scale.label()),
+        None,
+    );
+    for (i, r) in plan.roads.iter().enumerate() {
+        let mut coords = String::from("[");
+        for (k, p) in r.line.iter().enumerate() {
+            if k > 0 {
+                coords.push(',');
+            }
+            let g = china::wgs84_to_gcj02(frame.to_lonlat(*p)?);
+            deg(&mut coords, [g.lon, g.lat]);
+        }
+        coords.push(']');
+        let mut props =
+            json!({"id": format!("ZZ-R{:05}", i + 1), "class": r.class, "width": r.width_m});
+        if let Some(name) = &r.name {
+            props["name"] = json!(name);
+        }
+        feature(&mut text, props, "LineString", &coords);
+    }
+    footer(&mut text);
+    w.write(ROADS, text.as_bytes())?;
+
+    let districts = areas("districts", &plan.districts, None, &mut |x, y| wgs84(x, y))?;
+    w.write(DISTRICTS, districts.as_bytes())?;
+    let to_gk = proj::Proj::new_known_crs("EPSG:4326", "EPSG:4547", None)
+        .context("PROJ cannot set up EPSG:4547")?;
+    let mut gk = |x: f64, y: f64| -> Result<[f64; 2]> {
+        let [lon, lat] = wgs84(x, y)?;
+        let (e, n) = to_gk
+            .convert((lon, lat))
+            .context("projecting to EPSG:4547")?;
+        // Millimetres, written with six decimals like the rest.
+        Ok([(e * 1e3).round() / 1e3, (n * 1e3).round() / 1e3])
+    };
+    let crs = Some("urn:ogc:def:crs:EPSG::4547");
+    w.write(
+        GRIDS,
+        areas("community grids (EPSG:4547)", &plan.grids, crs, &mut gk)?.as_bytes(),
+    )?;
+    w.write(
+        MICRO_GRIDS,
+        areas("micro-grids (EPSG:4547)", &plan.micro_grids, crs, &mut gk)?.as_bytes(),
+    )?;
+
+    let mut text = String::new();
+    header(&mut text, "points of interest", None);
+    for (i, p) in plan.pois.iter().enumerate() {
+        let mut coords = String::new();
+        deg(&mut coords, wgs84(p.at.east_m, p.at.north_m)?);
+        feature(
+            &mut text,
+            json!({"id": format!("ZZ-P{:05}", i + 1), "name": p.name, "kind": p.kind}),
+            "Point",
+            &coords,
+        );
+    }
+    footer(&mut text);
+    w.write(POIS, text.as_bytes())?;
+
+    bar.set_message("placing devices and writing the recording");
+    let devices = city_feed::place_devices(&plan);
+    let cameras = devices.iter().filter(|d| d.kind.is_none()).count();
+    w.write(
+        FEED,
+        city_feed::recording(&plan, &devices, &frame, seed)?.as_bytes(),
+    )?;
+
+    let (lo, hi) = plan.extent;
+    let within = |ll: LonLat| -> Result<bool> {
+        let p = frame.to_local(ll)?;
+        Ok(p.east_m >= lo.east_m
+            && p.east_m <= hi.east_m
+            && p.north_m >= lo.north_m
+            && p.north_m <= hi.north_m)
+    };
+    let mut models = String::new();
+    for (name, rel, ll, bytes) in [
+        (
+            "二七塔",
+            "models/erqi-tower.glb",
+            city::ORIGIN,
+            super::erqi_tower(),
+        ),
+        (
+            "千玺广场",
+            "models/zhengdong-corn-tower.glb",
+            city::CORN,
+            super::corn_tower(),
+        ),
+    ] {
+        if within(ll)? {
+            w.write(rel, &bytes)?;
+            let _ = writeln!(
+                models,
+                "        (name: \"{name}\", path: \"{rel}\", position: (lon: {}, lat: {}), heading_deg: 0.0, scale: 1.0),",
+                ll.lon, ll.lat
+            );
+        }
+    }
+    let centre = frame.to_lonlat(LocalPoint::new(
+        (lo.east_m + hi.east_m) / 2.0,
+        (lo.north_m + hi.north_m) / 2.0,
+    ))?;
+    let span = (hi.east_m - lo.east_m).max(hi.north_m - lo.north_m);
+    let mut views = format!(
+        "        (name: \"overview\", look_at: (lon: {:.4}, lat: {:.4}), distance_m: {:.0}, pitch_deg: 50.0, heading_deg: 10.0),\n",
+        centre.lon,
+        centre.lat,
+        (span * 0.85).round()
+    );
+    for (name, ll, distance, pitch, heading) in [
+        ("erqi", city::ORIGIN, 700.0, 35.0, 30.0),
+        ("beisanjie", city::BEISANJIE, 1100.0, 45.0, -20.0),
+        ("cbd", city::CORN, 2600.0, 24.0, 200.0),
+        (
+            "ring-west",
+            LonLat::new(113.585, 34.757),
+            2400.0,
+            30.0,
+            60.0,
+        ),
+    ] {
+        if within(ll)? {
+            let _ = writeln!(
+                views,
+                "        (name: \"{name}\", look_at: (lon: {}, lat: {}), distance_m: {distance:.1}, pitch_deg: {pitch:.1}, heading_deg: {heading:.1}),",
+                ll.lon, ll.lat
+            );
+        }
+    }
+    let scene = format!(
+        r#"// {CITY_NOTE}
+// Written by `citytwin gen-city --scale {scale} --seed {seed}`; regenerate rather than edit.
+// Format: scenes/README.md. Paths are relative to this file. `{MICRO_GRIDS}` holds the
+// micro-grids inside each community grid (not drawn by default; add a Grids layer for them).
+(
+    name: "郑州 · {title}",
+    origin: (lon: {olon}, lat: {olat}),
+    language: "zh-CN",
+    synthetic: true,
+    layers: [
+        (kind: Districts, path: "{DISTRICTS}", crs: "EPSG:4326"),
+        (kind: Grids, path: "{GRIDS}", crs: "EPSG:4547"),
+        (kind: Roads, path: "{ROADS}", crs: "GCJ-02", attributes: (class: "class", width: "width")),
+        (
+            kind: Buildings,
+            path: "{BUILDINGS}",
+            crs: "EPSG:4326",
+            attributes: (id: "id", name: "name", height: "height", levels: "levels", metres_per_level: 3.1, default_height_m: 12.0),
+        ),
+        (kind: Pois, path: "{POIS}"),
+    ],
+    models: [
+{models}    ],
+    views: [
+{views}    ],
+    feeds: ["replay:{FEED}@1,loop"],
+)
+"#,
+        scale = scale.label(),
+        title = match scale {
+            Scale::District => "二七商圈",
+            Scale::City => "中心城区",
+            Scale::Full => "全市",
+        },
+        olon = city::ORIGIN.lon,
+        olat = city::ORIGIN.lat,
+    );
+    w.write(SCENE, scene.as_bytes())?;
+    bar.finish_with_message("done");
+    Ok(CityReport {
+        buildings: plan.buildings.len(),
+        roads: plan.roads.len(),
+        districts: plan.districts.len(),
+        grids: plan.grids.len(),
+        micro_grids: plan.micro_grids.len(),
+        pois: plan.pois.len(),
+        cameras,
+        devices: devices.len() - cameras,
+        files: w.files,
+    })
+}
