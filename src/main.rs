@@ -134,6 +134,18 @@ enum BenchKind {
         #[arg(long, default_value_t = 0)]
         qos: u8,
     },
+    /// Loading a generated city (default: full scale) against parsing its GeoJSON with
+    /// serde; peak memory; frame time of the headless app with all its devices.
+    City {
+        #[arg(long, value_enum, default_value = "full")]
+        scale: citytwin::generate::city::Scale,
+        /// Where the generated city is kept between runs (default: the system temp dir).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Frames timed in the headless app once everything is in.
+        #[arg(long, default_value_t = 300)]
+        frames: usize,
+    },
     /// Memory of the live feed state for a city's cameras and devices.
     State {
         #[arg(long, default_value_t = 130_000)]
@@ -152,7 +164,14 @@ struct SceneArg {
 
 impl SceneArg {
     fn load(&self) -> Result<Scene> {
-        let path = self.scene.clone().unwrap_or_else(default_scene_path);
+        let path = match &self.scene {
+            Some(path) => path.clone(),
+            None => {
+                let path = default_scene_path();
+                citytwin::generate::city_files::ensure_builtin(&path)?;
+                path
+            }
+        };
         Ok(Scene::load(&path)?)
     }
 }
@@ -304,6 +323,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
+            which: BenchKind::City { scale, dir, frames },
+        } => bench_city(scale, dir, frames),
+        Command::Bench {
             which: BenchKind::Ingest { messages, devices },
         } => {
             let f = citytwin::feeds::bench::ingest(messages, devices.max(1));
@@ -446,6 +468,97 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn bench_city(
+    scale: citytwin::generate::city::Scale,
+    dir: Option<PathBuf>,
+    frames: usize,
+) -> Result<ExitCode> {
+    use citytwin::feeds::ingest::FeedEntities;
+    use std::time::{Duration, Instant};
+    let dir = dir
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("citytwin-bench-{}", scale.label())));
+    let path = dir.join(citytwin::generate::city_files::SCENE);
+    citytwin::generate::city_files::ensure(
+        scale,
+        citytwin::generate::city::DEFAULT_CITY_SEED,
+        &path,
+    )?;
+    let scene = Scene::load(&path)?;
+    let profile = if cfg!(debug_assertions) {
+        "dev"
+    } else {
+        "release"
+    };
+    let f = citytwin::city::bench::load(&scene, 2);
+    let mb = |b: u64| b as f64 / 1e6;
+    println!(
+        "city: {} scale, {} buildings, {:.0} MB of GeoJSON ({profile} build, best of 2)",
+        scale.label(),
+        f.buildings,
+        mb(f.bytes)
+    );
+    let parse = f.parse.as_secs_f64();
+    let row = |label: &str, d: Duration| {
+        println!(
+            "  {label:<44} {:>7.2} s  {:>5.2}× parse",
+            d.as_secs_f64(),
+            d.as_secs_f64() / parse
+        );
+    };
+    row("parse with serde_json (baseline)", f.parse);
+    row("load: parse, check, project, extrude, batch", f.load);
+    row("Bevy meshes from the batches", f.meshes);
+    row("start → all meshes built", f.ready());
+    println!(
+        "  {:.0} buildings/s; {} building meshes (draw calls for buildings), {:.1} M triangles",
+        f.buildings as f64 / f.ready().as_secs_f64(),
+        f.tiles,
+        f.triangles as f64 / 1e6
+    );
+    match f.peak_rss {
+        Some(b) => println!("  peak memory during the load: {:.0} MB", mb(b)),
+        None => println!("  peak memory: not available on this system"),
+    }
+    println!("  targets: all meshes built < 2× parse and < 5 s for 300,000 buildings; peak < 2 GB");
+
+    // The headless app with the whole city and every device of its recording.
+    let options = citytwin::TwinOptions::from_scene(scene)?;
+    let mut app = citytwin::headless_app(&options);
+    let started = Instant::now();
+    let (mut seen, mut still_since) = (0, Instant::now());
+    while started.elapsed() < Duration::from_secs(300) {
+        app.update();
+        let n = app.world().resource::<FeedEntities>().len();
+        let ready = app.world().resource::<citytwin::city::CityStatus>().phase
+            == citytwin::city::LoadPhase::Ready;
+        if n != seen {
+            (seen, still_since) = (n, Instant::now());
+        } else if ready && n > 0 && still_since.elapsed() > Duration::from_secs(2) {
+            break;
+        }
+    }
+    println!(
+        "headless app: city and {seen} devices and cameras in after {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let mut times: Vec<Duration> = (0..frames)
+        .map(|_| {
+            let t = Instant::now();
+            app.update();
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    if let (Some(p50), Some(p95)) = (times.get(frames / 2), times.get(frames * 95 / 100)) {
+        println!(
+            "  frame CPU time, systems only (replay running): p50 {:.2} ms, p95 {:.2} ms over {frames} frames",
+            p50.as_secs_f64() * 1e3,
+            p95.as_secs_f64() * 1e3
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn check(scene: &Scene) -> Result<ExitCode> {

@@ -1,5 +1,7 @@
 //! Render test: `citytwin shot` opens a real window under Xvfb with Mesa's software
 //! Vulkan (lavapipe), and the PNG it writes shows the city, the markers and the panels.
+//! The city is the generator's `district` scale (the old centre and the CBD), written
+//! once per run by the real `citytwin gen-city`.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -11,8 +13,28 @@ const H: u32 = 720;
 /// and two software renderers on 2 cores slow each other: one shot at a time.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// Runs `citytwin shot ARGS…` under Xvfb; returns the picture and what the app logged.
+/// The generated district's scene file.
+fn district_scene() -> PathBuf {
+    static SCENE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    SCENE
+        .get_or_init(|| {
+            let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("render-district");
+            let _ = std::fs::remove_dir_all(&dir);
+            let status = Command::new(env!("CARGO_BIN_EXE_citytwin"))
+                .args(["gen-city", "--scale", "district", "--out"])
+                .arg(&dir)
+                .status()
+                .expect("citytwin runs");
+            assert!(status.success(), "gen-city failed");
+            dir.join("scene.ron")
+        })
+        .clone()
+}
+
+/// Runs `citytwin shot ARGS…` on the generated district under Xvfb; returns the picture
+/// and what the app logged.
 fn shot(name: &str, args: &[&str]) -> (image::RgbImage, String) {
+    let scene = district_scene();
     let _turn = ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -24,6 +46,8 @@ fn shot(name: &str, args: &[&str]) -> (image::RgbImage, String) {
         .arg(env!("CARGO_BIN_EXE_citytwin"))
         .args(["shot", "--size", &size, "--out"])
         .arg(&out)
+        .arg("--scene")
+        .arg(&scene)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         // Software Vulkan when there is no GPU; a real one is used where present.
         .env("WGPU_BACKEND", "vulkan");
@@ -61,6 +85,22 @@ fn share(
     hits as f64 / ((x1 - x0) * (y1 - y0)) as f64
 }
 
+/// Blue-grey building walls and roofs (the night palette), not the teal ground.
+fn building([r, g, b]: [u8; 3]) -> bool {
+    b > 90 && b as i32 - r as i32 > 25 && b as i32 - g as i32 > 22
+}
+
+/// A named view looks at its place: buildings around the middle of the picture.
+fn assert_buildings_at_centre(img: &image::RgbImage, view: &str, min: f64) {
+    let (cx, cy) = (W / 2, H / 2);
+    let found = share(img, cx - 200, cy - 120, cx + 200, cy + 120, building);
+    assert!(
+        found > min,
+        "view {view}: buildings cover only {:.1}% of the centre",
+        found * 100.0
+    );
+}
+
 #[test]
 fn wall_screenshot_shows_city_markers_and_panels() {
     let (img, _) = shot("default", &[]);
@@ -75,11 +115,9 @@ fn wall_screenshot_shows_city_markers_and_panels() {
         "only {:.1}% of the viewport shows lit geometry",
         lit * 100.0
     );
-    let buildings = share(&img, vx0, vy0, vx1, vy1, |[r, _, b]| {
-        b > r && b > 70 && (b as i32 - r as i32) > 15
-    });
+    let buildings = share(&img, vx0, vy0, vx1, vy1, building);
     assert!(
-        buildings > 0.2,
+        buildings > 0.1,
         "blue-grey buildings cover only {:.2}%",
         buildings * 100.0
     );
@@ -117,12 +155,21 @@ fn wall_screenshot_shows_city_markers_and_panels() {
 
 #[test]
 fn clicking_a_building_opens_the_inspector() {
-    // In the "erqi" view a tall office tower stands right of the square.
-    let (img, log) = shot("erqi-click", &["--view", "erqi", "--click", "967,440"]);
+    // The "beisanjie" view looks at the middle of 北三街's slab rows; click a slab.
+    let (img, log) = shot(
+        "beisanjie-click",
+        &[
+            "--view",
+            "beisanjie",
+            "--click",
+            &format!("{},{}", W / 2, H / 2),
+        ],
+    );
     assert!(
-        log.contains("selected building EQ-B"),
+        log.contains("selected building ZZ-B"),
         "no building picked:\n{log}"
     );
+    assert_buildings_at_centre(&img, "beisanjie", 0.15);
     // The inspector: a dark panel on the right with text in it.
     let (x0, x1) = (W - 255, W - 10);
     let dark = share(&img, x0, 90, x1, 400, |[r, g, b]| {
@@ -198,19 +245,41 @@ fn a_selected_camera_shows_its_snapshot_in_the_inspector() {
 #[test]
 fn the_cbd_view_shows_the_corn_tower_standing_in_the_middle() {
     let (img, _) = shot("cbd", &["--view", "cbd"]);
-    // The tower: a warm beige shaft with gold bands, centred, rising above the horizon.
+    // The tower: a warm beige shaft with gold bands, standing at the centre.
     let warm = |[r, g, b]: [u8; 3]| r > 100 && g > 95 && (r as i32 - b as i32) > 12;
-    let tower = share(&img, W / 2 - 15, 180, W / 2 + 15, 350, warm);
+    let tower = share(&img, W / 2 - 8, 265, W / 2 + 8, 355, warm);
     assert!(
-        tower > 0.3,
+        tower > 0.4,
         "no tower at the centre ({:.1}%)",
         tower * 100.0
     );
-    // Nothing warm far to its sides at the same height: it is one tower, not a wall.
-    let left = share(&img, 300, 160, 500, 360, warm);
+    // The CBD's rings of office towers stand around it.
+    let towers = share(&img, 300, 200, W - 10, 500, building);
     assert!(
-        left < 0.02,
-        "warm pixels left of the tower ({:.1}%)",
-        left * 100.0
+        towers > 0.08,
+        "no towers around the corn ({:.1}%)",
+        towers * 100.0
+    );
+}
+
+#[test]
+fn the_erqi_view_shows_the_old_centre_around_the_tower() {
+    let (img, _) = shot("erqi", &["--view", "erqi"]);
+    // The square keeps the middle open; the blocks around it are built up.
+    let around = share(&img, 300, 80, W - 10, H - 40, building);
+    assert!(around > 0.1, "buildings cover only {:.1}%", around * 100.0);
+    // 二七塔 itself: white walls and green eaves at the centre.
+    let tower = share(
+        &img,
+        W / 2 - 40,
+        H / 2 - 120,
+        W / 2 + 40,
+        H / 2 + 20,
+        |[r, g, b]| r > 150 && g > 150 && b > 120,
+    );
+    assert!(
+        tower > 0.05,
+        "no 二七塔 at the centre ({:.1}%)",
+        tower * 100.0
     );
 }

@@ -1,6 +1,7 @@
 //! The city: GIS layers and glTF models of a scene, loaded off the render thread,
 //! batched into a few meshes and spawned into the ECS.
 
+pub mod bench;
 pub mod import;
 pub mod mesh;
 pub mod models;
@@ -17,8 +18,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// Buildings are merged into one mesh per square tile of this size.
+/// Buildings are merged into one mesh per square tile of at least this size; a large
+/// city gets larger tiles so that there are at most about [`MAX_TILES`].
 pub const TILE_SIZE_M: f64 = 500.0;
+/// Draw calls for buildings stay near this however big the city (a few hundred
+/// thousand buildings make ~5,000 tiles of 500 m).
+pub const MAX_TILES: f64 = 48.0;
 
 /// Heights above ground, so flat layers stack without z-fighting.
 const GRID_FILL_Y: f32 = 0.3;
@@ -178,18 +183,40 @@ fn building_colors(height_m: f64) -> ([f32; 4], [f32; 4]) {
     (wall, roof)
 }
 
-fn tile_key(b: &Building) -> (i64, i64) {
-    let c = b.footprint.centroid().map(|c| c.0).unwrap_or_default();
-    (
-        (c.x / TILE_SIZE_M).floor() as i64,
-        (c.y / TILE_SIZE_M).floor() as i64,
-    )
+fn centre(b: &Building) -> geo::Coord<f64> {
+    b.footprint.centroid().map(|c| c.0).unwrap_or_default()
+}
+
+/// The tile edge for these buildings: 500 m, or more when that would make too many.
+fn tile_size(buildings: &[Building]) -> f64 {
+    let mut bounds: Option<(geo::Coord<f64>, geo::Coord<f64>)> = None;
+    for b in buildings {
+        let c = centre(b);
+        bounds = Some(match bounds {
+            None => (c, c),
+            Some((lo, hi)) => (
+                geo::Coord {
+                    x: lo.x.min(c.x),
+                    y: lo.y.min(c.y),
+                },
+                geo::Coord {
+                    x: hi.x.max(c.x),
+                    y: hi.y.max(c.y),
+                },
+            ),
+        });
+    }
+    let area = bounds.map_or(0.0, |(lo, hi)| (hi.x - lo.x) * (hi.y - lo.y));
+    TILE_SIZE_M.max((area / MAX_TILES).sqrt())
 }
 
 fn build_tiles(buildings: &[Building]) -> Vec<TileMesh> {
+    let size = tile_size(buildings);
     let mut tiles: BTreeMap<(i64, i64), TileMesh> = BTreeMap::new();
     for (i, b) in buildings.iter().enumerate() {
-        let tile = tiles.entry(tile_key(b)).or_insert_with(|| TileMesh {
+        let c = centre(b);
+        let key = ((c.x / size).floor() as i64, (c.y / size).floor() as i64);
+        let tile = tiles.entry(key).or_insert_with(|| TileMesh {
             mesh: MeshData::default(),
             buildings: Vec::new(),
         });

@@ -286,7 +286,7 @@ fn axis_roads(mains: Vec<AxisRoad>, lo: f64, hi: f64, prefix: &str) -> Vec<AxisR
             street += 1;
             out.push(AxisRoad {
                 pos: a + (b - a) * k as f64 / n as f64,
-                name: secondary.then(|| format!("{prefix}{street}路")),
+                name: secondary.then(|| format!("{prefix}{street}街")),
                 class: if secondary { "secondary" } else { "local" },
                 width_m: if secondary { 24.0 } else { 14.0 },
                 main: false,
@@ -365,13 +365,13 @@ pub fn plan(scale: Scale, seed: u64, mut progress: impl FnMut(u64, u64)) -> Resu
         main(&NS_MAIN, &|d| places.x(d))?,
         lo.east_m,
         hi.east_m,
-        "经纬南北",
+        "南北",
     );
     let ys = axis_roads(
         main(&EW_MAIN, &|d| places.y(d))?,
         lo.north_m,
         hi.north_m,
-        "经纬东西",
+        "东西",
     );
 
     // Roads: each axis line minus the CBD (its own ring roads) and, for streets, 北三街.
@@ -640,7 +640,7 @@ fn zone_of(rng: &mut SplitMix64, c: LocalPoint, ll: LonLat) -> Zone {
     let (old, village) = match (in_ring, d0 < 3500.0) {
         (true, true) => (0.50, 0.14),
         (true, false) => (0.25, 0.16),
-        (false, _) => (0.04, 0.05),
+        (false, _) => (0.04, 0.095),
     };
     if r < old {
         Zone::OldCommunity
@@ -670,18 +670,17 @@ fn fill_block(
     counters: &mut [u32; 3],
 ) {
     let c = LocalPoint::new((x0 + x1) / 2.0, (y0 + y1) / 2.0);
-    let push =
-        |city: &mut CityPlan, footprint: Polygon<f64>, levels: u32, use_, built, name| {
-            city.buildings.push(CityBuilding {
-                footprint,
-                levels,
-                height_m: None,
-                use_,
-                built,
-                name,
-                micro_grid,
-            })
-        };
+    let push = |city: &mut CityPlan, footprint: Polygon<f64>, levels: u32, use_, built, name| {
+        city.buildings.push(CityBuilding {
+            footprint,
+            levels,
+            height_m: None,
+            use_,
+            built,
+            name,
+            micro_grid,
+        })
+    };
     match zone {
         Zone::Park => {
             counters[2] += 1;

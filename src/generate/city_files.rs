@@ -21,6 +21,42 @@ pub const MICRO_GRIDS: &str = "micro-grids.geojson";
 pub const POIS: &str = "pois.geojson";
 pub const FEED: &str = "feed.ndjson";
 pub const SCENE: &str = "scene.ron";
+/// Bumped whenever the generator's output changes, so a built-in city written by an
+/// older build is regenerated.
+pub const GENERATOR_VERSION: u32 = 1;
+
+fn stamp(scale: Scale, seed: u64) -> String {
+    format!(
+        "// Written by `citytwin gen-city --scale {} --seed {seed}` (generator {GENERATOR_VERSION}); regenerate rather than edit.",
+        scale.label()
+    )
+}
+
+/// Makes sure the built-in city (`city` scale, default seed) is at `scene` and was
+/// written by this generator; writes it when not (about a second). Returns whether it
+/// wrote.
+pub fn ensure_builtin(scene: &Path) -> Result<bool> {
+    ensure(Scale::City, city::DEFAULT_CITY_SEED, scene)
+}
+
+/// Makes sure `scene` is a city of `scale` from `seed` written by this generator;
+/// writes it (and its files, in the scene's folder) when not. Returns whether it wrote.
+pub fn ensure(scale: Scale, seed: u64, scene: &Path) -> Result<bool> {
+    let wanted = stamp(scale, seed);
+    let current = std::fs::read_to_string(scene).unwrap_or_default();
+    if current.lines().nth(1) == Some(wanted.as_str()) {
+        return Ok(false);
+    }
+    let dir = scene.parent().context("the scene path has no folder")?;
+    eprintln!(
+        "citytwin: writing the synthetic {} city to {} (once; `gen-city --scale {}`)",
+        scale.label(),
+        dir.display(),
+        scale.label()
+    );
+    write_city(scale, seed, dir, &ProgressBar::hidden())?;
+    Ok(true)
+}
 
 /// What was generated, for the command's summary and the tests.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -319,7 +355,7 @@ pub fn write_city(scale: Scale, seed: u64, out: &Path, bar: &ProgressBar) -> Res
     }
     let scene = format!(
         r#"// {CITY_NOTE}
-// Written by `citytwin gen-city --scale {scale} --seed {seed}`; regenerate rather than edit.
+{stamp}
 // Format: scenes/README.md. Paths are relative to this file. `{MICRO_GRIDS}` holds the
 // micro-grids inside each community grid (not drawn by default; add a Grids layer for them).
 (
@@ -346,9 +382,9 @@ pub fn write_city(scale: Scale, seed: u64, out: &Path, bar: &ProgressBar) -> Res
     feeds: ["replay:{FEED}@1,loop"],
 )
 "#,
-        scale = scale.label(),
+        stamp = stamp(scale, seed),
         title = match scale {
-            Scale::District => "二七商圈",
+            Scale::District => "二七 · 郑东新区",
             Scale::City => "中心城区",
             Scale::Full => "全市",
         },

@@ -4,7 +4,7 @@
 //! Deterministic: the same code writes the same bytes (a test checks the committed files).
 
 pub mod city;
-mod city_feed;
+pub mod city_feed;
 pub mod city_files;
 mod feed;
 pub mod glb;

@@ -5,8 +5,10 @@ use crate::geo::{Crs, LonLat};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// The scene the wall shows when started with no arguments.
-pub const DEFAULT_SCENE: &str = "scenes/zhengzhou.ron";
+/// The scene the wall shows when started with no arguments: the synthetic central city,
+/// generated there by `gen-city --scale city` on first use (not committed: see
+/// `generate::city_files::ensure_builtin`).
+pub const DEFAULT_SCENE: &str = "assets/zhengzhou/city/scene.ron";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -272,10 +274,11 @@ impl Scene {
     }
 }
 
-/// Finds the built-in scene from the working directory or the source tree.
+/// Where the built-in scene lives: under the working directory when run from the source
+/// tree, else in the source tree the binary was built from.
 pub fn default_scene_path() -> PathBuf {
     let local = PathBuf::from(DEFAULT_SCENE);
-    if local.exists() {
+    if Path::new("Cargo.toml").exists() && Path::new("scenes").is_dir() {
         return local;
     }
     Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_SCENE)

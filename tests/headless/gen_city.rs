@@ -1,0 +1,118 @@
+//! `gen-city`: the same seed writes the same bytes; the scene it writes loads exactly what
+//! the generator reports; the scales carry the sizes and device counts they promise.
+
+use crate::common::*;
+use citytwin::city::Buildings;
+use citytwin::feeds::ingest::FeedEntities;
+use citytwin::generate::city::{self, Scale};
+use citytwin::generate::city_feed::{self, FULL_CAMERAS, FULL_DEVICES};
+use citytwin::generate::city_files::{self, CityReport};
+use indicatif::ProgressBar;
+use std::time::Duration;
+
+fn generate(name: &str, seed: u64) -> (std::path::PathBuf, CityReport) {
+    let dir = temp_dir(name);
+    let report = city_files::write_city(Scale::District, seed, &dir, &ProgressBar::hidden())
+        .expect("gen-city runs");
+    (dir, report)
+}
+
+#[test]
+fn same_seed_same_bytes_and_the_scene_loads_what_was_generated() {
+    let seed = city::DEFAULT_CITY_SEED;
+    let (a, report) = generate("gen-city-a", seed);
+    let (b, again) = generate("gen-city-b", seed);
+    assert_eq!(report.files.len(), 10, "{:?}", report.files);
+    assert_eq!(report.files.len(), again.files.len());
+    for path in &report.files {
+        let rel = path.strip_prefix(&a).unwrap();
+        let (x, y) = (
+            std::fs::read(path).unwrap(),
+            std::fs::read(b.join(rel)).unwrap(),
+        );
+        assert!(x == y, "{} differs between two runs", rel.display());
+    }
+    let (c, _) = generate("gen-city-c", seed + 1);
+    let buildings = |dir: &std::path::Path| std::fs::read(dir.join(city_files::BUILDINGS)).unwrap();
+    assert!(
+        buildings(&a) != buildings(&c),
+        "another seed gives another city"
+    );
+    let text = String::from_utf8(buildings(&a)).unwrap();
+    assert!(text.contains("\"synthetic\":true") && text.contains("SYNTHETIC"));
+
+    // The district scale: the old centre with 北三街's 69 slabs, and the CBD.
+    assert!(report.buildings > 5_000, "{report:?}");
+    assert_eq!(text.matches("北三街小区").count(), 69);
+    assert!(text.contains("CBD 商务内环"));
+
+    let scene = load_scene(&a.join(city_files::SCENE));
+    assert!(scene.file.synthetic);
+    for view in ["overview", "erqi", "beisanjie", "cbd"] {
+        assert!(scene.view(view).is_some(), "view {view} missing");
+    }
+    let loaded = citytwin::city::load_city(&scene);
+    let errors: Vec<_> = loaded.data.errors().collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(loaded.data.buildings.len(), report.buildings);
+    assert_eq!(loaded.data.roads.len(), report.roads);
+    assert_eq!(loaded.data.districts.len(), report.districts);
+    assert_eq!(loaded.data.grids.len(), report.grids);
+    assert_eq!(loaded.data.pois.len(), report.pois);
+    assert_eq!(loaded.models.len(), 2, "二七塔 and the corn are placed");
+    let names: Vec<_> = loaded
+        .data
+        .roads
+        .iter()
+        .filter_map(|r| r.name.as_deref())
+        .collect();
+    for road in [
+        "陇海路",
+        "金水路",
+        "紫荆山路",
+        "人民路",
+        "经三路",
+        "城东路",
+        "中原路",
+    ] {
+        assert!(names.contains(&road), "{road} missing from {names:?}");
+    }
+
+    // The whole pipeline: every building and every announced device reaches the ECS.
+    let mut app = headless(scene);
+    wait_for_city(&mut app);
+    assert_eq!(
+        app.world().resource::<Buildings>().0.len(),
+        report.buildings
+    );
+    let markers = report.cameras + report.devices;
+    update_until(&mut app, Duration::from_secs(60), "every device", |w| {
+        w.resource::<FeedEntities>().len() >= markers
+    });
+    assert_eq!(app.world().resource::<FeedEntities>().len(), markers);
+}
+
+#[test]
+fn city_and_full_scales_reach_their_sizes_and_full_has_the_published_device_counts() {
+    let city = city::plan(Scale::City, city::DEFAULT_CITY_SEED, |_, _| {}).unwrap();
+    assert!(city.buildings.len() >= 50_000, "{}", city.buildings.len());
+    let full = city::plan(Scale::Full, city::DEFAULT_CITY_SEED, |_, _| {}).unwrap();
+    assert!(full.buildings.len() >= 300_000, "{}", full.buildings.len());
+    assert_eq!(full.districts.len(), 8);
+    let devices = city_feed::place_devices(&full);
+    let cameras = devices.iter().filter(|d| d.kind.is_none()).count();
+    assert_eq!(cameras, FULL_CAMERAS);
+    for (kind, n) in FULL_DEVICES {
+        assert_eq!(
+            devices.iter().filter(|d| d.kind == Some(kind)).count(),
+            n,
+            "{kind:?}"
+        );
+    }
+    assert_eq!(devices.len() - cameras, 219_300);
+    let (lo, hi) = full.extent;
+    assert!(devices.iter().all(|d| d.at.east_m > lo.east_m - 100.0
+        && d.at.east_m < hi.east_m + 100.0
+        && d.at.north_m > lo.north_m - 100.0
+        && d.at.north_m < hi.north_m + 100.0));
+}
