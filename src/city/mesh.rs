@@ -1,6 +1,7 @@
 //! Geometry for the city: extruded buildings, road ribbons and area fills, built as
 //! plain vertex buffers (on the loader thread) and turned into Bevy meshes later.
 
+use super::night;
 use crate::geo::LocalPoint;
 use bevy::asset::RenderAssetUsages;
 use bevy::math::Vec3;
@@ -13,6 +14,9 @@ pub struct MeshData {
     pub positions: Vec<[f32; 3]>,
     pub normals: Vec<[f32; 3]>,
     pub colors: Vec<[f32; 4]>,
+    /// Texture coordinates: walls in window cells of [`super::night`]'s texture, flat
+    /// surfaces at its dark corner.
+    pub uvs: Vec<[f32; 2]>,
     pub indices: Vec<u32>,
 }
 
@@ -26,26 +30,42 @@ impl MeshData {
     }
 
     /// Adds a flat-shaded triangle, fixing its winding so its front faces `normal`.
-    fn triangle(&mut self, mut v: [Vec3; 3], normal: Vec3, color: [f32; 4]) {
+    fn triangle(&mut self, v: [Vec3; 3], normal: Vec3, color: [f32; 4]) {
+        self.triangle_uv(v, [[0.0; 2]; 3], normal, color);
+    }
+
+    fn triangle_uv(
+        &mut self,
+        mut v: [Vec3; 3],
+        mut uv: [[f32; 2]; 3],
+        normal: Vec3,
+        color: [f32; 4],
+    ) {
         let face = (v[1] - v[0]).cross(v[2] - v[0]);
         if face.length_squared() < 1e-12 {
             return;
         }
         if face.dot(normal) < 0.0 {
             v.swap(1, 2);
+            uv.swap(1, 2);
         }
         let base = self.positions.len() as u32;
-        for p in v {
+        for (p, uv) in v.into_iter().zip(uv) {
             self.positions.push(p.to_array());
             self.normals.push(normal.to_array());
             self.colors.push(color);
+            self.uvs.push(uv);
         }
         self.indices.extend([base, base + 1, base + 2]);
     }
 
     fn quad(&mut self, v: [Vec3; 4], normal: Vec3, color: [f32; 4]) {
-        self.triangle([v[0], v[1], v[2]], normal, color);
-        self.triangle([v[0], v[2], v[3]], normal, color);
+        self.quad_uv(v, [[0.0; 2]; 4], normal, color);
+    }
+
+    fn quad_uv(&mut self, v: [Vec3; 4], uv: [[f32; 2]; 4], normal: Vec3, color: [f32; 4]) {
+        self.triangle_uv([v[0], v[1], v[2]], [uv[0], uv[1], uv[2]], normal, color);
+        self.triangle_uv([v[0], v[2], v[3]], [uv[0], uv[2], uv[3]], normal, color);
     }
 
     pub fn into_mesh(self) -> Mesh {
@@ -56,6 +76,7 @@ impl MeshData {
         .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, self.positions)
         .with_inserted_attribute(Mesh::ATTRIBUTE_NORMAL, self.normals)
         .with_inserted_attribute(Mesh::ATTRIBUTE_COLOR, self.colors)
+        .with_inserted_attribute(Mesh::ATTRIBUTE_UV_0, self.uvs)
         .with_inserted_indices(Indices::U32(self.indices))
     }
 }
@@ -66,6 +87,8 @@ fn world(x: f64, y: f64, height: f32) -> Vec3 {
 
 /// A prism: walls around every ring and a triangulated roof at `top_m`.
 /// Expects exterior rings counter-clockwise and holes clockwise (see `geo::Orient`).
+/// Walls are mapped in window cells: one cell per [`night::WINDOW_M`] along the wall
+/// and per [`night::FLOOR_M`] up, starting at a place that differs between buildings.
 pub fn extrude(
     polygon: &Polygon<f64>,
     base_m: f32,
@@ -74,7 +97,16 @@ pub fn extrude(
     roof: [f32; 4],
     out: &mut MeshData,
 ) {
+    let cells = night::CELLS as f64;
+    let (v0, v1) = (
+        base_m / night::FLOOR_M as f32 / cells as f32,
+        top_m / night::FLOOR_M as f32 / cells as f32,
+    );
     for ring in std::iter::once(polygon.exterior()).chain(polygon.interiors()) {
+        // Where along the texture this building's windows start.
+        let mut along = ring.0.first().map_or(0.0, |c| {
+            ((c.x * 0.713 + c.y * 0.377).abs().fract() * cells).floor() * night::WINDOW_M
+        });
         for seg in ring.lines() {
             let (a, b) = (seg.start, seg.end);
             let (dx, dy) = (b.x - a.x, b.y - a.y);
@@ -85,13 +117,17 @@ pub fn extrude(
                 continue;
             }
             let normal = world(dy / len, -dx / len, 0.0);
-            out.quad(
+            let u = |m: f64| (m / night::WINDOW_M / cells) as f32;
+            let (u0, u1) = (u(along), u(along + len));
+            along += len;
+            out.quad_uv(
                 [
                     world(a.x, a.y, base_m),
                     world(b.x, b.y, base_m),
                     world(b.x, b.y, top_m),
                     world(a.x, a.y, top_m),
                 ],
+                [[u0, v0], [u1, v0], [u1, v1], [u0, v1]],
                 normal,
                 wall,
             );

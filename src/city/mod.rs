@@ -5,6 +5,7 @@ pub mod bench;
 pub mod import;
 pub mod mesh;
 pub mod models;
+pub mod night;
 
 use crate::TwinSet;
 use crate::geo::{LocalFrame, LocalPoint, LonLat, ToWgs84};
@@ -389,6 +390,7 @@ fn receive_city(
     mut meshes: Option<ResMut<Assets<Mesh>>>,
     mut materials: Option<ResMut<Assets<StandardMaterial>>>,
     asset_server: Option<Res<AssetServer>>,
+    images: Option<ResMut<Assets<Image>>>,
 ) {
     let Some(loader) = loader else { return };
     let Ok(city) = loader.0.try_recv() else {
@@ -471,11 +473,18 @@ fn receive_city(
         )),
         _ => None,
     };
+    // Walls carry the night's windows as their emissive map (see `night`).
+    let windows = images.map(|mut images| images.add(night::window_texture()));
     for tile in tiles {
         let material = StandardMaterial {
             base_color: Color::WHITE,
             perceptual_roughness: 0.85,
-            emissive: LinearRgba::rgb(0.015, 0.025, 0.045),
+            emissive: if windows.is_some() {
+                LinearRgba::rgb(1.6, 1.4, 1.2)
+            } else {
+                LinearRgba::rgb(0.015, 0.025, 0.045)
+            },
+            emissive_texture: windows.clone(),
             ..default()
         };
         let mut e = commands.spawn((

@@ -2,6 +2,7 @@
 //! selection highlight and picking. Only added with a window and renderer.
 
 pub mod camera;
+pub mod clusters;
 pub mod shot;
 
 use crate::TwinSet;
@@ -95,6 +96,7 @@ pub(super) fn plugin(app: &mut App) {
                 .in_set(TwinSet::View),
         );
     camera::plugin(app);
+    clusters::plugin(app);
     shot::plugin(app);
 }
 
@@ -295,7 +297,7 @@ fn click_to_pick(
 fn pick_building(
     mut picks: MessageReader<PickAt>,
     cameras: Query<(&Camera, &GlobalTransform), With<WallCamera>>,
-    markers: Query<(Entity, &GlobalTransform), (With<Status>, Without<WallCamera>)>,
+    markers: Query<(Entity, &GlobalTransform, &Visibility), (With<Status>, Without<WallCamera>)>,
     index: Res<BuildingIndex>,
     buildings: Res<Buildings>,
     mut selection: ResMut<Selection>,
@@ -307,7 +309,8 @@ fn pick_building(
         // The nearest marker on screen within reach of the click wins.
         let marker = markers
             .iter()
-            .filter_map(|(e, at)| {
+            .filter(|(_, _, shown)| **shown != Visibility::Hidden)
+            .filter_map(|(e, at, _)| {
                 let p = camera.world_to_viewport(transform, at.translation()).ok()?;
                 let d = p.distance(*cursor);
                 (d <= MARKER_PICK_RADIUS).then_some((e, d))
