@@ -146,6 +146,19 @@ enum BenchKind {
         #[arg(long, default_value_t = 300)]
         frames: usize,
     },
+    /// Frame time of the wall in a real window once the city and its devices are in,
+    /// and the draw batches of a frame.
+    Frames {
+        #[command(flatten)]
+        scene: SceneArg,
+        #[arg(long, default_value = "1920x1080", value_parser = parse_size)]
+        size: (u32, u32),
+        /// Named view to measure from (default: the scene's first).
+        #[arg(long)]
+        view: Option<String>,
+        #[arg(long, default_value_t = 120)]
+        frames: usize,
+    },
     /// Memory of the live feed state for a city's cameras and devices.
     State {
         #[arg(long, default_value_t = 130_000)]
@@ -325,6 +338,35 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench {
             which: BenchKind::City { scale, dir, frames },
         } => bench_city(scale, dir, frames),
+        Command::Bench {
+            which:
+                BenchKind::Frames {
+                    scene,
+                    size,
+                    view,
+                    frames,
+                },
+        } => {
+            let options = options(scene.load()?, &[])?;
+            let window = WindowOptions {
+                size,
+                fullscreen: false,
+                view,
+                shot: None,
+                click: None,
+                select: None,
+            };
+            let mut app = citytwin::wall_app(&options, &window);
+            app.insert_resource(citytwin::view::framebench::FrameBench { frames })
+                .insert_resource(citytwin::view::camera::AutoTour {
+                    enabled: false,
+                    ..Default::default()
+                });
+            Ok(match app.run() {
+                bevy::app::AppExit::Success => ExitCode::SUCCESS,
+                bevy::app::AppExit::Error(code) => ExitCode::from(code.get()),
+            })
+        }
         Command::Bench {
             which: BenchKind::Ingest { messages, devices },
         } => {

@@ -122,18 +122,16 @@ pub fn load_city(scene: &Scene) -> LoadedCity {
     build_areas(
         &city.data.districts,
         [0.10, 0.45, 0.85, 0.10],
-        [0.30, 0.75, 1.00, 1.0],
-        12.0,
-        (DISTRICT_FILL_Y, DISTRICT_OUTLINE_Y),
+        DISTRICT_FILL_Y,
+        &DISTRICT_OUTLINE,
         &mut city.district_fill,
         &mut city.district_outline,
     );
     build_areas(
         &city.data.grids,
         [0.20, 0.85, 0.70, 0.06],
-        [0.25, 0.85, 0.70, 1.0],
-        3.0,
-        (GRID_FILL_Y, GRID_OUTLINE_Y),
+        GRID_FILL_Y,
+        &GRID_OUTLINE,
         &mut city.grid_fill,
         &mut city.grid_outline,
     );
@@ -266,20 +264,63 @@ fn build_roads(data: &CityData) -> Vec<(RoadClass, MeshData)> {
 fn build_areas(
     areas: &[import::Area],
     fill_color: [f32; 4],
-    outline_color: [f32; 4],
-    outline_width_m: f64,
-    (fill_y, outline_y): (f32, f32),
+    fill_y: f32,
+    style: &OutlineStyle,
     fill: &mut MeshData,
     outline: &mut MeshData,
 ) {
     for area in areas {
         for polygon in &area.shape {
             mesh::flat(polygon, fill_y, fill_color, fill);
-            for ring in std::iter::once(polygon.exterior()).chain(polygon.interiors()) {
-                mesh::ribbon(ring, outline_width_m, outline_y, outline_color, outline);
-            }
         }
     }
+    *outline = outline_mesh(areas.iter().map(|a| &a.shape), style, style.min_width_m);
+}
+
+/// How a boundary is drawn: a flat band, never thinner than `min_width_m`, widened
+/// as the camera pulls back so it stays about `pixels` wide on screen.
+#[derive(Debug, Clone, Copy)]
+pub struct OutlineStyle {
+    pub color: [f32; 4],
+    pub min_width_m: f64,
+    pub pixels: f64,
+    pub y_m: f32,
+}
+
+pub const DISTRICT_OUTLINE: OutlineStyle = OutlineStyle {
+    color: [0.30, 0.75, 1.00, 1.0],
+    min_width_m: 12.0,
+    pixels: 3.0,
+    y_m: DISTRICT_OUTLINE_Y,
+};
+pub const GRID_OUTLINE: OutlineStyle = OutlineStyle {
+    color: [0.25, 0.85, 0.70, 1.0],
+    min_width_m: 3.0,
+    pixels: 1.0,
+    y_m: GRID_OUTLINE_Y,
+};
+
+/// The bands around every ring of `shapes`, `width_m` wide.
+pub fn outline_mesh<'a>(
+    shapes: impl Iterator<Item = &'a geo::MultiPolygon<f64>>,
+    style: &OutlineStyle,
+    width_m: f64,
+) -> MeshData {
+    let mut out = MeshData::default();
+    for polygon in shapes.flatten() {
+        for ring in std::iter::once(polygon.exterior()).chain(polygon.interiors()) {
+            mesh::ribbon(ring, width_m, style.y_m, style.color, &mut out);
+        }
+    }
+    out
+}
+
+/// A boundary layer's shapes, kept so its band can be redrawn at another width.
+#[derive(Component, Debug, Clone)]
+pub struct AreaOutline {
+    pub style: OutlineStyle,
+    pub shapes: std::sync::Arc<Vec<geo::MultiPolygon<f64>>>,
+    pub width_m: f64,
 }
 
 /// One building as the ECS knows it: for picking, the inspector and the spatial index.
@@ -518,11 +559,27 @@ fn receive_city(
             e.insert(bundle);
         }
     }
-    for (mesh, alpha) in [
-        (grid_fill, true),
-        (district_fill, true),
-        (grid_outline, false),
-        (district_outline, false),
+    let shapes = |areas: &[import::Area]| {
+        std::sync::Arc::new(areas.iter().map(|a| a.shape.clone()).collect::<Vec<_>>())
+    };
+    let outline = |style: OutlineStyle, shapes| AreaOutline {
+        style,
+        shapes,
+        width_m: style.min_width_m,
+    };
+    for (mesh, alpha, outline) in [
+        (grid_fill, true, None),
+        (district_fill, true, None),
+        (
+            grid_outline,
+            false,
+            Some(outline(GRID_OUTLINE, shapes(&data.grids))),
+        ),
+        (
+            district_outline,
+            false,
+            Some(outline(DISTRICT_OUTLINE, shapes(&data.districts))),
+        ),
     ] {
         if mesh.is_empty() {
             continue;
@@ -530,6 +587,9 @@ fn receive_city(
         let mut e = commands.spawn((AreaLayer, Transform::default(), Visibility::default()));
         if let Some(bundle) = draw(mesh, flat(alpha)) {
             e.insert(bundle);
+        }
+        if let Some(outline) = outline {
+            e.insert(outline);
         }
     }
     let poi_mesh = meshes

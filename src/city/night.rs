@@ -86,7 +86,6 @@ pub fn window_texture() -> Image {
     image.texture_descriptor.mip_level_count = levels;
     let mut sampler = ImageSamplerDescriptor::linear();
     sampler.set_address_mode(ImageAddressMode::Repeat);
-    sampler.anisotropy_clamp = 8;
     image.sampler = ImageSampler::Descriptor(sampler);
     image
 }

@@ -1,0 +1,96 @@
+//! `citytwin bench frames`: the whole frame in a real window (Xvfb + lavapipe here, a GPU
+//! where there is one) once the city and its devices are in, and the draw batches the
+//! frame holds.
+
+use crate::city::{CityStatus, LoadPhase};
+use crate::feeds::ingest::FeedEntities;
+use bevy::prelude::*;
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+/// Asks the wall to time this many frames, print the figures and exit.
+#[derive(Resource, Debug, Clone)]
+pub struct FrameBench {
+    pub frames: usize,
+}
+
+#[derive(Default)]
+struct Progress {
+    /// Markers seen, and since when their number has not changed.
+    settled: Option<(usize, Instant)>,
+    started: Option<Instant>,
+    last: Option<Instant>,
+    times: Vec<Duration>,
+}
+
+/// Markers still arriving after this long are measured as they are.
+const WAIT_FOR_FEEDS: Duration = Duration::from_secs(120);
+const STILL_FOR: Duration = Duration::from_secs(3);
+
+pub(super) fn plugin(app: &mut App) {
+    app.add_systems(Last, measure.run_if(resource_exists::<FrameBench>));
+}
+
+fn measure(
+    bench: Res<FrameBench>,
+    status: Res<CityStatus>,
+    entities: Res<FeedEntities>,
+    drawn: Query<(&Mesh3d, &MeshMaterial3d<StandardMaterial>, &ViewVisibility)>,
+    mut p: Local<Progress>,
+    mut exit: MessageWriter<AppExit>,
+) {
+    let now = Instant::now();
+    let started = *p.started.get_or_insert(now);
+    if status.phase != LoadPhase::Ready || status.models_pending > 0 {
+        return;
+    }
+    if p.last.is_none() {
+        let n = entities.len();
+        let (seen, since) = *p.settled.get_or_insert((n, now));
+        if n != seen {
+            p.settled = Some((n, now));
+            return;
+        }
+        if since.elapsed() < STILL_FOR && started.elapsed() < WAIT_FOR_FEEDS {
+            return;
+        }
+        info!(
+            "bench frames: {} markers in after {:.1?}; timing {} frames",
+            n,
+            started.elapsed(),
+            bench.frames
+        );
+        p.last = Some(now);
+        return;
+    }
+    if let Some(last) = p.last.replace(now) {
+        p.times.push(now - last);
+    }
+    if p.times.len() < bench.frames {
+        return;
+    }
+    let mut times = p.times.clone();
+    times.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let mean = times.iter().sum::<Duration>() / times.len() as u32;
+    let visible: Vec<_> = drawn.iter().filter(|(_, _, v)| v.get()).collect();
+    let batches: HashSet<_> = visible
+        .iter()
+        .map(|(mesh, material, _)| (mesh.0.id(), material.0.id()))
+        .collect();
+    println!(
+        "frames: {} frames after the city and {} markers were in: mean {:.1} ms ({:.1} frames/s), p50 {:.1} ms, p95 {:.1} ms",
+        times.len(),
+        entities.len(),
+        ms(mean),
+        1.0 / mean.as_secs_f64(),
+        ms(times[times.len() / 2]),
+        ms(times[times.len() * 95 / 100]),
+    );
+    println!(
+        "  visible mesh entities {}, draw batches {} (distinct mesh × material; Bevy draws each batch as one instanced call) + egui",
+        visible.len(),
+        batches.len()
+    );
+    exit.write(AppExit::Success);
+}
