@@ -63,9 +63,29 @@ impl MeshData {
         self.quad_uv(v, [[0.0; 2]; 4], normal, color);
     }
 
-    fn quad_uv(&mut self, v: [Vec3; 4], uv: [[f32; 2]; 4], normal: Vec3, color: [f32; 4]) {
-        self.triangle_uv([v[0], v[1], v[2]], [uv[0], uv[1], uv[2]], normal, color);
-        self.triangle_uv([v[0], v[2], v[3]], [uv[0], uv[2], uv[3]], normal, color);
+    /// A planar quad as four shared vertices and two triangles (a third fewer vertices
+    /// than two separate triangles: walls are most of a city's geometry).
+    fn quad_uv(&mut self, mut v: [Vec3; 4], mut uv: [[f32; 2]; 4], normal: Vec3, color: [f32; 4]) {
+        let face = (v[1] - v[0]).cross(v[2] - v[0]);
+        if face.length_squared() < 1e-12 {
+            // Degenerate first half: fall back to triangles, which skip what is empty.
+            self.triangle_uv([v[0], v[1], v[2]], [uv[0], uv[1], uv[2]], normal, color);
+            self.triangle_uv([v[0], v[2], v[3]], [uv[0], uv[2], uv[3]], normal, color);
+            return;
+        }
+        if face.dot(normal) < 0.0 {
+            v.swap(1, 3);
+            uv.swap(1, 3);
+        }
+        let base = self.positions.len() as u32;
+        for (p, uv) in v.into_iter().zip(uv) {
+            self.positions.push(p.to_array());
+            self.normals.push(normal.to_array());
+            self.colors.push(color);
+            self.uvs.push(uv);
+        }
+        self.indices
+            .extend([base, base + 1, base + 2, base, base + 2, base + 3]);
     }
 
     pub fn into_mesh(self) -> Mesh {

@@ -408,6 +408,11 @@ struct Outbox<'w> {
 #[derive(Resource, Debug, Clone)]
 pub struct IngestConfig {
     pub budget: Duration,
+    /// When frames are slow (a software renderer draws a big city at a frame a second)
+    /// ingest may take this share of the last frame's time instead, up to
+    /// [`MAX_SLOW_FRAME_BUDGET`]: otherwise a 4 ms budget a second would take minutes to
+    /// bring in a city's devices.
+    pub share_of_frame: f32,
     /// Whether waiting device and camera reports may coalesce (latest wins). Off, every
     /// report is applied and a slow frame slows the sources instead.
     pub coalesce: bool,
@@ -420,6 +425,7 @@ impl Default for IngestConfig {
     fn default() -> Self {
         Self {
             budget: INGEST_BUDGET,
+            share_of_frame: 0.2,
             coalesce: true,
             measure_lag: false,
         }
@@ -547,14 +553,23 @@ struct Sink<'w, 's> {
     measure_lag: Local<'s, bool>,
 }
 
+/// The most a slow frame lets ingest take (see [`IngestConfig::share_of_frame`]).
+pub const MAX_SLOW_FRAME_BUDGET: Duration = Duration::from_millis(100);
+
 fn ingest(
     channel: Res<FeedChannel>,
     config: Res<IngestConfig>,
+    time: Res<Time<Real>>,
     mut backlog: ResMut<Backlog>,
     mut sink: Sink,
 ) {
     let started = Instant::now();
-    let over = |n: u32, budget: Duration| n.is_multiple_of(64) && started.elapsed() > budget;
+    let budget = config.budget.max(
+        time.delta()
+            .mul_f32(config.share_of_frame)
+            .min(MAX_SLOW_FRAME_BUDGET),
+    );
+    let over = |n: u32| n.is_multiple_of(64) && started.elapsed() > budget;
     let mut n = 0u32;
     // What waits in the backlog goes first; the channel only once it is empty, so
     // each marker's reports stay in order.
@@ -562,11 +577,11 @@ fn ingest(
     while let Some((source, message)) = backlog.pop() {
         n += 1;
         sink.apply(source, message);
-        if over(n, config.budget) {
+        if over(n) {
             break;
         }
     }
-    while backlog.is_empty() && !over(n, config.budget) {
+    while backlog.is_empty() && !over(n) {
         let Ok(event) = channel.receiver.try_recv() else {
             return;
         };

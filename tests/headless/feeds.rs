@@ -255,7 +255,11 @@ fn under_pressure_readings_coalesce_and_no_status_change_or_order_is_lost() {
     );
     let mut app = headless(load_scene(&scene));
     // A frame that has no time for feeds: it applies one batch of 64, the rest waits.
-    app.world_mut().resource_mut::<IngestConfig>().budget = Duration::ZERO;
+    {
+        let mut config = app.world_mut().resource_mut::<IngestConfig>();
+        config.budget = Duration::ZERO;
+        config.share_of_frame = 0.0;
+    }
     app.init_resource::<Seen>().add_systems(Update, see);
     app.update();
 
