@@ -49,14 +49,25 @@ impl MeshData {
             v.swap(1, 2);
             uv.swap(1, 2);
         }
+        let base = self.vertices(v.into_iter().zip(uv), normal, color);
+        self.indices.extend([base, base + 1, base + 2]);
+    }
+
+    /// Appends vertices sharing a normal and colour; returns the index of the first.
+    fn vertices(
+        &mut self,
+        points: impl Iterator<Item = (Vec3, [f32; 2])>,
+        normal: Vec3,
+        color: [f32; 4],
+    ) -> u32 {
         let base = self.positions.len() as u32;
-        for (p, uv) in v.into_iter().zip(uv) {
+        for (p, uv) in points {
             self.positions.push(p.to_array());
             self.normals.push(normal.to_array());
             self.colors.push(color);
             self.uvs.push(uv);
         }
-        self.indices.extend([base, base + 1, base + 2]);
+        base
     }
 
     fn quad(&mut self, v: [Vec3; 4], normal: Vec3, color: [f32; 4]) {
@@ -77,13 +88,7 @@ impl MeshData {
             v.swap(1, 3);
             uv.swap(1, 3);
         }
-        let base = self.positions.len() as u32;
-        for (p, uv) in v.into_iter().zip(uv) {
-            self.positions.push(p.to_array());
-            self.normals.push(normal.to_array());
-            self.colors.push(color);
-            self.uvs.push(uv);
-        }
+        let base = self.vertices(v.into_iter().zip(uv), normal, color);
         self.indices
             .extend([base, base + 1, base + 2, base, base + 2, base + 3]);
     }
