@@ -96,7 +96,12 @@ struct ColumnAssets {
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<MarkerClusters>()
         .add_systems(Startup, setup)
-        .add_systems(Update, update_clusters.in_set(TwinSet::View));
+        .add_systems(
+            Update,
+            (update_clusters, hide_new_markers)
+                .chain()
+                .in_set(TwinSet::View),
+        );
 }
 
 fn setup(
@@ -131,7 +136,6 @@ fn update_clusters(
         (&Transform, &Status, &mut Visibility),
         (MarkerFilter, Without<ClusterColumn>),
     >,
-    added: Query<(), (Added<Status>, MarkerFilter)>,
     mut columns: Query<
         (
             &mut Transform,
@@ -154,11 +158,6 @@ fn update_clusters(
         };
         for (_, _, mut v) in &mut markers {
             v.set_if_neq(shown);
-        }
-    } else if want.is_some() && !added.is_empty() {
-        // Markers announced while clustered start hidden too.
-        for (_, _, mut v) in &mut markers {
-            v.set_if_neq(Visibility::Hidden);
         }
     }
     state.since += time.delta();
@@ -253,6 +252,18 @@ fn update_clusters(
         place(*cap, &mut columns, cap_at);
     }
     state.columns = squares.len();
+}
+
+/// Markers announced while clustered start hidden too.
+fn hide_new_markers(
+    state: Res<MarkerClusters>,
+    mut fresh: Query<&mut Visibility, (Added<Status>, MarkerFilter, Without<ClusterColumn>)>,
+) {
+    if state.cell_m.is_some() {
+        for mut v in &mut fresh {
+            *v = Visibility::Hidden;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -21,18 +21,32 @@ struct Progress {
     started: Option<Instant>,
     last: Option<Instant>,
     times: Vec<Duration>,
+    /// Main-world CPU time of each timed frame (First → Last: every system of ours and
+    /// Bevy's, visibility included; not the render world, which runs alongside).
+    cpu: Vec<Duration>,
 }
+
+/// When this frame's main schedules began.
+#[derive(Resource, Default)]
+struct FrameStart(Option<Instant>);
 
 /// Markers still arriving after this long are measured as they are.
 const WAIT_FOR_FEEDS: Duration = Duration::from_secs(120);
 const STILL_FOR: Duration = Duration::from_secs(3);
 
 pub(super) fn plugin(app: &mut App) {
-    app.add_systems(Last, measure.run_if(resource_exists::<FrameBench>));
+    app.init_resource::<FrameStart>()
+        .add_systems(
+            First,
+            (|mut start: ResMut<FrameStart>| start.0 = Some(Instant::now()))
+                .run_if(resource_exists::<FrameBench>),
+        )
+        .add_systems(Last, measure.run_if(resource_exists::<FrameBench>));
 }
 
 fn measure(
     bench: Res<FrameBench>,
+    start: Res<FrameStart>,
     status: Res<CityStatus>,
     entities: Res<FeedEntities>,
     drawn: Query<(&Mesh3d, &MeshMaterial3d<StandardMaterial>, &ViewVisibility)>,
@@ -65,6 +79,9 @@ fn measure(
     }
     if let Some(last) = p.last.replace(now) {
         p.times.push(now - last);
+        if let Some(began) = start.0 {
+            p.cpu.push(now - began);
+        }
     }
     if p.times.len() < bench.frames {
         return;
@@ -87,6 +104,15 @@ fn measure(
         ms(times[times.len() / 2]),
         ms(times[times.len() * 95 / 100]),
     );
+    let mut cpu = p.cpu.clone();
+    cpu.sort();
+    if !cpu.is_empty() {
+        println!(
+            "  main-world CPU per frame (all systems, visibility included): p50 {:.1} ms, p95 {:.1} ms",
+            ms(cpu[cpu.len() / 2]),
+            ms(cpu[cpu.len() * 95 / 100])
+        );
+    }
     println!(
         "  visible mesh entities {}, draw batches {} (distinct mesh × material; Bevy draws each batch as one instanced call) + egui",
         visible.len(),

@@ -261,12 +261,18 @@ fn scale_markers(
         Query<(&Status, &mut Transform)>,
         Query<(&Status, &mut Transform), Changed<Status>>,
     )>,
+    clusters: Res<clusters::MarkerClusters>,
     mut current: Local<f32>,
 ) {
     let Ok(cam) = cameras.single() else { return };
     // About 7 px across on a 1080-line screen at any distance, never smaller than life;
-    // alarms twice that, to be seen across the room.
-    let want = (cam.current.distance_m / 1700.0).clamp(1.0, 10.0);
+    // alarms twice that, to be seen across the room. Clustered (hidden), markers keep
+    // their size until they show again: rescaling a city's worth of them on every
+    // zoom step far out would touch every marker for nothing.
+    let mut want = (cam.current.distance_m / 1700.0).clamp(1.0, 10.0);
+    if clusters.cell_m.is_some() && *current > 0.0 {
+        want = *current;
+    }
     let size = |s: &Status, base: f32| {
         Vec3::splat(if s.0 == DeviceStatus::Alarm {
             base * 2.0
