@@ -2,7 +2,8 @@
 //! camera in it. Its height grows with how many there are, its colour says how many are
 //! online (green, amber below 90 %, grey below 60 %), and a glowing red cap on top grows
 //! with the alarms inside. A whole city's 350,000 markers then draw as a few hundred
-//! columns, and an overview of the wall stays readable. Close in, the markers return.
+//! columns, and an overview of the wall stays readable. Close in, the markers return
+//! (`dress_markers` gives meshes only to those near the view).
 
 use super::status_slot;
 use crate::TwinSet;
@@ -96,12 +97,7 @@ struct ColumnAssets {
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<MarkerClusters>()
         .add_systems(Startup, setup)
-        .add_systems(
-            Update,
-            (update_clusters, hide_new_markers)
-                .chain()
-                .in_set(TwinSet::View),
-        );
+        .add_systems(Update, update_clusters.in_set(TwinSet::View));
 }
 
 fn setup(
@@ -132,10 +128,7 @@ fn update_clusters(
     time: Res<Time>,
     mut state: ResMut<MarkerClusters>,
     cameras: Query<&WallCamera>,
-    mut markers: Query<
-        (&Transform, &Status, &mut Visibility),
-        (MarkerFilter, Without<ClusterColumn>),
-    >,
+    markers: Query<(&Transform, &Status), (MarkerFilter, Without<ClusterColumn>)>,
     mut columns: Query<
         (
             &mut Transform,
@@ -151,14 +144,6 @@ fn update_clusters(
     let switched = want != state.cell_m;
     if switched {
         state.cell_m = want;
-        let shown = if want.is_some() {
-            Visibility::Hidden
-        } else {
-            Visibility::Inherited
-        };
-        for (_, _, mut v) in &mut markers {
-            v.set_if_neq(shown);
-        }
     }
     state.since += time.delta();
     let Some(cell) = want else {
@@ -177,7 +162,7 @@ fn update_clusters(
     let squares = bucket(
         markers
             .iter()
-            .map(|(t, s, _)| (Vec2::new(t.translation.x, t.translation.z), s.0)),
+            .map(|(t, s)| (Vec2::new(t.translation.x, t.translation.z), s.0)),
         cell,
     );
     // Height: a square with 400 devices stands a quarter as tall as the square is wide.
@@ -252,18 +237,6 @@ fn update_clusters(
         place(*cap, &mut columns, cap_at);
     }
     state.columns = squares.len();
-}
-
-/// Markers announced while clustered start hidden too.
-fn hide_new_markers(
-    state: Res<MarkerClusters>,
-    mut fresh: Query<&mut Visibility, (Added<Status>, MarkerFilter, Without<ClusterColumn>)>,
-) {
-    if state.cell_m.is_some() {
-        for mut v in &mut fresh {
-            *v = Visibility::Hidden;
-        }
-    }
 }
 
 #[cfg(test)]

@@ -293,26 +293,77 @@ fn scale_markers(
     }
 }
 
+/// How far from the camera's focus markers are drawn: beyond, they are too small to
+/// tell apart, and a city of 350,000 keeps only those near the view as render
+/// entities (a few thousand to ~20,000), so drawing them costs about the same at any
+/// city size. Far out, none are drawn: the cluster columns stand for them.
+fn marker_radius_m(distance_m: f32) -> f32 {
+    (distance_m * 1.5).max(2_000.0)
+}
+
+/// Gives markers near the focus a mesh and material, and takes them from the rest.
+/// New markers are dressed at once when near; the whole set is revisited every half
+/// second once the focus has moved a tenth of the radius, the zoom has changed by a
+/// fifth, or clustering has switched.
+#[allow(clippy::type_complexity)]
 fn dress_markers(
     mut commands: Commands,
     assets: Res<MarkerAssets>,
-    added: Query<
-        (Entity, &Status, Has<VideoCamera>),
-        (Added<Status>, Or<(With<IotDevice>, With<VideoCamera>)>),
-    >,
+    cameras: Query<&WallCamera>,
+    clusters: Res<clusters::MarkerClusters>,
+    time: Res<Time>,
+    markers: Query<(Entity, &Status, &Transform, Has<VideoCamera>, Has<Mesh3d>), MarkerFilter>,
+    added: Query<(Entity, &Status, &Transform, Has<VideoCamera>), (Added<Status>, MarkerFilter)>,
+    mut last: Local<Option<(Vec3, f32, bool, f32)>>,
 ) {
-    for (entity, status, is_camera) in &added {
+    let Ok(cam) = cameras.single() else { return };
+    let (focus, radius) = (cam.current.focus, marker_radius_m(cam.current.distance_m));
+    let clustered = clusters.cell_m.is_some();
+    let near = |t: &Transform| !clustered && t.translation.xz().distance(focus.xz()) <= radius;
+    let dress = |commands: &mut Commands, e: Entity, status: &Status, is_camera: bool| {
         let mesh = if is_camera {
             assets.camera_mesh.clone()
         } else {
             assets.device_mesh.clone()
         };
-        commands.entity(entity).insert((
+        commands.entity(e).insert((
             Mesh3d(mesh),
             MeshMaterial3d(assets.materials[status_slot(status.0)].clone()),
         ));
+    };
+    for (e, status, t, is_camera) in &added {
+        if near(t) {
+            dress(&mut commands, e, status, is_camera);
+        }
+    }
+    let now = time.elapsed_secs();
+    let due = match *last {
+        None => true,
+        Some((f, r, c, at)) => {
+            now - at >= 0.5
+                && (c != clustered
+                    || f.xz().distance(focus.xz()) > r * 0.1
+                    || (radius / r - 1.0).abs() > 0.2)
+        }
+    };
+    if !due {
+        return;
+    }
+    *last = Some((focus, radius, clustered, now));
+    for (e, status, t, is_camera, dressed) in &markers {
+        match (near(t), dressed) {
+            (true, false) => dress(&mut commands, e, status, is_camera),
+            (false, true) => {
+                commands
+                    .entity(e)
+                    .remove::<(Mesh3d, MeshMaterial3d<StandardMaterial>)>();
+            }
+            _ => {}
+        }
     }
 }
+
+type MarkerFilter = Or<(With<IotDevice>, With<VideoCamera>)>;
 
 fn recolor_markers(
     assets: Res<MarkerAssets>,
@@ -359,7 +410,7 @@ fn click_to_pick(
 fn pick_building(
     mut picks: MessageReader<PickAt>,
     cameras: Query<(&Camera, &GlobalTransform), With<WallCamera>>,
-    markers: Query<(Entity, &GlobalTransform, &Visibility), (With<Status>, Without<WallCamera>)>,
+    markers: Query<(Entity, &GlobalTransform), (With<Status>, With<Mesh3d>, Without<WallCamera>)>,
     index: Res<BuildingIndex>,
     buildings: Res<Buildings>,
     mut selection: ResMut<Selection>,
@@ -371,8 +422,7 @@ fn pick_building(
         // The nearest marker on screen within reach of the click wins.
         let marker = markers
             .iter()
-            .filter(|(_, _, shown)| **shown != Visibility::Hidden)
-            .filter_map(|(e, at, _)| {
+            .filter_map(|(e, at)| {
                 let p = camera.world_to_viewport(transform, at.translation()).ok()?;
                 let d = p.distance(*cursor);
                 (d <= MARKER_PICK_RADIUS).then_some((e, d))
