@@ -224,6 +224,9 @@ struct Tracked {
 #[derive(Resource, Debug, Default)]
 pub struct FeedEntities {
     by_id: HashMap<Text, Tracked>,
+    /// Ids of devices that have announced a heartbeat: the only ones the once-a-second
+    /// silence check looks at (a city has hundreds of thousands that announce none).
+    heartbeats: bevy::platform::collections::HashSet<Text>,
     /// Devices marked offline because they missed three heartbeats.
     pub missed_heartbeats: u64,
 }
@@ -747,6 +750,9 @@ impl Sink<'_, '_> {
             (Some(_), None) => Some(Vec3::ZERO),
             (None, _) => None,
         };
+        if u.heartbeat_s.is_some_and(|h| h > 0) && !self.entities.heartbeats.contains(&u.id) {
+            self.entities.heartbeats.insert(u.id.clone());
+        }
         if let Some(tracked) = self.entities.by_id.get_mut(&u.id) {
             if tracked.kind != u.kind {
                 return Err((
@@ -912,7 +918,14 @@ fn expire_silent_devices(
         return;
     };
     let mut expired = 0u64;
-    for (id, tracked) in entities.by_id.iter_mut() {
+    // Unchanged unless a device expires: the panels need not redraw every second.
+    let FeedEntities {
+        by_id, heartbeats, ..
+    } = entities.bypass_change_detection();
+    for id in heartbeats.iter() {
+        let Some(tracked) = by_id.get_mut(id) else {
+            continue;
+        };
         if tracked.heartbeat_s == 0
             || tracked.status == DeviceStatus::Offline
             || now - tracked.ts
@@ -934,6 +947,7 @@ fn expire_silent_devices(
     }
     if expired > 0 {
         entities.missed_heartbeats += expired;
+        entities.set_changed();
         info!("{expired} devices missed {MISSED_HEARTBEATS} heartbeats: marked offline");
     }
 }
