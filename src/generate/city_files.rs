@@ -23,7 +23,7 @@ pub const FEED: &str = "feed.ndjson";
 pub const SCENE: &str = "scene.ron";
 /// Bumped whenever the generator's output changes, so a built-in city written by an
 /// older build is regenerated.
-pub const GENERATOR_VERSION: u32 = 2;
+pub const GENERATOR_VERSION: u32 = 3;
 
 fn stamp(scale: Scale, seed: u64) -> String {
     format!(
@@ -304,13 +304,13 @@ pub fn write_city(scale: Scale, seed: u64, out: &Path, bar: &ProgressBar) -> Res
             "二七塔",
             "models/erqi-tower.glb",
             city::ORIGIN,
-            super::erqi_tower(),
+            super::erqi_tower(CITY_NOTE),
         ),
         (
             "千玺广场",
             "models/zhengdong-corn-tower.glb",
             city::CORN,
-            super::corn_tower(),
+            super::corn_tower(CITY_NOTE),
         ),
     ] {
         if within(ll)? {

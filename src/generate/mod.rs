@@ -305,7 +305,8 @@ fn write_json(root: &Path, rel: &str, value: &Value, written: &mut Vec<PathBuf>)
 
 /// The Erqi Memorial Tower, simplified: two joined pagoda-like towers of nine tiers
 /// with green eaves and a spire each, about 63 m tall.
-pub fn erqi_tower() -> Vec<u8> {
+/// `note` says where the synthetic model came from.
+pub fn erqi_tower(note: &str) -> Vec<u8> {
     let (mut walls, mut eaves) = (MeshData::default(), MeshData::default());
     let white = [1.0; 4];
     let octagon = |cx: f64, r: f64| {
@@ -346,7 +347,7 @@ pub fn erqi_tower() -> Vec<u8> {
     }
     glb::write_parts(
         "二七塔 Erqi Memorial Tower (simplified)",
-        SYNTHETIC_NOTE,
+        note,
         &[
             ("walls", walls, [0.93, 0.88, 0.78, 1.0], [0.55, 0.45, 0.3]),
             ("eaves", eaves, [0.25, 0.55, 0.42, 1.0], [0.05, 0.25, 0.16]),
@@ -357,7 +358,8 @@ pub fn erqi_tower() -> Vec<u8> {
 /// 郑东新区's 千玺广场 tower, the "corn" (大玉米), simplified: a round 280 m shaft that
 /// swells a little above mid-height and tapers to a crown, ringed every few floors by
 /// lit gold bands that read as the cob's kernels at night.
-pub fn corn_tower() -> Vec<u8> {
+/// `note` says where the synthetic model came from.
+pub fn corn_tower(note: &str) -> Vec<u8> {
     const SIDES: usize = 28;
     const HEIGHT: f64 = 280.0;
     const SHAFT: f64 = 244.0;
@@ -419,7 +421,7 @@ pub fn corn_tower() -> Vec<u8> {
     }
     glb::write_parts(
         "千玺广场 Qianxi Plaza tower, the \"corn\" (simplified)",
-        SYNTHETIC_NOTE,
+        note,
         &[
             ("shaft", body, [0.78, 0.72, 0.55, 1.0], [0.18, 0.15, 0.08]),
             (
@@ -580,7 +582,10 @@ pub fn write_demo(root: &Path) -> Result<Vec<PathBuf>> {
         &mut written,
     )?;
 
-    for (rel, bytes) in [(TOWER_MODEL, erqi_tower()), (CORN_MODEL, corn_tower())] {
+    for (rel, bytes) in [
+        (TOWER_MODEL, erqi_tower(SYNTHETIC_NOTE)),
+        (CORN_MODEL, corn_tower(SYNTHETIC_NOTE)),
+    ] {
         let model = root.join(rel);
         if let Some(dir) = model.parent() {
             std::fs::create_dir_all(dir)?;
