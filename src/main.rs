@@ -223,7 +223,10 @@ fn options(scene: Scene, feeds: &[String]) -> Result<TwinOptions> {
 }
 
 fn run_window(options: &TwinOptions, window: &WindowOptions) -> ExitCode {
-    let exit = citytwin::wall_app(options, window).run();
+    exit_code(citytwin::wall_app(options, window).run())
+}
+
+fn exit_code(exit: bevy::app::AppExit) -> ExitCode {
     match exit {
         bevy::app::AppExit::Success => ExitCode::SUCCESS,
         bevy::app::AppExit::Error(code) => ExitCode::from(code.get()),
@@ -362,10 +365,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     enabled: false,
                     ..Default::default()
                 });
-            Ok(match app.run() {
-                bevy::app::AppExit::Success => ExitCode::SUCCESS,
-                bevy::app::AppExit::Error(code) => ExitCode::from(code.get()),
-            })
+            Ok(exit_code(app.run()))
         }
         Command::Bench {
             which: BenchKind::Ingest { messages, devices },

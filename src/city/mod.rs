@@ -94,13 +94,13 @@ pub fn load_city(scene: &Scene) -> LoadedCity {
         .as_ref()
         .map(|f| place_models(scene, f, &mut data))
         .unwrap_or_default();
+    let centres: Vec<_> = data.buildings.iter().map(centre).collect();
     let centroids = frame
         .as_ref()
         .map(|f| {
-            data.buildings
+            centres
                 .iter()
-                .map(|b| {
-                    let c = b.footprint.centroid().map(|c| c.0).unwrap_or_default();
+                .map(|c| {
                     f.to_lonlat(LocalPoint::new(c.x, c.y))
                         .unwrap_or(scene.file.origin)
                 })
@@ -108,7 +108,7 @@ pub fn load_city(scene: &Scene) -> LoadedCity {
         })
         .unwrap_or_default();
     let mut city = LoadedCity {
-        tiles: build_tiles(&data.buildings),
+        tiles: build_tiles(&data.buildings, &centres),
         roads: build_roads(&data),
         district_fill: MeshData::default(),
         district_outline: MeshData::default(),
@@ -186,34 +186,20 @@ fn centre(b: &Building) -> geo::Coord<f64> {
     b.footprint.centroid().map(|c| c.0).unwrap_or_default()
 }
 
-/// The tile edge for these buildings: 500 m, or more when that would make too many.
-fn tile_size(buildings: &[Building]) -> f64 {
-    let mut bounds: Option<(geo::Coord<f64>, geo::Coord<f64>)> = None;
-    for b in buildings {
-        let c = centre(b);
-        bounds = Some(match bounds {
-            None => (c, c),
-            Some((lo, hi)) => (
-                geo::Coord {
-                    x: lo.x.min(c.x),
-                    y: lo.y.min(c.y),
-                },
-                geo::Coord {
-                    x: hi.x.max(c.x),
-                    y: hi.y.max(c.y),
-                },
-            ),
-        });
-    }
-    let area = bounds.map_or(0.0, |(lo, hi)| (hi.x - lo.x) * (hi.y - lo.y));
+/// The tile edge for buildings centred at `centres`: 500 m, or more when that would
+/// make too many.
+fn tile_size(centres: &[geo::Coord<f64>]) -> f64 {
+    let area = geo::MultiPoint::from(centres.to_vec())
+        .bounding_rect()
+        .map_or(0.0, |r| r.width() * r.height());
     TILE_SIZE_M.max((area / MAX_TILES).sqrt())
 }
 
-fn build_tiles(buildings: &[Building]) -> Vec<TileMesh> {
-    let size = tile_size(buildings);
+/// `centres`: of each building, in the same order.
+fn build_tiles(buildings: &[Building], centres: &[geo::Coord<f64>]) -> Vec<TileMesh> {
+    let size = tile_size(centres);
     let mut tiles: BTreeMap<(i64, i64), TileMesh> = BTreeMap::new();
-    for (i, b) in buildings.iter().enumerate() {
-        let c = centre(b);
+    for (i, (b, c)) in buildings.iter().zip(centres).enumerate() {
         let key = ((c.x / size).floor() as i64, (c.y / size).floor() as i64);
         let tile = tiles.entry(key).or_insert_with(|| TileMesh {
             mesh: MeshData::default(),
@@ -559,8 +545,8 @@ fn receive_city(
             e.insert(bundle);
         }
     }
-    let shapes = |areas: &[import::Area]| {
-        std::sync::Arc::new(areas.iter().map(|a| a.shape.clone()).collect::<Vec<_>>())
+    let shapes = |areas: Vec<import::Area>| {
+        std::sync::Arc::new(areas.into_iter().map(|a| a.shape).collect::<Vec<_>>())
     };
     let outline = |style: OutlineStyle, shapes| AreaOutline {
         style,
@@ -573,12 +559,12 @@ fn receive_city(
         (
             grid_outline,
             false,
-            Some(outline(GRID_OUTLINE, shapes(&data.grids))),
+            Some(outline(GRID_OUTLINE, shapes(data.grids))),
         ),
         (
             district_outline,
             false,
-            Some(outline(DISTRICT_OUTLINE, shapes(&data.districts))),
+            Some(outline(DISTRICT_OUTLINE, shapes(data.districts))),
         ),
     ] {
         if mesh.is_empty() {

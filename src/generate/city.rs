@@ -10,7 +10,7 @@
 //! Deterministic: a seed gives the same bytes on every run and machine.
 
 use super::rng::SplitMix64;
-use super::{polygon, rect};
+use super::{courtyard, polygon, rect};
 use crate::geo::{LocalFrame, LocalPoint, LonLat};
 use anyhow::Result;
 use geo::{Area, BooleanOps, BoundingRect, Coord, LineString, MultiPolygon, Polygon};
@@ -788,16 +788,8 @@ fn tile_building(rng: &mut SplitMix64, zone: Zone, t: &Tile, micro_grid: usize) 
         Zone::Centre => {
             let r = rng.unit();
             if r < 0.3 {
-                let outer = rect(x0, y0, x1, y1);
-                let inner: Vec<_> = rect(x0 + 25.0, y0 + 22.0, x1 - 25.0, y1 - 22.0)
-                    .into_iter()
-                    .rev()
-                    .collect();
-                let line = |r: &[LocalPoint]| {
-                    LineString::from(r.iter().map(|p| (p.east_m, p.north_m)).collect::<Vec<_>>())
-                };
                 b(
-                    Polygon::new(line(&outer), vec![line(&inner)]),
+                    courtyard(x0, y0, x1, y1),
                     6 + rng.below(6) as u32,
                     "commercial",
                     1995 + rng.below(25) as u32,

@@ -194,10 +194,6 @@ pub fn place_devices(city: &CityPlan) -> Vec<Placed> {
     out
 }
 
-fn round6(v: f64) -> f64 {
-    (v * 1e6).round() / 1e6
-}
-
 /// The recording of the generated city.
 pub fn recording(
     city: &CityPlan,
@@ -209,7 +205,10 @@ pub fn recording(
     let start = start_time();
     let ll = |p: LocalPoint| -> Result<LonLat> {
         let w = frame.to_lonlat(p)?;
-        Ok(LonLat::new(round6(w.lon), round6(w.lat)))
+        Ok(LonLat::new(
+            super::round_to(w.lon, 6),
+            super::round_to(w.lat, 6),
+        ))
     };
     let mut msgs = Vec::with_capacity(devices.len() + 10_000);
     let mut markers = Vec::with_capacity(devices.len());

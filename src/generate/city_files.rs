@@ -103,6 +103,7 @@ fn feature(out: &mut String, props: serde_json::Value, geometry_type: &str, coor
     );
 }
 
+/// The output folder and the files written to it so far.
 struct Writer<'a> {
     root: &'a Path,
     files: Vec<PathBuf>,
@@ -110,13 +111,7 @@ struct Writer<'a> {
 
 impl Writer<'_> {
     fn write(&mut self, rel: &str, bytes: &[u8]) -> Result<()> {
-        let path = self.root.join(rel);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
-        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
-        self.files.push(path);
-        Ok(())
+        super::write_file(self.root, rel, bytes, &mut self.files)
     }
 }
 
@@ -255,7 +250,7 @@ pub fn write_city(scale: Scale, seed: u64, out: &Path, bar: &ProgressBar) -> Res
             .convert((lon, lat))
             .context("projecting to EPSG:4547")?;
         // Millimetres, written with six decimals like the rest.
-        Ok([(e * 1e3).round() / 1e3, (n * 1e3).round() / 1e3])
+        Ok([super::round_to(e, 3), super::round_to(n, 3)])
     };
     let crs = Some("urn:ogc:def:crs:EPSG::4547");
     w.write(

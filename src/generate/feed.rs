@@ -2,7 +2,7 @@
 //! then ten minutes of status changes, readings, work orders and project updates.
 
 use super::rng::SplitMix64;
-use super::{District, SEED, SYNTHETIC_NOTE};
+use super::{District, SEED, SYNTHETIC_NOTE, round_to};
 use crate::feeds::schema::*;
 use crate::geo::{LocalFrame, LocalPoint, LonLat};
 use anyhow::Result;
@@ -16,16 +16,12 @@ pub(super) struct Msg {
     pub body: FeedBody,
 }
 
-fn round7(v: f64) -> f64 {
-    (v * 1e7).round() / 1e7
-}
-
 pub(super) fn recording(d: &District, frame: &LocalFrame) -> Result<String> {
     let mut rng = SplitMix64::new(SEED ^ 0xFEED);
     let start = start_time();
     let ll = |p: LocalPoint| -> Result<LonLat> {
         let w = frame.to_lonlat(p)?;
-        Ok(LonLat::new(round7(w.lon), round7(w.lat)))
+        Ok(LonLat::new(round_to(w.lon, 7), round_to(w.lat, 7)))
     };
     let mut msgs: Vec<Msg> = Vec::new();
     // (id, kind or None for cameras)

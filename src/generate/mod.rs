@@ -84,15 +84,25 @@ fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> Vec<LocalPoint> {
     ]
 }
 
-fn polygon(ring: &[LocalPoint]) -> Polygon<f64> {
-    Polygon::new(
-        LineString::from(
-            ring.iter()
-                .map(|p| (p.east_m, p.north_m))
-                .collect::<Vec<_>>(),
-        ),
-        vec![],
+fn line(points: &[LocalPoint]) -> LineString<f64> {
+    LineString::from(
+        points
+            .iter()
+            .map(|p| (p.east_m, p.north_m))
+            .collect::<Vec<_>>(),
     )
+}
+
+fn polygon(ring: &[LocalPoint]) -> Polygon<f64> {
+    Polygon::new(line(ring), vec![])
+}
+
+/// A mall around a courtyard: the rectangle with a hole 25 m in from its east and west
+/// sides and 22 m from its south and north (the hole wound clockwise).
+fn courtyard(x0: f64, y0: f64, x1: f64, y1: f64) -> Polygon<f64> {
+    let mut hole = rect(x0 + 25.0, y0 + 22.0, x1 - 25.0, y1 - 22.0);
+    hole.reverse();
+    Polygon::new(line(&rect(x0, y0, x1, y1)), vec![line(&hole)])
 }
 
 /// Lays out blocks between the roads and fills them by character: commercial around
@@ -201,19 +211,10 @@ fn building(
         let (x0, y0) = (x + margin, y + margin);
         let (x1, y1) = (x + cell_w - margin, y + cell_h - margin);
         if rng.chance(0.3) {
-            // A mall around a courtyard: a polygon with a hole.
-            let outer = rect(x0, y0, x1, y1);
-            let inner: Vec<_> = rect(x0 + 25.0, y0 + 22.0, x1 - 25.0, y1 - 22.0)
-                .into_iter()
-                .rev()
-                .collect();
-            let to_line = |r: &[LocalPoint]| {
-                LineString::from(r.iter().map(|p| (p.east_m, p.north_m)).collect::<Vec<_>>())
-            };
             return GenBuilding {
                 id,
                 name: format!("商业综合体 {n}"),
-                footprint: Polygon::new(to_line(&outer), vec![to_line(&inner)]),
+                footprint: courtyard(x0, y0, x1, y1),
                 levels: 6 + rng.below(6) as u32,
                 use_: "commercial",
                 built: 1995 + rng.below(25) as u32,
@@ -268,13 +269,11 @@ fn building(
     }
 }
 
-/// Rounds lon/lat to 1e-7° (≈1 cm) so files stay small and stable.
-fn round7(v: f64) -> f64 {
-    (v * 1e7).round() / 1e7
-}
-
-fn round3(v: f64) -> f64 {
-    (v * 1e3).round() / 1e3
+/// Rounds to `digits` decimals, so files stay small and stable: 7 for degrees (≈1 cm),
+/// 3 for metres.
+pub(crate) fn round_to(v: f64, digits: i32) -> f64 {
+    let scale = 10f64.powi(digits);
+    (v * scale).round() / scale
 }
 
 fn collection(name: &str, features: Vec<Value>, crs: Option<&str>) -> Value {
@@ -291,16 +290,26 @@ fn collection(name: &str, features: Vec<Value>, crs: Option<&str>) -> Value {
     fc
 }
 
-fn write_json(root: &Path, rel: &str, value: &Value, written: &mut Vec<PathBuf>) -> Result<()> {
+/// Writes `bytes` to `root/rel`, making its folder, and lists the file in `written`.
+pub(crate) fn write_file(
+    root: &Path,
+    rel: &str,
+    bytes: &[u8],
+    written: &mut Vec<PathBuf>,
+) -> Result<()> {
     let path = root.join(rel);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let mut text = serde_json::to_string(value)?;
-    text.push('\n');
-    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
     written.push(path);
     Ok(())
+}
+
+fn write_json(root: &Path, rel: &str, value: &Value, written: &mut Vec<PathBuf>) -> Result<()> {
+    let mut text = serde_json::to_string(value)?;
+    text.push('\n');
+    write_file(root, rel, text.as_bytes(), written)
 }
 
 /// The Erqi Memorial Tower, simplified: two joined pagoda-like towers of nine tiers
@@ -444,7 +453,9 @@ pub fn write_demo(root: &Path) -> Result<Vec<PathBuf>> {
     let ll = |p: LocalPoint| -> Result<LonLat> { Ok(frame.to_lonlat(p)?) };
     let ring_ll = |ring: &LineString<f64>| -> Result<Vec<[f64; 2]>> {
         ring.coords()
-            .map(|c| ll(LocalPoint::new(c.x, c.y)).map(|p| [round7(p.lon), round7(p.lat)]))
+            .map(|c| {
+                ll(LocalPoint::new(c.x, c.y)).map(|p| [round_to(p.lon, 7), round_to(p.lat, 7)])
+            })
             .collect()
     };
     let mut written = Vec::new();
@@ -460,7 +471,7 @@ pub fn write_demo(root: &Path) -> Result<Vec<PathBuf>> {
             "id": b.id, "name": b.name, "levels": b.levels, "use": b.use_, "built": b.built,
         });
         if i % 2 == 0 {
-            props["height"] = json!(round3(b.levels as f64 * 3.1 + 1.5));
+            props["height"] = json!(round_to(b.levels as f64 * 3.1 + 1.5, 3));
         }
         features.push(json!({"type": "Feature", "properties": props,
             "geometry": {"type": "Polygon", "coordinates": rings}}));
@@ -483,7 +494,7 @@ pub fn write_demo(root: &Path) -> Result<Vec<PathBuf>> {
             .map(|p| {
                 ll(*p).map(|w| {
                     let g = china::wgs84_to_gcj02(w);
-                    [round7(g.lon), round7(g.lat)]
+                    [round_to(g.lon, 7), round_to(g.lat, 7)]
                 })
             })
             .collect()
@@ -540,7 +551,7 @@ pub fn write_demo(root: &Path) -> Result<Vec<PathBuf>> {
                 let (e, n) = to_gk
                     .convert((w.lon, w.lat))
                     .context("projecting to EPSG:4547")?;
-                Ok([round3(e), round3(n)])
+                Ok([round_to(e, 3), round_to(n, 3)])
             })
             .collect::<Result<Vec<_>>>()?;
         features.push(
@@ -572,7 +583,7 @@ pub fn write_demo(root: &Path) -> Result<Vec<PathBuf>> {
         let p = ll(LocalPoint::new(x, y))?;
         features.push(
             json!({"type": "Feature", "properties": {"id": id, "name": name},
-            "geometry": {"type": "Point", "coordinates": [round7(p.lon), round7(p.lat)]}}),
+            "geometry": {"type": "Point", "coordinates": [round_to(p.lon, 7), round_to(p.lat, 7)]}}),
         );
     }
     write_json(
@@ -586,20 +597,9 @@ pub fn write_demo(root: &Path) -> Result<Vec<PathBuf>> {
         (TOWER_MODEL, erqi_tower(SYNTHETIC_NOTE)),
         (CORN_MODEL, corn_tower(SYNTHETIC_NOTE)),
     ] {
-        let model = root.join(rel);
-        if let Some(dir) = model.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        std::fs::write(&model, bytes).with_context(|| format!("writing {}", model.display()))?;
-        written.push(model);
+        write_file(root, rel, &bytes, &mut written)?;
     }
-
-    let recording = root.join(RECORDING);
-    if let Some(dir) = recording.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(&recording, feed::recording(&d, &frame)?)
-        .with_context(|| format!("writing {}", recording.display()))?;
-    written.push(recording);
+    let recording = feed::recording(&d, &frame)?;
+    write_file(root, RECORDING, recording.as_bytes(), &mut written)?;
     Ok(written)
 }

@@ -5,9 +5,9 @@
 //! columns, and an overview of the wall stays readable. Close in, the markers return
 //! (`dress_markers` gives meshes only to those near the view).
 
-use super::status_slot;
+use super::{MarkerFilter, status_slot};
 use crate::TwinSet;
-use crate::feeds::ingest::{IotDevice, Status, VideoCamera};
+use crate::feeds::ingest::Status;
 use crate::feeds::schema::DeviceStatus;
 use crate::view::camera::WallCamera;
 use bevy::prelude::*;
@@ -23,8 +23,6 @@ const RECOUNT: Duration = Duration::from_millis(500);
 #[derive(Resource, Default, Debug)]
 pub struct MarkerClusters {
     pub cell_m: Option<f32>,
-    /// Columns shown.
-    pub columns: usize,
     since: Duration,
     pool: Vec<(Entity, Entity)>,
 }
@@ -120,23 +118,47 @@ fn setup(
     });
 }
 
-type MarkerFilter = Or<(With<IotDevice>, With<VideoCamera>)>;
+/// The pooled columns (bodies and alarm caps).
+type Columns<'w, 's> = Query<
+    'w,
+    's,
+    (
+        &'static mut Transform,
+        &'static mut Visibility,
+        &'static mut MeshMaterial3d<StandardMaterial>,
+    ),
+    With<ClusterColumn>,
+>;
 
-#[allow(clippy::too_many_arguments)]
+/// Shows a pooled column at a place, size and colour, or hides it.
+fn place_column(
+    columns: &mut Columns,
+    assets: &ColumnAssets,
+    e: Entity,
+    shown: Option<(Vec3, Vec3, DeviceStatus)>,
+) {
+    match (columns.get_mut(e), shown) {
+        (Ok((mut t, mut v, mut m)), Some((at, scale, status))) => {
+            *t = Transform::from_translation(at).with_scale(scale);
+            *v = Visibility::Inherited;
+            let want = &assets.materials[status_slot(status)];
+            if m.0 != *want {
+                m.0 = want.clone();
+            }
+        }
+        (Ok((_, mut v, _)), None) => *v = Visibility::Hidden,
+        // Spawned this frame: placed on the next recount.
+        (Err(_), _) => {}
+    }
+}
+
 fn update_clusters(
     mut commands: Commands,
     time: Res<Time>,
     mut state: ResMut<MarkerClusters>,
     cameras: Query<&WallCamera>,
     markers: Query<(&Transform, &Status), (MarkerFilter, Without<ClusterColumn>)>,
-    mut columns: Query<
-        (
-            &mut Transform,
-            &mut Visibility,
-            &mut MeshMaterial3d<StandardMaterial>,
-        ),
-        With<ClusterColumn>,
-    >,
+    mut columns: Columns,
     assets: Res<ColumnAssets>,
 ) {
     let Ok(cam) = cameras.single() else { return };
@@ -151,7 +173,6 @@ fn update_clusters(
             for (_, mut v, _) in &mut columns {
                 *v = Visibility::Hidden;
             }
-            state.columns = 0;
         }
         return;
     };
@@ -183,34 +204,9 @@ fn update_clusters(
         let pair = (spawn(), spawn());
         state.pool.push(pair);
     }
-    let pool = state.pool.clone();
     let mut next = squares.iter();
-    for (body, cap) in &pool {
+    for &(body, cap) in &state.pool {
         let square = next.next();
-        let place = |e: Entity,
-                     columns: &mut Query<
-            (
-                &mut Transform,
-                &mut Visibility,
-                &mut MeshMaterial3d<StandardMaterial>,
-            ),
-            With<ClusterColumn>,
-        >,
-                     shown: Option<(Vec3, Vec3, DeviceStatus)>| {
-            match (columns.get_mut(e), shown) {
-                (Ok((mut t, mut v, mut m)), Some((at, scale, status))) => {
-                    *t = Transform::from_translation(at).with_scale(scale);
-                    *v = Visibility::Inherited;
-                    let want = &assets.materials[status_slot(status)];
-                    if m.0 != *want {
-                        m.0 = want.clone();
-                    }
-                }
-                (Ok((_, mut v, _)), None) => *v = Visibility::Hidden,
-                // Spawned this frame: placed on the next recount.
-                (Err(_), _) => {}
-            }
-        };
         let (body_at, cap_at) = match square {
             Some((&(i, j), counts)) => {
                 let centre = Vec2::new((i as f32 + 0.5) * cell, (j as f32 + 0.5) * cell);
@@ -233,10 +229,9 @@ fn update_clusters(
             }
             None => (None, None),
         };
-        place(*body, &mut columns, body_at);
-        place(*cap, &mut columns, cap_at);
+        place_column(&mut columns, &assets, body, body_at);
+        place_column(&mut columns, &assets, cap, cap_at);
     }
-    state.columns = squares.len();
 }
 
 #[cfg(test)]
