@@ -91,6 +91,11 @@ fn building([r, g, b]: [u8; 3]) -> bool {
 }
 
 /// A named view looks at its place: buildings around the middle of the picture.
+/// The green of an online device: its marker close in, its cluster column far out.
+fn marker_green([r, g, b]: [u8; 3]) -> bool {
+    g > 150 && g as i32 - r as i32 > 70 && g as i32 - b as i32 > 25
+}
+
 fn assert_buildings_at_centre(img: &image::RgbImage, view: &str, min: f64) {
     let (cx, cy) = (W / 2, H / 2);
     let found = share(img, cx - 200, cy - 120, cx + 200, cy + 120, building);
@@ -122,9 +127,7 @@ fn wall_screenshot_shows_city_markers_and_panels() {
         buildings * 100.0
     );
     // Far out, markers merge into green columns (one per square of the map).
-    let markers = share(&img, vx0, vy0, vx1, vy1, |[r, g, b]| {
-        g > 150 && g as i32 - r as i32 > 70 && g as i32 - b as i32 > 25
-    });
+    let markers = share(&img, vx0, vy0, vx1, vy1, marker_green);
     assert!(
         markers > 0.005,
         "no green device markers ({:.3}%)",
@@ -269,6 +272,14 @@ fn the_erqi_view_shows_the_old_centre_around_the_tower() {
     // The square keeps the middle open; the blocks around it are built up.
     let around = share(&img, 300, 80, W - 10, H - 40, building);
     assert!(around > 0.1, "buildings cover only {:.1}%", around * 100.0);
+    // Close in, the devices near the view are drawn one by one (green markers), not
+    // as cluster columns.
+    let markers = share(&img, 300, 80, W - 10, H - 40, marker_green);
+    assert!(
+        markers > 0.003,
+        "no device markers near the view ({:.2}%)",
+        markers * 100.0
+    );
     // 二七塔 itself: white walls and green eaves at the centre.
     let tower = share(
         &img,

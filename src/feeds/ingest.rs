@@ -310,6 +310,14 @@ pub struct DeviceStatusChanged {
     pub to: DeviceStatus,
 }
 
+/// A device or camera already known reported a new position (the wall re-files its
+/// marker). A device first seen in this same frame and placed again counts as moved:
+/// its first position is not readable until the frame's commands apply.
+#[derive(Message, Debug, Clone, Copy)]
+pub struct DeviceMoved {
+    pub entity: Entity,
+}
+
 #[derive(Message, Debug, Clone)]
 pub struct WorkOrderChanged {
     pub id: String,
@@ -332,6 +340,7 @@ pub(super) fn plugin(app: &mut App) {
         .init_resource::<IngestConfig>()
         .init_resource::<Backlog>()
         .add_message::<DeviceStatusChanged>()
+        .add_message::<DeviceMoved>()
         .add_message::<WorkOrderChanged>()
         .add_message::<ProjectPhaseChanged>()
         .add_systems(
@@ -403,6 +412,7 @@ type MarkerState = (
 #[derive(bevy::ecs::system::SystemParam)]
 struct Outbox<'w> {
     status: MessageWriter<'w, DeviceStatusChanged>,
+    moves: MessageWriter<'w, DeviceMoved>,
     orders: MessageWriter<'w, WorkOrderChanged>,
     phases: MessageWriter<'w, ProjectPhaseChanged>,
 }
@@ -777,9 +787,12 @@ impl Sink<'_, '_> {
                     if status.0 != u.status {
                         status.0 = u.status;
                     }
-                    if let (Some(t), Some(p)) = (translation, u.position) {
+                    if let (Some(t), Some(p)) = (translation, u.position)
+                        && geo.0 != p
+                    {
                         transform.translation = t;
                         geo.0 = p;
+                        self.out.moves.write(DeviceMoved { entity });
                     }
                     if let (Some(mut current), Some(new)) = (current, readings.take()) {
                         current.0 = new;
@@ -790,6 +803,7 @@ impl Sink<'_, '_> {
                     e.insert(Status(u.status));
                     if let (Some(t), Some(p)) = (translation, u.position) {
                         e.insert((Transform::from_translation(t), GeoPosition(p)));
+                        self.out.moves.write(DeviceMoved { entity });
                     }
                 }
             }
@@ -819,8 +833,9 @@ impl Sink<'_, '_> {
             FeedId(u.id.clone()),
             Status(u.status),
             GeoPosition(position),
+            // No `Visibility`: a marker is data until the view dresses it with a mesh,
+            // so the engine's per-frame visibility passes never walk a city's worth.
             Transform::from_translation(translation),
-            Visibility::default(),
         ));
         match (u.device, u.camera) {
             (Some((kind, readings)), _) => {

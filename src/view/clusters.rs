@@ -5,18 +5,17 @@
 //! columns, and an overview of the wall stays readable. Close in, the markers return
 //! (`dress_markers` gives meshes only to those near the view).
 
-use super::{MarkerFilter, status_slot};
+use super::markers::{MarkerGrid, SQUARE_M};
+use super::status_slot;
 use crate::TwinSet;
-use crate::feeds::ingest::Status;
 use crate::feeds::schema::DeviceStatus;
 use crate::view::camera::WallCamera;
 use bevy::prelude::*;
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Markers cluster when the camera is farther than this from what it looks at.
 pub const CLUSTER_FROM_M: f32 = 3500.0;
-/// How often the columns are recounted while clustered.
+/// How often the columns are recounted while clustered (when counts have changed).
 const RECOUNT: Duration = Duration::from_millis(500);
 
 /// Whether markers are clustered now, and into squares of what size.
@@ -24,6 +23,8 @@ const RECOUNT: Duration = Duration::from_millis(500);
 pub struct MarkerClusters {
     pub cell_m: Option<f32>,
     since: Duration,
+    /// The grid's version the columns show.
+    shown: Option<u64>,
     pool: Vec<(Entity, Entity)>,
 }
 
@@ -62,24 +63,8 @@ pub fn cell_for(distance_m: f32) -> Option<f32> {
     if distance_m < CLUSTER_FROM_M {
         return None;
     }
-    let steps = (distance_m / 14.0 / 250.0).log2().round().max(0.0);
-    Some(250.0 * 2f32.powf(steps))
-}
-
-/// Counts markers (ground position x/z in world metres, status) per square.
-pub fn bucket(
-    markers: impl IntoIterator<Item = (Vec2, DeviceStatus)>,
-    cell_m: f32,
-) -> BTreeMap<(i32, i32), Counts> {
-    let mut squares: BTreeMap<(i32, i32), Counts> = BTreeMap::new();
-    for (at, status) in markers {
-        let key = (
-            (at.x / cell_m).floor() as i32,
-            (at.y / cell_m).floor() as i32,
-        );
-        squares.entry(key).or_default().0[status_slot(status)] += 1;
-    }
-    squares
+    let steps = (distance_m / 14.0 / SQUARE_M).log2().round().max(0.0);
+    Some(SQUARE_M * 2f32.powf(steps))
 }
 
 #[derive(Component)]
@@ -157,7 +142,7 @@ fn update_clusters(
     time: Res<Time>,
     mut state: ResMut<MarkerClusters>,
     cameras: Query<&WallCamera>,
-    markers: Query<(&Transform, &Status), (MarkerFilter, Without<ClusterColumn>)>,
+    grid: Res<MarkerGrid>,
     mut columns: Columns,
     assets: Res<ColumnAssets>,
 ) {
@@ -176,16 +161,13 @@ fn update_clusters(
         }
         return;
     };
-    if !switched && state.since < RECOUNT {
+    if !switched && (state.since < RECOUNT || state.shown == Some(grid.version)) {
         return;
     }
     state.since = Duration::ZERO;
-    let squares = bucket(
-        markers
-            .iter()
-            .map(|(t, s)| (Vec2::new(t.translation.x, t.translation.z), s.0)),
-        cell,
-    );
+    state.shown = Some(grid.version);
+    // The grid keeps counts per 250 m square; a cluster square is 2ⁿ of them across.
+    let squares = grid.merged((cell / SQUARE_M).round() as i32);
     // Height: a square with 400 devices stands a quarter as tall as the square is wide.
     let height = |n: u32| cell * 0.25 * (n as f32 / 400.0).sqrt().clamp(0.2, 4.0);
     let material = |s: DeviceStatus| MeshMaterial3d(assets.materials[status_slot(s)].clone());
@@ -239,21 +221,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn squares_count_markers_by_status_and_colour_by_share_online() {
-        let on = DeviceStatus::Online;
-        let mut markers: Vec<(Vec2, DeviceStatus)> =
-            (0..95).map(|_| (Vec2::new(10.0, 10.0), on)).collect();
-        markers.extend((0..5).map(|_| (Vec2::new(499.0, 1.0), DeviceStatus::Offline)));
-        markers.push((Vec2::new(-1.0, 10.0), DeviceStatus::Alarm));
-        markers.extend((0..3).map(|_| (Vec2::new(-250.0, 10.0), DeviceStatus::Offline)));
-        let squares = bucket(markers, 500.0);
-        assert_eq!(squares.len(), 2);
-        let home = squares[&(0, 0)];
-        assert_eq!((home.total(), home.alarms()), (100, 0));
-        assert_eq!(home.colour(), DeviceStatus::Online, "95 % online");
-        let west = squares[&(-1, 0)];
-        assert_eq!((west.total(), west.alarms()), (4, 1));
-        assert_eq!(west.colour(), DeviceStatus::Offline, "1 of 4 up");
+    fn columns_are_coloured_by_the_share_online_alarms_counting_as_up() {
+        let counts = |online, alarm, fault, offline| Counts([online, alarm, fault, offline]);
+        assert_eq!(counts(95, 0, 0, 5).colour(), DeviceStatus::Online, "95 %");
+        assert_eq!(
+            counts(85, 5, 10, 0).colour(),
+            DeviceStatus::Online,
+            "90 % up"
+        );
+        assert_eq!(counts(70, 0, 0, 30).colour(), DeviceStatus::Fault, "70 %");
+        assert_eq!(
+            counts(0, 1, 0, 3).colour(),
+            DeviceStatus::Offline,
+            "1 of 4 up"
+        );
+        assert_eq!(counts(0, 1, 0, 3).alarms(), 1);
+        assert_eq!(counts(0, 1, 0, 3).total(), 4);
     }
 
     #[test]

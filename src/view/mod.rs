@@ -4,11 +4,12 @@
 pub mod camera;
 pub mod clusters;
 pub mod framebench;
+pub mod markers;
 pub mod shot;
 
 use crate::TwinSet;
 use crate::city::{Buildings, CurrentScene, mesh::MeshData};
-use crate::feeds::ingest::{IotDevice, Status, VideoCamera};
+use crate::feeds::ingest::Status;
 use crate::feeds::schema::DeviceStatus;
 use crate::geo::SceneFrame;
 use crate::spatial::BuildingIndex;
@@ -41,15 +42,6 @@ pub struct StartedAt(pub std::time::Instant);
 #[derive(Resource, Debug, Default, Clone)]
 pub struct StartView(pub Option<String>);
 
-/// Shared meshes and materials for markers: one per kind and status, so thousands of
-/// markers draw as a few instanced batches.
-#[derive(Resource)]
-struct MarkerAssets {
-    device_mesh: Handle<Mesh>,
-    camera_mesh: Handle<Mesh>,
-    materials: [Handle<StandardMaterial>; 4],
-}
-
 pub fn status_color(status: DeviceStatus) -> Color {
     match status {
         DeviceStatus::Online => Color::srgb(0.15, 0.95, 0.55),
@@ -71,6 +63,10 @@ fn status_slot(status: DeviceStatus) -> usize {
 #[derive(Component)]
 struct SelectionHighlight;
 
+/// The selection halo of a marker.
+#[derive(Component)]
+struct HaloOf(Entity);
+
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<Selection>()
         .init_resource::<SelectFeedId>()
@@ -86,13 +82,11 @@ pub(super) fn plugin(app: &mut App) {
         .add_systems(
             Update,
             (
-                dress_markers,
-                recolor_markers,
                 (click_to_pick, pick_building, select_feed_id).chain(),
-                highlight_selection,
+                (highlight_selection, follow_selected_marker)
+                    .chain()
+                    .after(markers::file_markers),
                 report_first_full_frame,
-                scale_markers,
-                lift_markers_onto_roofs,
                 fit_to_renderer,
                 refit_outlines,
             )
@@ -100,6 +94,7 @@ pub(super) fn plugin(app: &mut App) {
         );
     camera::plugin(app);
     clusters::plugin(app);
+    markers::plugin(app);
     framebench::plugin(app);
     shot::plugin(app);
 }
@@ -145,20 +140,6 @@ fn setup(
             ..default()
         })),
     ));
-    let material = |m: &mut Assets<StandardMaterial>, s: DeviceStatus| {
-        let c = status_color(s);
-        m.add(StandardMaterial {
-            base_color: c,
-            emissive: c.to_linear() * if s == DeviceStatus::Alarm { 6.0 } else { 1.5 },
-            unlit: true,
-            ..default()
-        })
-    };
-    commands.insert_resource(MarkerAssets {
-        device_mesh: meshes.add(Sphere::new(4.0).mesh().uv(12, 8)),
-        camera_mesh: meshes.add(Cone::new(4.5, 10.0).mesh().resolution(10)),
-        materials: DeviceStatus::ALL.map(|s| material(&mut materials, s)),
-    });
 }
 
 /// A software renderer (lavapipe: CI, machines without a GPU) shades every pixel on the
@@ -230,150 +211,6 @@ fn report_first_full_frame(
             started.0.elapsed(),
             status.load_time
         );
-    }
-}
-
-/// A device inside a building's footprint (an elevator, a gas detector) sits on its
-/// roof, so it is seen rather than buried in the walls.
-fn lift_markers_onto_roofs(
-    index: Res<BuildingIndex>,
-    buildings: Res<Buildings>,
-    mut markers: Query<(Ref<crate::feeds::ingest::GeoPosition>, &mut Transform)>,
-) {
-    // Markers that arrived before the city was indexed are placed once it is.
-    let all = index.is_changed();
-    for (position, mut t) in &mut markers {
-        if !all && !position.is_changed() {
-            continue;
-        }
-        let at = crate::geo::LocalPoint::from_world(t.translation);
-        let roof = index
-            .at_point(&buildings, at)
-            .map_or(0.0, |i| buildings.0[i].height_m as f32);
-        t.translation.y = roof + crate::feeds::ingest::MARKER_HEIGHT_M;
-    }
-}
-
-/// Markers keep a readable size on screen: they grow as the camera pulls back.
-fn scale_markers(
-    cameras: Query<&WallCamera>,
-    mut markers: ParamSet<(
-        Query<(&Status, &mut Transform)>,
-        Query<(&Status, &mut Transform), Changed<Status>>,
-    )>,
-    clusters: Res<clusters::MarkerClusters>,
-    mut current: Local<f32>,
-) {
-    let Ok(cam) = cameras.single() else { return };
-    // About 7 px across on a 1080-line screen at any distance, never smaller than life;
-    // alarms twice that, to be seen across the room. Clustered (hidden), markers keep
-    // their size until they show again: rescaling a city's worth of them on every
-    // zoom step far out would touch every marker for nothing.
-    let mut want = (cam.current.distance_m / 1700.0).clamp(1.0, 10.0);
-    if clusters.cell_m.is_some() && *current > 0.0 {
-        want = *current;
-    }
-    let size = |s: &Status, base: f32| {
-        Vec3::splat(if s.0 == DeviceStatus::Alarm {
-            base * 2.0
-        } else {
-            base
-        })
-    };
-    if (want - *current).abs() > 0.05 * *current {
-        *current = want;
-        for (s, mut t) in &mut markers.p0() {
-            t.scale = size(s, want);
-        }
-    } else {
-        let base = *current;
-        for (s, mut t) in &mut markers.p1() {
-            t.scale = size(s, base);
-        }
-    }
-}
-
-/// How far from the camera's focus markers are drawn: beyond, they are too small to
-/// tell apart, and a city of 350,000 keeps only those near the view as render
-/// entities (a few thousand to ~20,000), so drawing them costs about the same at any
-/// city size. Far out, none are drawn: the cluster columns stand for them.
-fn marker_radius_m(distance_m: f32) -> f32 {
-    (distance_m * 1.5).max(2_000.0)
-}
-
-/// Gives markers near the focus a mesh and material, and takes them from the rest.
-/// New markers are dressed at once when near; the whole set is revisited every half
-/// second once the focus has moved a tenth of the radius, the zoom has changed by a
-/// fifth, or clustering has switched.
-#[allow(clippy::type_complexity)]
-fn dress_markers(
-    mut commands: Commands,
-    assets: Res<MarkerAssets>,
-    cameras: Query<&WallCamera>,
-    clusters: Res<clusters::MarkerClusters>,
-    time: Res<Time>,
-    markers: Query<(Entity, &Status, &Transform, Has<VideoCamera>, Has<Mesh3d>), MarkerFilter>,
-    added: Query<(Entity, &Status, &Transform, Has<VideoCamera>), (Added<Status>, MarkerFilter)>,
-    mut last: Local<Option<(Vec3, f32, bool, f32)>>,
-) {
-    let Ok(cam) = cameras.single() else { return };
-    let (focus, radius) = (cam.current.focus, marker_radius_m(cam.current.distance_m));
-    let clustered = clusters.cell_m.is_some();
-    let near = |t: &Transform| !clustered && t.translation.xz().distance(focus.xz()) <= radius;
-    let dress = |commands: &mut Commands, e: Entity, status: &Status, is_camera: bool| {
-        let mesh = if is_camera {
-            assets.camera_mesh.clone()
-        } else {
-            assets.device_mesh.clone()
-        };
-        commands.entity(e).insert((
-            Mesh3d(mesh),
-            MeshMaterial3d(assets.materials[status_slot(status.0)].clone()),
-        ));
-    };
-    for (e, status, t, is_camera) in &added {
-        if near(t) {
-            dress(&mut commands, e, status, is_camera);
-        }
-    }
-    let now = time.elapsed_secs();
-    let due = match *last {
-        None => true,
-        Some((f, r, c, at)) => {
-            now - at >= 0.5
-                && (c != clustered
-                    || f.xz().distance(focus.xz()) > r * 0.1
-                    || (radius / r - 1.0).abs() > 0.2)
-        }
-    };
-    if !due {
-        return;
-    }
-    *last = Some((focus, radius, clustered, now));
-    for (e, status, t, is_camera, dressed) in &markers {
-        match (near(t), dressed) {
-            (true, false) => dress(&mut commands, e, status, is_camera),
-            (false, true) => {
-                commands
-                    .entity(e)
-                    .remove::<(Mesh3d, MeshMaterial3d<StandardMaterial>)>();
-            }
-            _ => {}
-        }
-    }
-}
-
-type MarkerFilter = Or<(With<IotDevice>, With<VideoCamera>)>;
-
-fn recolor_markers(
-    assets: Res<MarkerAssets>,
-    mut changed: Query<(&Status, &mut MeshMaterial3d<StandardMaterial>), Changed<Status>>,
-) {
-    for (status, mut material) in &mut changed {
-        let want = &assets.materials[status_slot(status.0)];
-        if material.0 != *want {
-            material.0 = want.clone();
-        }
     }
 }
 
@@ -501,17 +338,16 @@ fn highlight_selection(
         commands.entity(e).despawn();
     }
     if let Some(marker) = selection.marker {
-        // A glowing shell around the marker, as its child so it follows the marker's
-        // position and on-screen scale.
-        let halo = (
+        // A glowing shell around the marker, following its position and on-screen
+        // scale ([`follow_selected_marker`]).
+        commands.spawn((
             SelectionHighlight,
+            HaloOf(marker),
             Mesh3d(meshes.add(Sphere::new(9.0).mesh().uv(16, 10))),
             MeshMaterial3d(materials.add(highlight_material(0.35))),
             Transform::default(),
-        );
-        if let Ok(mut e) = commands.get_entity(marker) {
-            e.with_child(halo);
-        }
+            Visibility::Hidden,
+        ));
         return;
     }
     let Some(b) = selection.building.and_then(|i| buildings.0.get(i)) else {
@@ -537,4 +373,26 @@ fn highlight_selection(
             Transform::from_translation(c - c * scale).with_scale(scale)
         },
     ));
+}
+
+/// The halo stands where its marker is, at its scale, and shows while the marker is
+/// drawn (a marker far from the view has no mesh, and no halo either).
+fn follow_selected_marker(
+    mut halos: Query<(&HaloOf, &mut Transform, &mut Visibility)>,
+    markers: Query<(&Transform, Has<Mesh3d>), (With<Status>, Without<HaloOf>)>,
+) {
+    for (HaloOf(marker), mut t, mut v) in &mut halos {
+        let Ok((at, drawn)) = markers.get(*marker) else {
+            continue;
+        };
+        if *t != *at {
+            *t = *at;
+        }
+        let want = if drawn {
+            Visibility::Inherited
+        } else {
+            Visibility::Hidden
+        };
+        v.set_if_neq(want);
+    }
 }

@@ -476,3 +476,61 @@ fn a_device_silent_for_three_heartbeats_goes_offline() {
     let counts = app.world().resource::<DeviceCounts>();
     assert_eq!((counts.online, counts.offline), (3, 0));
 }
+
+#[test]
+fn a_device_that_moves_is_announced_once_and_one_that_stays_is_not() {
+    use bevy::prelude::*;
+    use citytwin::feeds::ingest::{DeviceMoved, GeoPosition};
+    #[derive(Resource, Default)]
+    struct Moves(Vec<Entity>);
+    let dir = temp_dir("feed-moves");
+    let scene = write(
+        &dir,
+        "scene.ron",
+        r#"(name: "m", origin: (lon: 113.665, lat: 34.754))"#,
+    );
+    let mut app = headless(load_scene(&scene));
+    app.init_resource::<Moves>().add_systems(
+        Update,
+        |mut moves: MessageReader<DeviceMoved>, mut seen: ResMut<Moves>| {
+            seen.0.extend(moves.read().map(|m| m.entity));
+        },
+    );
+    app.update();
+    let tx = app.world().resource::<FeedChannel>().sender.clone();
+    let at = |lon: f64| format!(r#","position":{{"lon":{lon},"lat":34.755}}"#);
+    let reports = [
+        ("01", "online", at(113.666)),
+        // The same place again, with a status change: not a move.
+        ("02", "alarm", at(113.666)),
+        ("03", "alarm", String::new()),
+        // 190 m east: a move.
+        ("04", "alarm", at(113.6671)),
+    ];
+    // One report a frame, as a live feed brings them.
+    for (ts, status, pos) in reports {
+        let data = format!(r#"{{"id":"bus-7","kind":"gas_detector","status":"{status}"{pos}}}"#);
+        let message = FeedMessage::decode(&line(ts, "device", &data)).expect("decodes");
+        tx.send(FeedEvent::Message { source: 0, message })
+            .expect("channel open");
+        app.update();
+    }
+    app.update();
+    assert_eq!(app.world().resource::<FeedStats>().sources[0].applied, 4);
+    let e = app
+        .world()
+        .resource::<FeedEntities>()
+        .get("bus-7")
+        .expect("spawned");
+    assert_eq!(app.world().resource::<Moves>().0, vec![e]);
+    let geo = app.world().get::<GeoPosition>(e).expect("position");
+    assert!((geo.0.lon - 113.6671).abs() < 1e-9, "{:?}", geo.0);
+    // The marker stands ~190 m east of the origin (113.665 → 113.6671).
+    let x = app
+        .world()
+        .get::<Transform>(e)
+        .expect("transform")
+        .translation
+        .x;
+    assert!((x - 192.0).abs() < 5.0, "x = {x}");
+}

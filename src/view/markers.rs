@@ -1,0 +1,436 @@
+//! Device and camera markers: where they stand, which of them carry a mesh, and how
+//! big they are drawn.
+//!
+//! A city has 350,000 of them, so nothing here walks them all each frame. Markers are
+//! filed in a grid of 250 m squares as their messages arrive (a device appears, changes
+//! status or moves), with counts by status per square for the cluster columns. Only
+//! the squares near the camera's focus are *dressed*: their markers get a mesh,
+//! material and visibility, and become render entities; the rest stay plain data that
+//! the engine's transform and visibility passes barely see. Per frame the work is
+//! proportional to what changed and to what is near the view, not to the city.
+
+use super::clusters::{Counts, MarkerClusters};
+use super::{status_color, status_slot};
+use crate::TwinSet;
+use crate::city::Buildings;
+use crate::feeds::ingest::{
+    DeviceMoved, DeviceStatusChanged, IotDevice, MARKER_HEIGHT_M, Status, VideoCamera,
+};
+use crate::feeds::schema::DeviceStatus;
+use crate::spatial::BuildingIndex;
+use crate::view::camera::WallCamera;
+use bevy::camera::primitives::Aabb;
+use bevy::camera::visibility::VisibilityClass;
+use bevy::prelude::*;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+pub(super) type MarkerFilter = Or<(With<IotDevice>, With<VideoCamera>)>;
+
+/// The edge of a grid square, and the smallest cluster square.
+pub const SQUARE_M: f32 = 250.0;
+
+/// Shared meshes and materials for markers: one per kind and status, so thousands of
+/// markers draw as a few instanced batches.
+#[derive(Resource)]
+pub(super) struct MarkerAssets {
+    device_mesh: Handle<Mesh>,
+    camera_mesh: Handle<Mesh>,
+    materials: [Handle<StandardMaterial>; 4],
+}
+
+#[derive(Debug, Default)]
+struct Square {
+    markers: Vec<Entity>,
+    counts: Counts,
+}
+
+/// Every marker by grid square, with counts by status; which squares are dressed.
+#[derive(Resource, Debug, Default)]
+pub struct MarkerGrid {
+    squares: HashMap<IVec2, Square>,
+    filed: HashMap<Entity, (IVec2, DeviceStatus)>,
+    dressed: HashSet<IVec2>,
+    /// Bumped whenever a count changes, so the cluster columns know to recount.
+    pub version: u64,
+    /// The on-screen scale markers are drawn at now (see [`scale_markers`]).
+    scale: f32,
+}
+
+/// The grid square a world position (x, z on the ground) falls in.
+pub fn square_of(at: Vec3) -> IVec2 {
+    IVec2::new(
+        (at.x / SQUARE_M).floor() as i32,
+        (at.z / SQUARE_M).floor() as i32,
+    )
+}
+
+impl MarkerGrid {
+    /// Files (or re-files) a marker at a square with a status; says whether anything
+    /// changed.
+    pub fn file(&mut self, e: Entity, square: IVec2, status: DeviceStatus) -> bool {
+        match self.filed.insert(e, (square, status)) {
+            Some(was) if was == (square, status) => return false,
+            Some((from, old)) => {
+                let s = self.squares.entry(from).or_default();
+                s.counts.0[status_slot(old)] -= 1;
+                if from != square {
+                    if let Some(i) = s.markers.iter().position(|m| *m == e) {
+                        s.markers.swap_remove(i);
+                    }
+                    self.squares.entry(square).or_default().markers.push(e);
+                }
+            }
+            None => self.squares.entry(square).or_default().markers.push(e),
+        }
+        self.squares.entry(square).or_default().counts.0[status_slot(status)] += 1;
+        self.version += 1;
+        true
+    }
+
+    pub fn len(&self) -> usize {
+        self.filed.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.filed.is_empty()
+    }
+
+    /// Counts per square of `factor` × `factor` grid squares (keys in those units):
+    /// the same as counting every marker into the larger squares, at the cost of the
+    /// grid's squares, not of the markers.
+    pub fn merged(&self, factor: i32) -> BTreeMap<(i32, i32), Counts> {
+        let mut out: BTreeMap<(i32, i32), Counts> = BTreeMap::new();
+        for (at, square) in &self.squares {
+            if square.counts.total() == 0 {
+                continue;
+            }
+            let key = (at.x.div_euclid(factor), at.y.div_euclid(factor));
+            let c = out.entry(key).or_default();
+            for (sum, n) in c.0.iter_mut().zip(square.counts.0) {
+                *sum += n;
+            }
+        }
+        out
+    }
+}
+
+pub(super) fn plugin(app: &mut App) {
+    app.init_resource::<MarkerGrid>()
+        .add_systems(Startup, setup)
+        .add_systems(
+            Update,
+            // Scale first: markers dressed in this frame take the current scale.
+            (scale_markers, file_markers, dress_markers, recolor_markers)
+                .chain()
+                .in_set(TwinSet::View),
+        );
+}
+
+fn setup(
+    mut commands: Commands,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+) {
+    let material = |m: &mut Assets<StandardMaterial>, s: DeviceStatus| {
+        let c = status_color(s);
+        m.add(StandardMaterial {
+            base_color: c,
+            emissive: c.to_linear() * if s == DeviceStatus::Alarm { 6.0 } else { 1.5 },
+            unlit: true,
+            ..default()
+        })
+    };
+    commands.insert_resource(MarkerAssets {
+        device_mesh: meshes.add(Sphere::new(4.0).mesh().uv(12, 8)),
+        camera_mesh: meshes.add(Cone::new(4.5, 10.0).mesh().resolution(10)),
+        materials: DeviceStatus::ALL.map(|s| material(&mut materials, s)),
+    });
+}
+
+/// The scale of a marker: alarms twice the others, to be seen across the room.
+fn marker_scale(status: DeviceStatus, base: f32) -> Vec3 {
+    Vec3::splat(if status == DeviceStatus::Alarm {
+        base * 2.0
+    } else {
+        base
+    })
+}
+
+/// What dressing and undressing need of a marker.
+pub(super) type MarkerParts = (
+    &'static Status,
+    &'static mut Transform,
+    Has<VideoCamera>,
+    Has<Mesh3d>,
+);
+
+/// Gives a marker its mesh and material (and so visibility), or takes them away.
+fn set_dressed(
+    commands: &mut Commands,
+    assets: &MarkerAssets,
+    scale: f32,
+    e: Entity,
+    (status, mut t, is_camera, dressed): (&Status, Mut<Transform>, bool, bool),
+    want: bool,
+) {
+    match (want, dressed) {
+        (true, false) => {
+            let mesh = if is_camera {
+                &assets.camera_mesh
+            } else {
+                &assets.device_mesh
+            };
+            t.scale = marker_scale(status.0, scale);
+            commands.entity(e).insert((
+                Mesh3d(mesh.clone()),
+                MeshMaterial3d(assets.materials[status_slot(status.0)].clone()),
+            ));
+        }
+        (false, true) => {
+            commands.entity(e).remove::<(
+                Mesh3d,
+                MeshMaterial3d<StandardMaterial>,
+                Visibility,
+                InheritedVisibility,
+                ViewVisibility,
+                VisibilityClass,
+                Aabb,
+            )>();
+        }
+        _ => {}
+    }
+}
+
+/// Files new, changed and moved markers in the grid; puts devices inside a building's
+/// footprint (an elevator, a gas detector) on its roof, so they are seen rather than
+/// buried in the walls; dresses new markers in dressed squares.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn file_markers(
+    mut commands: Commands,
+    mut grid: ResMut<MarkerGrid>,
+    assets: Res<MarkerAssets>,
+    mut changes: MessageReader<DeviceStatusChanged>,
+    mut moves: MessageReader<DeviceMoved>,
+    index: Res<BuildingIndex>,
+    buildings: Res<Buildings>,
+    mut markers: Query<MarkerParts, MarkerFilter>,
+) {
+    let lift = |t: &mut Transform| {
+        let at = crate::geo::LocalPoint::from_world(t.translation);
+        let roof = index
+            .at_point(&buildings, at)
+            .map_or(0.0, |i| buildings.0[i].height_m as f32);
+        t.translation.y = roof + MARKER_HEIGHT_M;
+    };
+    // Markers that arrived before the city was indexed are lifted once it is.
+    if index.is_changed() {
+        for (_, mut t, _, _) in &mut markers {
+            lift(&mut t);
+        }
+    }
+    let placed = changes
+        .read()
+        .map(|c| (c.entity, c.from.is_none()))
+        .chain(moves.read().map(|m| (m.entity, true)));
+    for (e, placed) in placed {
+        let Ok((status, mut t, is_camera, dressed)) = markers.get_mut(e) else {
+            continue;
+        };
+        if placed {
+            lift(&mut t);
+        }
+        let square = square_of(t.translation);
+        grid.file(e, square, status.0);
+        let want = grid.dressed.contains(&square);
+        if want && dressed {
+            // Alarms are drawn larger.
+            t.scale = marker_scale(status.0, grid.scale);
+        }
+        let parts = (status, t, is_camera, dressed);
+        set_dressed(&mut commands, &assets, grid.scale, e, parts, want);
+    }
+}
+
+/// How far from the camera's focus markers are drawn: beyond, they are too small to
+/// tell apart, and a city of 350,000 keeps only those near the view as render
+/// entities (a few thousand to ~20,000), so drawing them costs about the same at any
+/// city size. Far out, none are drawn: the cluster columns stand for them.
+fn marker_radius_m(distance_m: f32) -> f32 {
+    (distance_m * 1.5).max(2_000.0)
+}
+
+/// The grid squares that touch the circle around a focus.
+fn squares_near(focus: Vec2, radius: f32) -> HashSet<IVec2> {
+    let lo = ((focus - radius) / SQUARE_M).floor().as_ivec2();
+    let hi = ((focus + radius) / SQUARE_M).floor().as_ivec2();
+    let mut out = HashSet::new();
+    for i in lo.x..=hi.x {
+        for j in lo.y..=hi.y {
+            let min = Vec2::new(i as f32, j as f32) * SQUARE_M;
+            let nearest = focus.clamp(min, min + SQUARE_M);
+            if nearest.distance(focus) <= radius {
+                out.insert(IVec2::new(i, j));
+            }
+        }
+    }
+    out
+}
+
+/// Dresses the squares near the focus and undresses those left behind, every half
+/// second once the focus has moved a tenth of the radius, the zoom has changed by a
+/// fifth, or clustering has switched. Far out (clustered) no square is dressed.
+#[allow(clippy::type_complexity)]
+fn dress_markers(
+    mut commands: Commands,
+    mut grid: ResMut<MarkerGrid>,
+    assets: Res<MarkerAssets>,
+    cameras: Query<&WallCamera>,
+    clusters: Res<MarkerClusters>,
+    time: Res<Time>,
+    mut markers: Query<MarkerParts, MarkerFilter>,
+    mut last: Local<Option<(Vec3, f32, bool, f32)>>,
+) {
+    let Ok(cam) = cameras.single() else { return };
+    let (focus, radius) = (cam.current.focus, marker_radius_m(cam.current.distance_m));
+    let clustered = clusters.cell_m.is_some();
+    let now = time.elapsed_secs();
+    let due = match *last {
+        None => true,
+        Some((f, r, c, at)) => {
+            now - at >= 0.5
+                && (c != clustered
+                    || f.xz().distance(focus.xz()) > r * 0.1
+                    || (radius / r - 1.0).abs() > 0.2)
+        }
+    };
+    if !due {
+        return;
+    }
+    *last = Some((focus, radius, clustered, now));
+    let want = if clustered {
+        HashSet::new()
+    } else {
+        squares_near(focus.xz(), radius)
+    };
+    let MarkerGrid {
+        squares,
+        dressed,
+        scale,
+        ..
+    } = &mut *grid;
+    let changed = dressed
+        .symmetric_difference(&want)
+        .map(|s| (*s, want.contains(s)));
+    for (square, dress) in changed {
+        let Some(square) = squares.get(&square) else {
+            continue;
+        };
+        for &e in &square.markers {
+            if let Ok(parts) = markers.get_mut(e) {
+                set_dressed(&mut commands, &assets, *scale, e, parts, dress);
+            }
+        }
+    }
+    *dressed = want;
+}
+
+/// Markers keep a readable size on screen: about 7 px across on a 1080-line screen at
+/// any distance, never smaller than life, as the camera pulls back. Only dressed
+/// markers are drawn, so only they are rescaled; the others take the scale when they
+/// are dressed.
+fn scale_markers(
+    cameras: Query<&WallCamera>,
+    mut grid: ResMut<MarkerGrid>,
+    clusters: Res<MarkerClusters>,
+    mut markers: Query<(&Status, &mut Transform), (MarkerFilter, With<Mesh3d>)>,
+) {
+    let Ok(cam) = cameras.single() else { return };
+    let want = (cam.current.distance_m / 1700.0).clamp(1.0, 10.0);
+    let current = grid.scale;
+    // Clustered, nothing is dressed: keep the scale until markers show again.
+    if (clusters.cell_m.is_some() && current > 0.0) || (want - current).abs() <= 0.05 * current {
+        return;
+    }
+    grid.scale = want;
+    for (s, mut t) in &mut markers {
+        t.scale = marker_scale(s.0, want);
+    }
+}
+
+fn recolor_markers(
+    assets: Res<MarkerAssets>,
+    mut changed: Query<(&Status, &mut MeshMaterial3d<StandardMaterial>), Changed<Status>>,
+) {
+    for (status, mut material) in &mut changed {
+        let want = &assets.materials[status_slot(status.0)];
+        if material.0 != *want {
+            material.0 = want.clone();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entity(n: u32) -> Entity {
+        Entity::from_raw_u32(n).unwrap()
+    }
+
+    #[test]
+    fn filing_keeps_counts_per_square_through_status_changes_and_moves() {
+        let mut grid = MarkerGrid::default();
+        let (a, b) = (IVec2::new(0, 0), IVec2::new(-1, 3));
+        for n in 0..10 {
+            assert!(grid.file(entity(n), a, DeviceStatus::Online));
+        }
+        assert!(
+            !grid.file(entity(0), a, DeviceStatus::Online),
+            "nothing new"
+        );
+        assert!(grid.file(entity(1), a, DeviceStatus::Alarm));
+        assert!(grid.file(entity(2), b, DeviceStatus::Offline), "moved");
+        assert_eq!(grid.len(), 10);
+        assert_eq!(grid.squares[&a].counts.0, [8, 1, 0, 0]);
+        assert_eq!(grid.squares[&a].markers.len(), 9);
+        assert_eq!(grid.squares[&b].counts.0, [0, 0, 0, 1]);
+        assert_eq!(grid.squares[&b].markers, vec![entity(2)]);
+    }
+
+    #[test]
+    fn merged_squares_count_what_counting_every_marker_would() {
+        // Positions in metres; squares of 4 × 4 grid squares are 1 km across.
+        let markers = [
+            (10.0, 10.0, DeviceStatus::Online),
+            (990.0, 990.0, DeviceStatus::Alarm),
+            (1001.0, 5.0, DeviceStatus::Online),
+            (-1.0, 5.0, DeviceStatus::Fault),
+            (-999.0, -1001.0, DeviceStatus::Offline),
+        ];
+        let mut grid = MarkerGrid::default();
+        let mut direct: BTreeMap<(i32, i32), Counts> = BTreeMap::new();
+        for (n, &(x, z, s)) in markers.iter().enumerate() {
+            grid.file(entity(n as u32), square_of(Vec3::new(x, 0.0, z)), s);
+            let key = (
+                (x / 1000.0f32).floor() as i32,
+                (z / 1000.0f32).floor() as i32,
+            );
+            direct.entry(key).or_default().0[status_slot(s)] += 1;
+        }
+        assert_eq!(grid.merged(4), direct);
+        assert_eq!(grid.merged(4)[&(0, 0)].0, [1, 1, 0, 0]);
+        assert_eq!(grid.merged(4)[&(-1, -2)].0, [0, 0, 0, 1]);
+    }
+
+    #[test]
+    fn squares_near_a_focus_cover_the_circle_and_no_more() {
+        let near = squares_near(Vec2::new(125.0, 125.0), 300.0);
+        // The centre square and its 8 neighbours (nearest points ≤ 177 m away) are in;
+        // the squares two away along the axes (nearest points 375 m away) are out.
+        assert!(near.contains(&IVec2::new(0, 0)));
+        assert!(near.contains(&IVec2::new(1, 1)));
+        assert!(near.contains(&IVec2::new(-1, -1)));
+        assert!(!near.contains(&IVec2::new(2, 0)));
+        assert_eq!(near.len(), 9);
+    }
+}
