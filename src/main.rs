@@ -485,7 +485,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             let r = citytwin::generate::city_files::write_city(scale, seed, &out, &bar)?;
             println!(
-                "gen-city {}: {} buildings, {} roads, {} districts, {} community grids, {} micro-grids, {} points of interest, {} cameras, {} IoT devices ({:.1} s)",
+                "gen-city {}: {} buildings, {} roads, {} districts, {} community grids, {} micro-grids, {} points of interest, {} pieces of land cover, {} cameras, {} IoT devices ({:.1} s)",
                 scale.label(),
                 r.buildings,
                 r.roads,
@@ -493,6 +493,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 r.grids,
                 r.micro_grids,
                 r.pois,
+                r.land,
                 r.cameras,
                 r.devices,
                 started.elapsed().as_secs_f64()
@@ -692,12 +693,13 @@ fn check(scene: &Scene) -> Result<ExitCode> {
         }
     }
     println!(
-        "summary  {} buildings, {} roads, {} districts, {} grids, {} pois; {errors} errors, {warnings} warnings; checked in {:.2?}",
+        "summary  {} buildings, {} roads, {} districts, {} grids, {} pois, {} land; {errors} errors, {warnings} warnings; checked in {:.2?}",
         city.data.buildings.len(),
         city.data.roads.len(),
         city.data.districts.len(),
         city.data.grids.len(),
         city.data.pois.len(),
+        city.data.land.len(),
         started.elapsed()
     );
     Ok(if errors > 0 {

@@ -104,6 +104,39 @@ pub struct Area {
     pub properties: Properties,
 }
 
+/// What covers a piece of land, from its `class` property. Names from OpenStreetMap's
+/// tags are understood too (`natural=water` → "water", `leisure=park` → "park").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LandClass {
+    /// Lakes, rivers, reservoirs, canals.
+    Water,
+    /// Parks, gardens, grass, woods.
+    Green,
+    /// Squares and other open paved ground.
+    Paved,
+}
+
+impl LandClass {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "water" | "lake" | "river" | "riverbank" | "reservoir" | "pond" | "canal" => {
+                Some(LandClass::Water)
+            }
+            "park" | "green" | "grass" | "garden" | "forest" | "wood" | "meadow"
+            | "recreation_ground" | "pocket_park" => Some(LandClass::Green),
+            "plaza" | "square" | "pedestrian" | "paved" => Some(LandClass::Paved),
+            _ => None,
+        }
+    }
+}
+
+/// A piece of land cover: drawn as a flat fill under the roads.
+#[derive(Debug, Clone)]
+pub struct Land {
+    pub class: LandClass,
+    pub area: Area,
+}
+
 #[derive(Debug, Clone)]
 pub struct Poi {
     pub id: String,
@@ -139,6 +172,7 @@ pub struct CityData {
     pub districts: Vec<Area>,
     pub grids: Vec<Area>,
     pub pois: Vec<Poi>,
+    pub land: Vec<Land>,
     pub layers: Vec<LayerReport>,
     pub problems: Vec<Problem>,
 }
@@ -237,6 +271,7 @@ pub fn load_layer(layer: &Layer, path: &Path, frame: &LocalFrame, city: &mut Cit
                     Loaded::Area(a) if layer.kind == LayerKind::Districts => city.districts.push(a),
                     Loaded::Area(a) => city.grids.push(a),
                     Loaded::Poi(p) => city.pois.push(p),
+                    Loaded::Land(l) => city.land.push(l),
                 }
             }
             Err(message) => problem(Some(n), Severity::Error, message),
@@ -331,6 +366,7 @@ enum Loaded {
     Road(Road),
     Area(Area),
     Poi(Poi),
+    Land(Land),
 }
 
 struct Converter<'a> {
@@ -519,6 +555,26 @@ fn convert_feature(
             shape: convert.multipolygon(&geometry, &mut warnings)?,
             properties: props,
         }),
+        LayerKind::Land => {
+            let class = match text_property(&props, attrs.class.as_ref()) {
+                Some(c) => LandClass::parse(&c).ok_or_else(|| {
+                    format!(
+                        "land class {c:?} is not known (water, lake, river, park, green, grass, \
+                         garden, forest, plaza, square…)"
+                    )
+                })?,
+                None => return Err("land has no class (water, park, plaza…)".into()),
+            };
+            Loaded::Land(Land {
+                class,
+                area: Area {
+                    id,
+                    name,
+                    shape: convert.multipolygon(&geometry, &mut warnings)?,
+                    properties: props,
+                },
+            })
+        }
         LayerKind::Roads => {
             let class = text_property(&props, attrs.class.as_ref())
                 .map_or(RoadClass::Local, |c| RoadClass::parse(&c));

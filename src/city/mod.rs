@@ -13,7 +13,7 @@ use crate::scene::Scene;
 use bevy::prelude::*;
 use crossbeam_channel::{Receiver, bounded};
 use geo::{BoundingRect, Centroid};
-use import::{Building, CityData, LayerReport, Problem, RoadClass, Severity};
+use import::{Building, CityData, LandClass, LayerReport, Problem, RoadClass, Severity};
 use mesh::MeshData;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -27,6 +27,13 @@ pub const TILE_SIZE_M: f64 = 500.0;
 pub const MAX_TILES: f64 = 48.0;
 
 /// Heights above ground, so flat layers stack without z-fighting.
+/// Land cover lies over the translucent district and grid fills (which would tint it
+/// towards their blue) and under the roads; water over parks (a lake in its park).
+const LAND_Y: [(LandClass, f32); 3] = [
+    (LandClass::Green, 0.70),
+    (LandClass::Paved, 0.75),
+    (LandClass::Water, 0.80),
+];
 const GRID_FILL_Y: f32 = 0.3;
 const DISTRICT_FILL_Y: f32 = 0.6;
 const ROAD_Y: f32 = 1.0;
@@ -58,6 +65,8 @@ pub struct LoadedCity {
     pub data: CityData,
     pub tiles: Vec<TileMesh>,
     pub roads: Vec<(RoadClass, MeshData)>,
+    /// Land cover, one mesh per class.
+    pub land: Vec<(LandClass, MeshData)>,
     pub district_fill: MeshData,
     pub district_outline: MeshData,
     pub grid_fill: MeshData,
@@ -110,6 +119,7 @@ pub fn load_city(scene: &Scene) -> LoadedCity {
     let mut city = LoadedCity {
         tiles: build_tiles(&data.buildings, &centres),
         roads: build_roads(&data),
+        land: build_land(&data),
         district_fill: MeshData::default(),
         district_outline: MeshData::default(),
         grid_fill: MeshData::default(),
@@ -247,6 +257,32 @@ fn build_roads(data: &CityData) -> Vec<(RoadClass, MeshData)> {
         .collect()
 }
 
+/// Land cover on the night map: water a deep navy, parks a dark green, squares a
+/// grey, all darker than the roads so streets still lead the eye (and the water
+/// darker than the blue-grey of lit walls, so the two never read alike).
+pub fn land_color(class: LandClass) -> [f32; 4] {
+    match class {
+        LandClass::Water => [0.006, 0.022, 0.06, 1.0],
+        LandClass::Green => [0.02, 0.07, 0.035, 1.0],
+        LandClass::Paved => [0.07, 0.075, 0.09, 1.0],
+    }
+}
+
+fn build_land(data: &CityData) -> Vec<(LandClass, MeshData)> {
+    LAND_Y
+        .into_iter()
+        .filter_map(|(class, y)| {
+            let mut m = MeshData::default();
+            for land in data.land.iter().filter(|l| l.class == class) {
+                for polygon in &land.area.shape {
+                    mesh::flat(polygon, y, land_color(class), &mut m);
+                }
+            }
+            (!m.is_empty()).then_some((class, m))
+        })
+        .collect()
+}
+
 fn build_areas(
     areas: &[import::Area],
     fill_color: [f32; 4],
@@ -342,6 +378,8 @@ pub struct CityStatus {
     pub districts: usize,
     pub grids: usize,
     pub pois: usize,
+    /// Pieces of land cover (water, parks, squares).
+    pub land: usize,
     pub skipped_features: usize,
     pub problems: Vec<String>,
     pub layers: Vec<LayerReport>,
@@ -363,6 +401,10 @@ pub struct BuildingTile {
 
 #[derive(Component, Debug)]
 pub struct RoadLayer(pub RoadClass);
+
+/// The land cover of one class (water, green, paved).
+#[derive(Component, Debug)]
+pub struct LandLayer(pub LandClass);
 
 #[derive(Component, Debug)]
 pub struct AreaLayer;
@@ -446,6 +488,7 @@ fn receive_city(
         districts: city.data.districts.len(),
         grids: city.data.grids.len(),
         pois: city.data.pois.len(),
+        land: city.data.land.len(),
         skipped_features: city.data.skipped_features(),
         problems: city.data.problems.iter().map(ToString::to_string).collect(),
         layers: city.data.layers.clone(),
@@ -466,6 +509,7 @@ fn receive_city(
         data,
         tiles,
         roads,
+        land,
         district_fill,
         district_outline,
         grid_fill,
@@ -535,12 +579,17 @@ fn receive_city(
         },
         ..default()
     };
+    // Roads and land cover: opaque flat meshes, one per class.
+    let mut flat_layers = Vec::new();
     for (class, mesh) in roads {
-        let mut e = commands.spawn((
-            RoadLayer(class),
-            Transform::default(),
-            Visibility::default(),
-        ));
+        flat_layers.push((commands.spawn(RoadLayer(class)).id(), mesh));
+    }
+    for (class, mesh) in land {
+        flat_layers.push((commands.spawn(LandLayer(class)).id(), mesh));
+    }
+    for (e, mesh) in flat_layers {
+        let mut e = commands.entity(e);
+        e.insert((Transform::default(), Visibility::default()));
         if let Some(bundle) = draw(mesh, flat(false)) {
             e.insert(bundle);
         }

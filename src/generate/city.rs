@@ -10,7 +10,7 @@
 //! Deterministic: a seed gives the same bytes on every run and machine.
 
 use super::rng::SplitMix64;
-use super::{courtyard, polygon, rect};
+use super::{courtyard, line, polygon, rect};
 use crate::geo::{LocalFrame, LocalPoint, LonLat};
 use anyhow::Result;
 use geo::{Area, BooleanOps, BoundingRect, Coord, LineString, MultiPolygon, Polygon};
@@ -33,8 +33,20 @@ const CBD_OUTER_RING_M: f64 = 820.0;
 /// 如意湖, north of the towers (approximate).
 const LAKE: LonLat = LonLat::new(113.7290, 34.7790);
 const LAKE_RADIUS_M: f64 = 330.0;
+/// The lakeside park around 如意湖: no streets cross it.
+const LAKE_PARK_M: f64 = LAKE_RADIUS_M + 130.0;
 /// The square around 二七塔.
 const SQUARE_RADIUS_M: f64 = 140.0;
+/// The CBD's central lake: a ring of water around the corn's plaza, inside the inner
+/// ring of towers.
+const CBD_LAKE_M: (f64, f64) = (115.0, 265.0);
+/// Parks with names, at approximately their real places: the block holding one is
+/// that park.
+const NAMED_PARKS: [(&str, LonLat); 3] = [
+    ("紫荆山公园", LonLat::new(113.6875, 34.7665)),
+    ("人民公园", LonLat::new(113.6598, 34.7598)),
+    ("碧沙岗公园", LonLat::new(113.6395, 34.7555)),
+];
 /// Target spacing of the generated streets between main roads.
 const STREET_SPACING_M: f64 = 210.0;
 /// The 3rd ring expressway's lines (west, east, south, north), approximate.
@@ -106,6 +118,13 @@ pub struct GenArea {
     pub shape: MultiPolygon<f64>,
 }
 
+/// Land cover: a lake, a park, a square (`class` as the Land layer reads it).
+pub struct GenLand {
+    pub name: String,
+    pub class: &'static str,
+    pub shape: Polygon<f64>,
+}
+
 pub struct GenPoi {
     pub name: String,
     pub kind: &'static str,
@@ -122,6 +141,7 @@ pub struct CityPlan {
     pub grids: Vec<GenArea>,
     pub micro_grids: Vec<GenArea>,
     pub pois: Vec<GenPoi>,
+    pub land: Vec<GenLand>,
     /// Bridges and interchanges of the expressways, for strain sensors.
     pub bridges: Vec<LocalPoint>,
     /// (min, max) corners of the generated area.
@@ -344,6 +364,7 @@ pub fn plan(scale: Scale, seed: u64, mut progress: impl FnMut(u64, u64)) -> Resu
         grids: Vec::new(),
         micro_grids: Vec::new(),
         pois: Vec::new(),
+        land: Vec::new(),
         bridges: Vec::new(),
         extent,
     };
@@ -374,17 +395,24 @@ pub fn plan(scale: Scale, seed: u64, mut progress: impl FnMut(u64, u64)) -> Resu
         "东西",
     );
 
-    // Roads: each axis line minus the CBD (its own ring roads) and, for streets, 北三街.
+    // Roads: each axis line minus the CBD (its own ring roads) and, for streets, 北三街
+    // and 如意湖's park.
     let holes = |axis: Axis, r: &AxisRoad| {
         let mut holes = Vec::new();
-        let (c_across, c_along) = match axis {
-            Axis::NorthSouth => (corn.east_m, corn.north_m),
-            Axis::EastWest => (corn.north_m, corn.east_m),
+        let mut round = |c: LocalPoint, radius: f64| {
+            let (c_across, c_along) = match axis {
+                Axis::NorthSouth => (c.east_m, c.north_m),
+                Axis::EastWest => (c.north_m, c.east_m),
+            };
+            let d = (r.pos - c_across).abs();
+            if d < radius {
+                let h = (radius.powi(2) - d * d).sqrt();
+                holes.push((c_along - h, c_along + h));
+            }
         };
-        let d = (r.pos - c_across).abs();
-        if d < CBD_RADIUS_M - 40.0 {
-            let h = ((CBD_RADIUS_M - 40.0).powi(2) - d * d).sqrt();
-            holes.push((c_along - h, c_along + h));
+        round(corn, CBD_RADIUS_M - 40.0);
+        if !r.main {
+            round(lake, LAKE_PARK_M);
         }
         let (b_lo, b_hi, b_along) = match axis {
             Axis::NorthSouth => (
@@ -425,7 +453,10 @@ pub fn plan(scale: Scale, seed: u64, mut progress: impl FnMut(u64, u64)) -> Resu
     for x in &xs {
         for y in &ys {
             let p = LocalPoint::new(x.pos, y.pos);
-            if dist(p, corn) < CBD_RADIUS_M || (!(x.main && y.main) && inside(p, b3_box)) {
+            let street = !(x.main && y.main);
+            if dist(p, corn) < CBD_RADIUS_M
+                || (street && (inside(p, b3_box) || dist(p, lake) < LAKE_PARK_M))
+            {
                 continue;
             }
             city.crossings.push(p);
@@ -493,6 +524,10 @@ pub fn plan(scale: Scale, seed: u64, mut progress: impl FnMut(u64, u64)) -> Resu
         };
         (a, b)
     };
+    let named_parks = NAMED_PARKS
+        .iter()
+        .map(|&(name, ll)| Ok((name, places.at(ll)?)))
+        .collect::<Result<Vec<_>>>()?;
     let total = (cols * rows) as u64;
     let mut grid_cells: std::collections::BTreeMap<(usize, usize), Vec<usize>> = Default::default();
     let mut counters = [0u32; 3];
@@ -524,11 +559,19 @@ pub fn plan(scale: Scale, seed: u64, mut progress: impl FnMut(u64, u64)) -> Resu
                     y1 + 4.0,
                 ))]),
             });
-            if dist(c, lake) < LAKE_RADIUS_M + 150.0 {
+            if dist(c, lake) < LAKE_PARK_M + 20.0 {
                 continue;
             }
             let ll = places.frame.to_lonlat(c)?;
             let zone = zone_of(&mut rng, c, ll);
+            if let Some(name) = named_parks
+                .iter()
+                .find(|(_, at)| inside(*at, (LocalPoint::new(x0, y0), LocalPoint::new(x1, y1))))
+                .map(|(name, _)| name)
+            {
+                city.land.push(park(name, (x0, y0, x1, y1)));
+                continue;
+            }
             fill_block(
                 &mut city,
                 &mut rng,
@@ -586,21 +629,23 @@ pub fn plan(scale: Scale, seed: u64, mut progress: impl FnMut(u64, u64)) -> Resu
     if inside(corn, extent) {
         cbd(&mut city, &mut rng, corn, lake);
     }
+    lakes_and_squares(&mut city, corn, lake);
     for (name, kind, ll) in [
         ("二七纪念塔", "landmark", ORIGIN),
         ("千玺广场", "landmark", CORN),
         ("如意湖", "park", LAKE),
         ("北三街片区", "community", BEISANJIE),
         ("郑州火车站", "station", LonLat::new(113.6585, 34.7455)),
-        ("紫荆山公园", "park", LonLat::new(113.6875, 34.7665)),
-        ("人民公园", "park", LonLat::new(113.6598, 34.7598)),
         (
             "淮园口袋公园",
             "pocket_park",
             LonLat::new(113.6268, 34.7302),
         ),
         ("智慧岛", "landmark", LonLat::new(113.76, 34.80)),
-    ] {
+    ]
+    .into_iter()
+    .chain(NAMED_PARKS.map(|(name, ll)| (name, "park", ll)))
+    {
         let at = places.at(ll)?;
         if inside(at, extent) {
             city.pois.push(GenPoi {
@@ -684,8 +729,10 @@ fn fill_block(
     match zone {
         Zone::Park => {
             counters[2] += 1;
+            let name = format!("城市公园 {}", counters[2]);
+            city.land.push(park(&name, (x0, y0, x1, y1)));
             city.pois.push(GenPoi {
-                name: format!("城市公园 {}", counters[2]),
+                name,
                 kind: "park",
                 at: c,
             });
@@ -921,6 +968,77 @@ fn beisanjie_community(city: &mut CityPlan, rng: &mut SplitMix64, c: LocalPoint)
         kind: "service",
         at: LocalPoint::new(x0 + col_w, y0 + 10.0),
     });
+}
+
+/// A park filling a block, in from its streets.
+fn park(name: &str, (x0, y0, x1, y1): (f64, f64, f64, f64)) -> GenLand {
+    GenLand {
+        name: name.into(),
+        class: "park",
+        shape: polygon(&rect(x0 + 6.0, y0 + 6.0, x1 - 6.0, y1 - 6.0)),
+    }
+}
+
+/// An ellipse of `sides` points, turned `angle` radians, closed.
+fn ellipse(c: LocalPoint, (a, b): (f64, f64), angle: f64, sides: usize) -> Vec<LocalPoint> {
+    let (sin, cos) = angle.sin_cos();
+    (0..=sides)
+        .map(|k| {
+            let t = (k % sides) as f64 * std::f64::consts::TAU / sides as f64;
+            let (x, y) = (a * t.cos(), b * t.sin());
+            LocalPoint::new(c.east_m + x * cos - y * sin, c.north_m + x * sin + y * cos)
+        })
+        .collect()
+}
+
+/// Water and open squares of the places the generator lays out by hand, where they lie
+/// inside the generated area: the CBD's ring lake around the corn's plaza, 如意湖 in
+/// its lakeside park, and 二七广场 around the tower.
+fn lakes_and_squares(city: &mut CityPlan, corn: LocalPoint, lake: LocalPoint) {
+    let extent = city.extent;
+    let mut add = |name: &str, class: &'static str, at: LocalPoint, shape: Polygon<f64>| {
+        if inside(at, extent) {
+            city.land.push(GenLand {
+                name: name.into(),
+                class,
+                shape,
+            });
+        }
+    };
+    let (inner, outer) = CBD_LAKE_M;
+    let mut hole = circle(corn, inner, 72);
+    hole.reverse();
+    add(
+        "CBD 中心湖",
+        "water",
+        corn,
+        Polygon::new(line(&circle(corn, outer, 96)), vec![line(&hole)]),
+    );
+    add("千玺广场", "plaza", corn, polygon(&circle(corn, inner, 72)));
+    add(
+        "如意湖公园",
+        "park",
+        lake,
+        polygon(&circle(lake, LAKE_PARK_M, 72)),
+    );
+    add(
+        "如意湖",
+        "water",
+        lake,
+        polygon(&ellipse(
+            lake,
+            (LAKE_RADIUS_M, LAKE_RADIUS_M * 0.55),
+            0.5,
+            72,
+        )),
+    );
+    let origin = LocalPoint::new(0.0, 0.0);
+    add(
+        "二七广场",
+        "plaza",
+        origin,
+        polygon(&circle(origin, SQUARE_RADIUS_M, 48)),
+    );
 }
 
 /// 郑东新区 CBD: towers in two rings around the corn, facing it.

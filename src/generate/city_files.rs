@@ -19,11 +19,12 @@ pub const DISTRICTS: &str = "districts.geojson";
 pub const GRIDS: &str = "grids.geojson";
 pub const MICRO_GRIDS: &str = "micro-grids.geojson";
 pub const POIS: &str = "pois.geojson";
+pub const LAND: &str = "land.geojson";
 pub const FEED: &str = "feed.ndjson";
 pub const SCENE: &str = "scene.ron";
 /// Bumped whenever the generator's output changes, so a built-in city written by an
 /// older build is regenerated.
-pub const GENERATOR_VERSION: u32 = 3;
+pub const GENERATOR_VERSION: u32 = 4;
 
 fn stamp(scale: Scale, seed: u64) -> String {
     format!(
@@ -67,6 +68,7 @@ pub struct CityReport {
     pub grids: usize,
     pub micro_grids: usize,
     pub pois: usize,
+    pub land: usize,
     pub cameras: usize,
     pub devices: usize,
     pub files: Vec<PathBuf>,
@@ -277,6 +279,19 @@ pub fn write_city(scale: Scale, seed: u64, out: &Path, bar: &ProgressBar) -> Res
     footer(&mut text);
     w.write(POIS, text.as_bytes())?;
 
+    let mut text = String::new();
+    header(&mut text, "land cover: water, parks, squares", None);
+    for (i, l) in plan.land.iter().enumerate() {
+        feature(
+            &mut text,
+            json!({"id": format!("ZZ-L{:05}", i + 1), "name": l.name, "class": l.class}),
+            "Polygon",
+            &rings(&l.shape, &mut |x, y| wgs84(x, y))?,
+        );
+    }
+    footer(&mut text);
+    w.write(LAND, text.as_bytes())?;
+
     bar.set_message("placing devices and writing the recording");
     let devices = city_feed::place_devices(&plan);
     let cameras = devices.iter().filter(|d| d.kind.is_none()).count();
@@ -359,6 +374,7 @@ pub fn write_city(scale: Scale, seed: u64, out: &Path, bar: &ProgressBar) -> Res
     language: "zh-CN",
     synthetic: true,
     layers: [
+        (kind: Land, path: "{LAND}"),
         (kind: Districts, path: "{DISTRICTS}", crs: "EPSG:4326"),
         (kind: Grids, path: "{GRIDS}", crs: "EPSG:4547"),
         (kind: Roads, path: "{ROADS}", crs: "GCJ-02", attributes: (class: "class", width: "width")),
@@ -395,6 +411,7 @@ pub fn write_city(scale: Scale, seed: u64, out: &Path, bar: &ProgressBar) -> Res
         grids: plan.grids.len(),
         micro_grids: plan.micro_grids.len(),
         pois: plan.pois.len(),
+        land: plan.land.len(),
         cameras,
         devices: devices.len() - cameras,
         files: w.files,

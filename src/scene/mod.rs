@@ -80,6 +80,8 @@ pub enum LayerKind {
     Districts,
     Grids,
     Pois,
+    /// Land cover: water, parks and green, squares (`class` property).
+    Land,
 }
 
 impl LayerKind {
@@ -90,6 +92,7 @@ impl LayerKind {
             LayerKind::Districts => "districts",
             LayerKind::Grids => "grids",
             LayerKind::Pois => "pois",
+            LayerKind::Land => "land",
         }
     }
 }

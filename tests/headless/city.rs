@@ -150,3 +150,60 @@ fn small_scene_loads_with_heights_and_positions() {
     assert_eq!(buildings.0[hit].id, "K1");
     assert!(dist > 300.0 && dist < 361.0, "hit at {dist}");
 }
+
+#[test]
+fn land_cover_loads_by_class_and_an_unknown_class_is_reported() {
+    use citytwin::city::import::LandClass;
+    let dir = temp_dir("land-cover");
+    let at = |d: f64| LonLat::new(ORIGIN.lon + d, ORIGIN.lat);
+    write(
+        &dir,
+        "land.geojson",
+        &collection(&[
+            (
+                r#"{"id":"L1","name":"如意湖","class":"lake"}"#,
+                &square(at(0.0), 0.001),
+            ),
+            (r#"{"id":"L2","class":"garden"}"#, &square(at(0.003), 0.001)),
+            (r#"{"id":"L3","class":"Water"}"#, &square(at(0.006), 0.001)),
+            (
+                r#"{"id":"L4","class":"volcano"}"#,
+                &square(at(0.009), 0.001),
+            ),
+            (r#"{"id":"L5"}"#, &square(at(0.012), 0.001)),
+        ]),
+    );
+    let path = write(
+        &dir,
+        "scene.ron",
+        r#"(name: "land", origin: (lon: 113.665, lat: 34.754), layers: [(kind: Land, path: "land.geojson")])"#,
+    );
+    let scene = citytwin::scene::Scene::load(&path).expect("scene");
+    let city = citytwin::city::load_city(&scene);
+    let classes: Vec<_> = city
+        .data
+        .land
+        .iter()
+        .map(|l| (l.area.id.as_str(), l.class))
+        .collect();
+    assert_eq!(
+        classes,
+        [
+            ("L1", LandClass::Water),
+            ("L2", LandClass::Green),
+            ("L3", LandClass::Water)
+        ]
+    );
+    assert_eq!(city.data.land[0].area.name.as_deref(), Some("如意湖"));
+    let problems: Vec<String> = city.data.problems.iter().map(ToString::to_string).collect();
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(
+        problems[0].contains("land.geojson") && problems[0].contains("\"volcano\" is not known"),
+        "{}",
+        problems[0]
+    );
+    assert!(problems[1].contains("land has no class"), "{}", problems[1]);
+    // One mesh per class present: water and green, no paved.
+    let meshes: Vec<_> = city.land.iter().map(|(class, _)| *class).collect();
+    assert_eq!(meshes, [LandClass::Green, LandClass::Water]);
+}

@@ -22,7 +22,7 @@ fn same_seed_same_bytes_and_the_scene_loads_what_was_generated() {
     let seed = city::DEFAULT_CITY_SEED;
     let (a, report) = generate("gen-city-a", seed);
     let (b, again) = generate("gen-city-b", seed);
-    assert_eq!(report.files.len(), 10, "{:?}", report.files);
+    assert_eq!(report.files.len(), 11, "{:?}", report.files);
     assert_eq!(report.files.len(), again.files.len());
     for path in &report.files {
         let rel = path.strip_prefix(&a).unwrap();
@@ -59,6 +59,58 @@ fn same_seed_same_bytes_and_the_scene_loads_what_was_generated() {
     assert_eq!(loaded.data.districts.len(), report.districts);
     assert_eq!(loaded.data.grids.len(), report.grids);
     assert_eq!(loaded.data.pois.len(), report.pois);
+    assert_eq!(loaded.data.land.len(), report.land);
+    // The CBD's towers stand around a lake; 如意湖 lies in its park; parks are green.
+    let land = |name: &str| {
+        loaded
+            .data
+            .land
+            .iter()
+            .find(|l| l.area.name.as_deref() == Some(name))
+            .unwrap_or_else(|| panic!("{name} missing"))
+            .class
+    };
+    use citytwin::city::import::LandClass;
+    assert_eq!(land("CBD 中心湖"), LandClass::Water);
+    assert_eq!(land("如意湖"), LandClass::Water);
+    assert_eq!(land("紫荆山公园"), LandClass::Green);
+    assert_eq!(land("二七广场"), LandClass::Paved);
+    let lake = loaded
+        .data
+        .land
+        .iter()
+        .find(|l| l.area.name.as_deref() == Some("CBD 中心湖"))
+        .map(|l| l.area.shape.clone())
+        .unwrap();
+    let corn = loaded
+        .models
+        .iter()
+        .find(|m| m.name == "千玺广场")
+        .expect("corn");
+    let corn = geo::Point::new(corn.translation.x as f64, -corn.translation.z as f64);
+    let inner_towers = loaded
+        .data
+        .buildings
+        .iter()
+        .filter(|b| b.name.as_deref().is_some_and(|n| n.contains("商务内环")));
+    use geo::{Centroid, Distance, Euclidean, Intersects};
+    for tower in inner_towers {
+        assert!(
+            !tower.footprint.intersects(&lake),
+            "{:?} stands in the lake",
+            tower.name
+        );
+        let c = tower.footprint.centroid().unwrap();
+        assert!(
+            Euclidean.distance(c, corn) > 265.0,
+            "{:?} inside the lake ring",
+            tower.name
+        );
+    }
+    assert!(
+        !lake.intersects(&corn),
+        "the corn stands on its plaza, not in the water"
+    );
     assert_eq!(loaded.models.len(), 2, "二七塔 and the corn are placed");
     let names: Vec<_> = loaded
         .data
