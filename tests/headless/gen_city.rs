@@ -151,6 +151,29 @@ fn city_and_full_scales_reach_their_sizes_and_full_has_the_published_device_coun
     let full = city::plan(Scale::Full, city::DEFAULT_CITY_SEED, |_, _| {}).unwrap();
     assert!(full.buildings.len() >= 300_000, "{}", full.buildings.len());
     assert_eq!(full.districts.len(), 8);
+    // The city's 7,876 community grids and 46,817 micro-grids, to within 1 %.
+    let near = |n: usize, real: f64| (n as f64 / real - 1.0).abs() < 0.01;
+    assert!(
+        near(full.grids.len(), 7_876.0),
+        "{} grids",
+        full.grids.len()
+    );
+    assert!(
+        near(full.micro_grids.len(), 46_817.0),
+        "{} micro-grids",
+        full.micro_grids.len()
+    );
+    // Every building lies in the micro-grid it is filed under.
+    for b in full.buildings.iter().step_by(97) {
+        use geo::{Centroid, Contains};
+        let c = b.footprint.centroid().expect("a footprint has a centre");
+        assert!(
+            full.micro_grids[b.micro_grid].shape.contains(&c),
+            "{:?} is not in micro-grid {}",
+            b.name,
+            full.micro_grids[b.micro_grid].id
+        );
+    }
     let devices = city_feed::place_devices(&full);
     let cameras = devices.iter().filter(|d| d.kind.is_none()).count();
     assert_eq!(cameras, FULL_CAMERAS);
