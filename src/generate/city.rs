@@ -585,6 +585,11 @@ pub fn plan(scale: Scale, seed: u64, mut progress: impl FnMut(u64, u64)) -> Resu
             );
             // A block of two micro-grids: each building belongs to the half its
             // centre stands in.
+            if matches!(zone, Zone::Centre | Zone::OldCommunity | Zone::UrbanVillage)
+                && rng.unit() < POCKET_PARK_SHARE
+            {
+                pocket_park(&mut city, first, (x0, y0), &mut counters[2]);
+            }
             if parts.len() > 1 {
                 for b in &mut city.buildings[first..] {
                     let c = b.footprint.centroid().map(|c| c.0).unwrap_or_default();
@@ -1003,6 +1008,34 @@ fn micro_grid_parts(
         let m = (y0 + y1) / 2.0;
         vec![(x0, y0, x1, m), (x0, m, x1, y1)]
     }
+}
+
+/// Share of the dense old blocks with a pocket park in a corner.
+const POCKET_PARK_SHARE: f64 = 0.12;
+
+/// A pocket park (口袋公园) in the south-west corner of a block, about 45 × 35 m:
+/// the block's buildings from `first` on that stand in it give way.
+fn pocket_park(city: &mut CityPlan, first: usize, (x0, y0): (f64, f64), counter: &mut u32) {
+    use geo::Intersects;
+    *counter += 1;
+    let shape = polygon(&rect(x0 + 6.0, y0 + 6.0, x0 + 51.0, y0 + 41.0));
+    let block = city.buildings.split_off(first);
+    city.buildings.extend(
+        block
+            .into_iter()
+            .filter(|b| !b.footprint.intersects(&shape)),
+    );
+    let name = format!("口袋公园 {}", counter);
+    city.pois.push(GenPoi {
+        name: name.clone(),
+        kind: "pocket_park",
+        at: LocalPoint::new(x0 + 28.5, y0 + 23.5),
+    });
+    city.land.push(GenLand {
+        name,
+        class: "pocket_park",
+        shape,
+    });
 }
 
 /// A park filling a block, in from its streets.

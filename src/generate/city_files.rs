@@ -24,7 +24,7 @@ pub const FEED: &str = "feed.ndjson";
 pub const SCENE: &str = "scene.ron";
 /// Bumped whenever the generator's output changes, so a built-in city written by an
 /// older build is regenerated.
-pub const GENERATOR_VERSION: u32 = 4;
+pub const GENERATOR_VERSION: u32 = 5;
 
 fn stamp(scale: Scale, seed: u64) -> String {
     format!(

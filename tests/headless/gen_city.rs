@@ -111,6 +111,36 @@ fn same_seed_same_bytes_and_the_scene_loads_what_was_generated() {
         !lake.intersects(&corn),
         "the corn stands on its plaza, not in the water"
     );
+    // Pocket parks in the old blocks: green, and no building stands in one.
+    let pocket: Vec<_> = loaded
+        .data
+        .land
+        .iter()
+        .filter(|l| {
+            l.area
+                .name
+                .as_deref()
+                .is_some_and(|n| n.starts_with("口袋公园"))
+        })
+        .collect();
+    assert!(pocket.len() >= 10, "{} pocket parks", pocket.len());
+    for park in &pocket {
+        use geo::BoundingRect;
+        assert_eq!(park.class, LandClass::Green);
+        let r = park.area.shape.bounding_rect().unwrap();
+        let inside = loaded.data.buildings.iter().find(|b| {
+            b.footprint
+                .bounding_rect()
+                .is_some_and(|br| br.intersects(&r))
+                && b.footprint.intersects(&park.area.shape)
+        });
+        assert!(
+            inside.is_none(),
+            "{:?} stands in {:?}",
+            inside.map(|b| &b.id),
+            park.area.name
+        );
+    }
     assert_eq!(loaded.models.len(), 2, "二七塔 and the corn are placed");
     let names: Vec<_> = loaded
         .data
