@@ -219,20 +219,39 @@ fn taken(app: &App) -> u64 {
         .map_or(0, |s| s.received)
 }
 
-/// One wall frame: update, then sleep out the rest of the 60 Hz period. Returns
-/// how long the update took.
-fn frame(app: &mut App) -> Duration {
-    let started = Instant::now();
-    app.update();
-    let took = started.elapsed();
-    if let Some(rest) = FRAME.checked_sub(took) {
-        std::thread::sleep(rest);
+/// A wall's frame clock: frames start every 1/60 s on a fixed beat, as a display's
+/// vsync paces them, so a late wake-up does not push every later frame back.
+struct Vsync {
+    next: Instant,
+}
+
+impl Vsync {
+    fn new() -> Self {
+        Self {
+            next: Instant::now(),
+        }
     }
-    took
+
+    /// One wall frame: update, then wait for the next beat. Returns how long the update
+    /// took. A frame that overran its beat starts the next one at once and the beat
+    /// restarts from there.
+    fn frame(&mut self, app: &mut App) -> Duration {
+        let started = Instant::now();
+        app.update();
+        let took = started.elapsed();
+        self.next += FRAME;
+        let now = Instant::now();
+        match self.next.checked_duration_since(now) {
+            Some(rest) => std::thread::sleep(rest),
+            None => self.next = now,
+        }
+        took
+    }
 }
 
 fn frames_until(
     app: &mut App,
+    vsync: &mut Vsync,
     limit: Duration,
     what: &str,
     done: impl Fn(&App) -> bool,
@@ -243,7 +262,7 @@ fn frames_until(
         if started.elapsed() > limit {
             return Err(format!("timed out after {limit:?} waiting for {what}"));
         }
-        longest = longest.max(frame(app));
+        longest = longest.max(vsync.frame(app));
     }
     Ok(longest)
 }
@@ -280,6 +299,7 @@ pub fn mqtt(burst: u64, rate: u32, seconds: f64, qos: u8) -> Result<MqttFigures,
     let subscriber = Subscriber::start(port)?;
     let publisher = Publisher::start(port, qos)?;
 
+    let mut vsync = Vsync::new();
     // Both subscribed: probe until each has read a message.
     let started = Instant::now();
     while taken(&app) == 0 || subscriber.count() == 0 {
@@ -288,14 +308,14 @@ pub fn mqtt(burst: u64, rate: u32, seconds: f64, qos: u8) -> Result<MqttFigures,
         }
         publisher.probe();
         for _ in 0..6 {
-            frame(&mut app);
+            vsync.frame(&mut app);
         }
     }
     // Probes sent before a subscription was in place are lost: let the rest arrive,
     // then count from here.
     let settle = Instant::now();
     while settle.elapsed() < Duration::from_millis(500) {
-        frame(&mut app);
+        vsync.frame(&mut app);
     }
     let (our_base, sub_base) = (taken(&app), subscriber.count());
 
@@ -311,7 +331,7 @@ pub fn mqtt(burst: u64, rate: u32, seconds: f64, qos: u8) -> Result<MqttFigures,
                 subscriber.count() - sub_base
             ));
         }
-        frame(&mut app);
+        vsync.frame(&mut app);
         if our_time.is_none() && taken(&app) >= our_base + burst {
             our_time = Some(t0.elapsed());
         }
@@ -328,6 +348,7 @@ pub fn mqtt(burst: u64, rate: u32, seconds: f64, qos: u8) -> Result<MqttFigures,
     // 2. Paced: `rate` a second; lag from publication to applied.
     frames_until(
         &mut app,
+        &mut vsync,
         Duration::from_secs(30),
         "the burst to be applied",
         |a| crate::feeds::ingest::Backlog::is_empty(a.world().resource()),
@@ -353,7 +374,7 @@ pub fn mqtt(burst: u64, rate: u32, seconds: f64, qos: u8) -> Result<MqttFigures,
         if paced_start.elapsed() > duration + Duration::from_secs(60) {
             return Err("paced phase did not finish within a minute of its end".into());
         }
-        longest_update = longest_update.max(frame(&mut app));
+        longest_update = longest_update.max(vsync.frame(&mut app));
     }
     let paced_time = paced_start.elapsed();
     let stats = &app.world().resource::<FeedStats>().sources[0];
