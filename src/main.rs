@@ -6,6 +6,7 @@ use citytwin::feeds::FeedSpec;
 use citytwin::scene::{Scene, default_scene_path};
 use citytwin::{TwinOptions, WindowOptions};
 use clap::{Args, Parser, Subcommand};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -158,6 +159,16 @@ enum BenchKind {
         view: Option<String>,
         #[arg(long, default_value_t = 120)]
         frames: usize,
+        /// The city alone: the scene's feeds are not started, so no device markers.
+        #[arg(long)]
+        without_devices: bool,
+        /// Run twice, without the devices (the baseline) and with them, each in a
+        /// process of its own, and print what the markers add.
+        #[arg(long, conflicts_with = "without_devices")]
+        compare: bool,
+        /// Print the figures as one machine-readable line too (used by --compare).
+        #[arg(long, hide = true)]
+        result_line: bool,
     },
     /// Memory of the live feed state for a city's cameras and devices.
     State {
@@ -220,6 +231,69 @@ fn options(scene: Scene, feeds: &[String]) -> Result<TwinOptions> {
             .collect::<Result<_, _>>()?;
     }
     Ok(options)
+}
+
+/// `bench frames --compare`: the same scene, view and size without and with the
+/// scene's devices, each in a process of its own (a window's event loop runs once per
+/// process), and the ratios.
+fn compare_frames(
+    scene: &SceneArg,
+    (w, h): (u32, u32),
+    view: Option<&str>,
+    frames: usize,
+) -> Result<ExitCode> {
+    let exe = std::env::current_exe().context("cannot find this program")?;
+    let run = |without: bool| -> Result<BTreeMap<String, f64>> {
+        let mut cmd = std::process::Command::new(&exe);
+        cmd.args(["bench", "frames", "--result-line", "--frames"])
+            .arg(frames.to_string())
+            .arg("--size")
+            .arg(format!("{w}x{h}"));
+        if let Some(path) = &scene.scene {
+            cmd.arg("--scene").arg(path);
+        }
+        if let Some(view) = view {
+            cmd.args(["--view", view]);
+        }
+        if without {
+            cmd.arg("--without-devices");
+        }
+        let out = cmd
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .context("cannot start the benchmark run")?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        for l in text.lines().filter(|l| !l.starts_with("bench-frames:")) {
+            println!("{l}");
+        }
+        let line = text
+            .lines()
+            .find_map(|l| l.strip_prefix("bench-frames:"))
+            .with_context(|| format!("the run printed no figures ({})", out.status))?;
+        Ok(line
+            .split_whitespace()
+            .filter_map(|kv| kv.split_once('='))
+            .filter_map(|(k, v)| Some((k.to_string(), v.parse().ok()?)))
+            .collect())
+    };
+    println!("baseline: the city without devices");
+    let base = run(true)?;
+    println!("the city with its devices");
+    let with = run(false)?;
+    let get = |m: &BTreeMap<String, f64>, k: &str| m.get(k).copied().unwrap_or(f64::NAN);
+    println!(
+        "markers add: {} markers; whole frame p50 {:.1} → {:.1} ms ({:.2}×), main-world CPU p50 {:.1} → {:.1} ms ({:.2}×), draw batches {} → {}",
+        get(&with, "markers"),
+        get(&base, "frame_p50_ms"),
+        get(&with, "frame_p50_ms"),
+        get(&with, "frame_p50_ms") / get(&base, "frame_p50_ms"),
+        get(&base, "cpu_p50_ms"),
+        get(&with, "cpu_p50_ms"),
+        get(&with, "cpu_p50_ms") / get(&base, "cpu_p50_ms"),
+        get(&base, "batches"),
+        get(&with, "batches"),
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run_window(options: &TwinOptions, window: &WindowOptions) -> ExitCode {
@@ -348,9 +422,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     size,
                     view,
                     frames,
+                    without_devices,
+                    compare,
+                    result_line,
                 },
         } => {
-            let options = options(scene.load()?, &[])?;
+            if compare {
+                return compare_frames(&scene, size, view.as_deref(), frames);
+            }
+            let mut options = options(scene.load()?, &[])?;
+            if without_devices {
+                options.feeds.clear();
+            }
             let window = WindowOptions {
                 size,
                 fullscreen: false,
@@ -360,11 +443,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 select: None,
             };
             let mut app = citytwin::wall_app(&options, &window);
-            app.insert_resource(citytwin::view::framebench::FrameBench { frames })
-                .insert_resource(citytwin::view::camera::AutoTour {
-                    enabled: false,
-                    ..Default::default()
-                });
+            app.insert_resource(citytwin::view::framebench::FrameBench {
+                frames,
+                result_line,
+            })
+            .insert_resource(citytwin::view::camera::AutoTour {
+                enabled: false,
+                ..Default::default()
+            });
             Ok(exit_code(app.run()))
         }
         Command::Bench {

@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 #[derive(Resource, Debug, Clone)]
 pub struct FrameBench {
     pub frames: usize,
+    /// Also print the figures as one `bench-frames:` line of key=value pairs, for a
+    /// parent process comparing runs (`bench frames --compare`).
+    pub result_line: bool,
 }
 
 #[derive(Default)]
@@ -118,5 +121,14 @@ fn measure(
         visible.len(),
         batches.len()
     );
+    if bench.result_line {
+        println!(
+            "bench-frames: markers={} frame_p50_ms={:.2} cpu_p50_ms={:.2} batches={}",
+            entities.len(),
+            ms(times[times.len() / 2]),
+            cpu.get(cpu.len() / 2).map_or(0.0, |d| ms(*d)),
+            batches.len()
+        );
+    }
     exit.write(AppExit::Success);
 }
