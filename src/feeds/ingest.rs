@@ -181,6 +181,13 @@ pub struct Status(pub DeviceStatus);
 #[derive(Component, Debug, Clone, Copy, PartialEq)]
 pub struct GeoPosition(pub LonLat);
 
+/// Where a marker stands in the scene's world frame (metres; y is the height it floats
+/// at). Plain data: the wall gives a marker a `Transform` and a mesh only while it is
+/// near the view, so the engine's per-frame transform and visibility passes never
+/// walk a city's worth of devices.
+#[derive(Component, Debug, Clone, Copy, PartialEq)]
+pub struct MarkerAt(pub Vec3);
+
 #[derive(Component, Debug, Clone, Default)]
 pub struct Readings(pub Vec<Reading>);
 
@@ -404,7 +411,7 @@ impl From<CameraReport> for MarkerUpdate {
 /// What ingest changes in place on an existing marker.
 type MarkerState = (
     &'static mut Status,
-    &'static mut Transform,
+    &'static mut MarkerAt,
     &'static mut GeoPosition,
     Option<&'static mut Readings>,
 );
@@ -783,14 +790,14 @@ impl Sink<'_, '_> {
             // An entity spawned earlier this frame is not queryable yet: insert instead.
             let mut readings = u.device.map(|(_, r)| r).filter(|r| !r.is_empty());
             match self.markers.get_mut(entity) {
-                Ok((mut status, mut transform, mut geo, current)) => {
+                Ok((mut status, mut at, mut geo, current)) => {
                     if status.0 != u.status {
                         status.0 = u.status;
                     }
                     if let (Some(t), Some(p)) = (translation, u.position)
                         && geo.0 != p
                     {
-                        transform.translation = t;
+                        at.0 = t;
                         geo.0 = p;
                         self.out.moves.write(DeviceMoved { entity });
                     }
@@ -802,7 +809,7 @@ impl Sink<'_, '_> {
                     let mut e = self.commands.entity(entity);
                     e.insert(Status(u.status));
                     if let (Some(t), Some(p)) = (translation, u.position) {
-                        e.insert((Transform::from_translation(t), GeoPosition(p)));
+                        e.insert((MarkerAt(t), GeoPosition(p)));
                         self.out.moves.write(DeviceMoved { entity });
                     }
                 }
@@ -833,9 +840,7 @@ impl Sink<'_, '_> {
             FeedId(u.id.clone()),
             Status(u.status),
             GeoPosition(position),
-            // No `Visibility`: a marker is data until the view dresses it with a mesh,
-            // so the engine's per-frame visibility passes never walk a city's worth.
-            Transform::from_translation(translation),
+            MarkerAt(translation),
         ));
         match (u.device, u.camera) {
             (Some((kind, readings)), _) => {

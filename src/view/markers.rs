@@ -14,7 +14,7 @@ use super::{status_color, status_slot};
 use crate::TwinSet;
 use crate::city::Buildings;
 use crate::feeds::ingest::{
-    DeviceMoved, DeviceStatusChanged, IotDevice, MARKER_HEIGHT_M, Status, VideoCamera,
+    DeviceMoved, DeviceStatusChanged, IotDevice, MARKER_HEIGHT_M, MarkerAt, Status, VideoCamera,
 };
 use crate::feeds::schema::DeviceStatus;
 use crate::spatial::BuildingIndex;
@@ -156,45 +156,48 @@ fn marker_scale(status: DeviceStatus, base: f32) -> Vec3 {
     })
 }
 
-/// What dressing and undressing need of a marker.
+/// What dressing and undressing need of a marker: a dressed one has a mesh and a
+/// `Transform`, an undressed one only its [`MarkerAt`].
 pub(super) type MarkerParts = (
     &'static Status,
-    &'static mut Transform,
+    &'static mut MarkerAt,
     Has<VideoCamera>,
-    Has<Mesh3d>,
+    Option<&'static mut Transform>,
 );
 
-/// Gives a marker its mesh and material (and so visibility), or takes them away.
+/// Gives a marker its mesh, material and transform (and so visibility), or takes
+/// them all away, leaving its data.
 fn set_dressed(
     commands: &mut Commands,
     assets: &MarkerAssets,
     scale: f32,
     e: Entity,
-    (status, mut t, is_camera, dressed): (&Status, Mut<Transform>, bool, bool),
+    (status, at, is_camera, transform): (&Status, Vec3, bool, bool),
     want: bool,
 ) {
-    match (want, dressed) {
+    match (want, transform) {
         (true, false) => {
             let mesh = if is_camera {
                 &assets.camera_mesh
             } else {
                 &assets.device_mesh
             };
-            t.scale = marker_scale(status.0, scale);
             commands.entity(e).insert((
+                Transform::from_translation(at).with_scale(marker_scale(status.0, scale)),
                 Mesh3d(mesh.clone()),
                 MeshMaterial3d(assets.materials[status_slot(status.0)].clone()),
             ));
         }
         (false, true) => {
             commands.entity(e).remove::<(
-                Mesh3d,
-                MeshMaterial3d<StandardMaterial>,
-                Visibility,
-                InheritedVisibility,
-                ViewVisibility,
-                VisibilityClass,
-                Aabb,
+                (Mesh3d, MeshMaterial3d<StandardMaterial>, Aabb),
+                (Transform, GlobalTransform, TransformTreeChanged),
+                (
+                    Visibility,
+                    InheritedVisibility,
+                    ViewVisibility,
+                    VisibilityClass,
+                ),
             )>();
         }
         _ => {}
@@ -215,17 +218,20 @@ pub(super) fn file_markers(
     buildings: Res<Buildings>,
     mut markers: Query<MarkerParts, MarkerFilter>,
 ) {
-    let lift = |t: &mut Transform| {
-        let at = crate::geo::LocalPoint::from_world(t.translation);
+    let lift = |at: &mut Vec3| {
+        let ground = crate::geo::LocalPoint::from_world(*at);
         let roof = index
-            .at_point(&buildings, at)
+            .at_point(&buildings, ground)
             .map_or(0.0, |i| buildings.0[i].height_m as f32);
-        t.translation.y = roof + MARKER_HEIGHT_M;
+        at.y = roof + MARKER_HEIGHT_M;
     };
     // Markers that arrived before the city was indexed are lifted once it is.
     if index.is_changed() {
-        for (_, mut t, _, _) in &mut markers {
-            lift(&mut t);
+        for (_, mut at, _, transform) in &mut markers {
+            lift(&mut at.0);
+            if let Some(mut t) = transform {
+                t.translation = at.0;
+            }
         }
     }
     let placed = changes
@@ -233,20 +239,22 @@ pub(super) fn file_markers(
         .map(|c| (c.entity, c.from.is_none()))
         .chain(moves.read().map(|m| (m.entity, true)));
     for (e, placed) in placed {
-        let Ok((status, mut t, is_camera, dressed)) = markers.get_mut(e) else {
+        let Ok((status, mut at, is_camera, transform)) = markers.get_mut(e) else {
             continue;
         };
         if placed {
-            lift(&mut t);
+            lift(&mut at.0);
         }
-        let square = square_of(t.translation);
+        let square = square_of(at.0);
         grid.file(e, square, status.0);
         let want = grid.dressed.contains(&square);
-        if want && dressed {
-            // Alarms are drawn larger.
+        let dressed = transform.is_some();
+        if let (true, Some(mut t)) = (want, transform) {
+            // Where it stands now; alarms are drawn larger.
+            t.translation = at.0;
             t.scale = marker_scale(status.0, grid.scale);
         }
-        let parts = (status, t, is_camera, dressed);
+        let parts = (status, at.0, is_camera, dressed);
         set_dressed(&mut commands, &assets, grid.scale, e, parts, want);
     }
 }
@@ -287,7 +295,7 @@ fn dress_markers(
     cameras: Query<&WallCamera>,
     clusters: Res<MarkerClusters>,
     time: Res<Time>,
-    mut markers: Query<MarkerParts, MarkerFilter>,
+    markers: Query<MarkerParts, MarkerFilter>,
     mut last: Local<Option<(Vec3, f32, bool, f32)>>,
 ) {
     let Ok(cam) = cameras.single() else { return };
@@ -326,7 +334,8 @@ fn dress_markers(
             continue;
         };
         for &e in &square.markers {
-            if let Ok(parts) = markers.get_mut(e) {
+            if let Ok((status, at, is_camera, transform)) = markers.get(e) {
+                let parts = (status, at.0, is_camera, transform.is_some());
                 set_dressed(&mut commands, &assets, *scale, e, parts, dress);
             }
         }

@@ -379,16 +379,18 @@ fn highlight_selection(
 /// drawn (a marker far from the view has no mesh, and no halo either).
 fn follow_selected_marker(
     mut halos: Query<(&HaloOf, &mut Transform, &mut Visibility)>,
-    markers: Query<(&Transform, Has<Mesh3d>), (With<Status>, Without<HaloOf>)>,
+    markers: Query<Option<&Transform>, (With<Status>, Without<HaloOf>)>,
 ) {
     for (HaloOf(marker), mut t, mut v) in &mut halos {
-        let Ok((at, drawn)) = markers.get(*marker) else {
+        let Ok(drawn) = markers.get(*marker) else {
             continue;
         };
-        if *t != *at {
+        if let Some(at) = drawn
+            && *t != *at
+        {
             *t = *at;
         }
-        let want = if drawn {
+        let want = if drawn.is_some() {
             Visibility::Inherited
         } else {
             Visibility::Hidden

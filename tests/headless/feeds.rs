@@ -480,7 +480,7 @@ fn a_device_silent_for_three_heartbeats_goes_offline() {
 #[test]
 fn a_device_that_moves_is_announced_once_and_one_that_stays_is_not() {
     use bevy::prelude::*;
-    use citytwin::feeds::ingest::{DeviceMoved, GeoPosition};
+    use citytwin::feeds::ingest::{DeviceMoved, GeoPosition, MarkerAt};
     #[derive(Resource, Default)]
     struct Moves(Vec<Entity>);
     let dir = temp_dir("feed-moves");
@@ -526,11 +526,6 @@ fn a_device_that_moves_is_announced_once_and_one_that_stays_is_not() {
     let geo = app.world().get::<GeoPosition>(e).expect("position");
     assert!((geo.0.lon - 113.6671).abs() < 1e-9, "{:?}", geo.0);
     // The marker stands ~190 m east of the origin (113.665 → 113.6671).
-    let x = app
-        .world()
-        .get::<Transform>(e)
-        .expect("transform")
-        .translation
-        .x;
+    let x = app.world().get::<MarkerAt>(e).expect("marker position").0.x;
     assert!((x - 192.0).abs() < 5.0, "x = {x}");
 }
