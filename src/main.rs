@@ -533,8 +533,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 citytwin::feeds::bench::mqtt::FRAME + std::time::Duration::from_millis(5)
             );
             println!(
-                "    longest frame update {:.1?}; coalesced {}, rejected {}",
-                f.longest_update, f.coalesced, f.rejected
+                "    frames {:.2?} apart on average (60 Hz beat); longest frame update {:.1?}; coalesced {}, rejected {}",
+                f.frame_interval, f.longest_update, f.coalesced, f.rejected
             );
             Ok(ExitCode::SUCCESS)
         }

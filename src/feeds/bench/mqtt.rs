@@ -39,6 +39,9 @@ pub struct MqttFigures {
     pub rejected: u64,
     /// The longest `App::update` in the paced phase.
     pub longest_update: Duration,
+    /// The mean time between frame starts in the paced phase (1/60 s when the app
+    /// keeps its beat).
+    pub frame_interval: Duration,
 }
 
 /// A probe: a message of its own id, to learn that both subscribers are in place.
@@ -368,6 +371,7 @@ pub fn mqtt(burst: u64, rate: u32, seconds: f64, qos: u8) -> Result<MqttFigures,
     let paced_start = Instant::now();
     let sending = publisher.paced(rate, duration);
     let mut longest_update = Duration::ZERO;
+    let mut paced_frames = 0u32;
     while !sending.is_finished()
         || taken(&app) - before < publisher.sent.load(Ordering::Relaxed) - sent_before
     {
@@ -375,6 +379,7 @@ pub fn mqtt(burst: u64, rate: u32, seconds: f64, qos: u8) -> Result<MqttFigures,
             return Err("paced phase did not finish within a minute of its end".into());
         }
         longest_update = longest_update.max(vsync.frame(&mut app));
+        paced_frames += 1;
     }
     let paced_time = paced_start.elapsed();
     let stats = &app.world().resource::<FeedStats>().sources[0];
@@ -396,5 +401,6 @@ pub fn mqtt(burst: u64, rate: u32, seconds: f64, qos: u8) -> Result<MqttFigures,
         coalesced: stats.coalesced,
         rejected: stats.rejected_total(),
         longest_update,
+        frame_interval: paced_time / paced_frames.max(1),
     })
 }
