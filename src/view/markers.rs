@@ -22,7 +22,7 @@ use crate::view::camera::WallCamera;
 use bevy::camera::primitives::Aabb;
 use bevy::camera::visibility::VisibilityClass;
 use bevy::prelude::*;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 pub(super) type MarkerFilter = Or<(With<IotDevice>, With<VideoCamera>)>;
 
@@ -50,6 +50,11 @@ pub struct MarkerGrid {
     squares: HashMap<IVec2, Square>,
     filed: HashMap<Entity, (IVec2, DeviceStatus)>,
     dressed: HashSet<IVec2>,
+    /// Squares whose markers are still to be dressed or undressed to match `dressed`,
+    /// a few thousand markers a frame ([`DRESS_PER_FRAME`]).
+    restyle: VecDeque<IVec2>,
+    /// The squares in `restyle`, so none is queued twice.
+    queued: HashSet<IVec2>,
     /// Bumped whenever a count changes, so the cluster columns know to recount.
     pub version: u64,
     /// The on-screen scale markers are drawn at now (see [`scale_markers`]).
@@ -284,9 +289,16 @@ fn squares_near(focus: Vec2, radius: f32) -> HashSet<IVec2> {
     out
 }
 
-/// Dresses the squares near the focus and undresses those left behind, every half
-/// second once the focus has moved a tenth of the radius, the zoom has changed by a
-/// fifth, or clustering has switched. Far out (clustered) no square is dressed.
+/// How many markers a frame at most get or lose their mesh: zooming in over a dense
+/// city changes tens of thousands at once, and doing them all in one frame would
+/// hitch the wall.
+pub const DRESS_PER_FRAME: usize = 8_000;
+
+/// Decides which squares are dressed — those near the focus — every half second once
+/// the focus has moved a tenth of the radius, the zoom has changed by a fifth, or
+/// clustering has switched (far out, clustered, none is); then brings the markers of
+/// changed squares in line, [`DRESS_PER_FRAME`] a frame, undressing first and
+/// dressing the squares nearest the focus first.
 #[allow(clippy::type_complexity)]
 fn dress_markers(
     mut commands: Commands,
@@ -311,36 +323,58 @@ fn dress_markers(
                     || (radius / r - 1.0).abs() > 0.2)
         }
     };
-    if !due {
-        return;
-    }
-    *last = Some((focus, radius, clustered, now));
-    let want = if clustered {
-        HashSet::new()
-    } else {
-        squares_near(focus.xz(), radius)
-    };
     let MarkerGrid {
         squares,
         dressed,
+        restyle,
+        queued,
         scale,
         ..
     } = &mut *grid;
-    let changed = dressed
-        .symmetric_difference(&want)
-        .map(|s| (*s, want.contains(s)));
-    for (square, dress) in changed {
-        let Some(square) = squares.get(&square) else {
-            continue;
+    if due {
+        *last = Some((focus, radius, clustered, now));
+        let want = if clustered {
+            HashSet::new()
+        } else {
+            squares_near(focus.xz(), radius)
         };
-        for &e in &square.markers {
-            if let Ok((status, at, is_camera, transform)) = markers.get(e) {
-                let parts = (status, at.0, is_camera, transform.is_some());
-                set_dressed(&mut commands, &assets, *scale, e, parts, dress);
+        let distance = |s: &IVec2| ((s.as_vec2() + 0.5) * SQUARE_M).distance_squared(focus.xz());
+        let mut entering: Vec<IVec2> = want
+            .difference(dressed)
+            .filter(|s| squares.contains_key(s))
+            .copied()
+            .collect();
+        entering.sort_by(|a, b| distance(a).total_cmp(&distance(b)));
+        let leaving = dressed
+            .difference(&want)
+            .filter(|s| squares.contains_key(s))
+            .copied();
+        // Squares still queued from an earlier decision stay queued: they are brought
+        // in line with whatever `dressed` says when their turn comes.
+        for s in leaving.chain(entering) {
+            if queued.insert(s) {
+                restyle.push_back(s);
             }
         }
+        *dressed = want;
     }
-    *dressed = want;
+    let mut done = 0;
+    while done < DRESS_PER_FRAME
+        && let Some(at) = restyle.pop_front()
+    {
+        queued.remove(&at);
+        let Some(square) = squares.get(&at) else {
+            continue;
+        };
+        let want = dressed.contains(&at);
+        for &e in &square.markers {
+            if let Ok((status, marker_at, is_camera, transform)) = markers.get(e) {
+                let parts = (status, marker_at.0, is_camera, transform.is_some());
+                set_dressed(&mut commands, &assets, *scale, e, parts, want);
+            }
+        }
+        done += square.markers.len();
+    }
 }
 
 /// Markers keep a readable size on screen: about 7 px across on a 1080-line screen at
