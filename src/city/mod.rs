@@ -233,6 +233,22 @@ pub fn road_color(class: RoadClass) -> [f32; 4] {
     }
 }
 
+/// One mesh per class, each at its height, in the order given; a class with nothing
+/// to draw is left out. `add` draws the class's features into its mesh.
+fn mesh_per_class<C: Copy>(
+    classes: impl IntoIterator<Item = (C, f32)>,
+    mut add: impl FnMut(C, f32, &mut MeshData),
+) -> Vec<(C, MeshData)> {
+    classes
+        .into_iter()
+        .filter_map(|(class, y)| {
+            let mut m = MeshData::default();
+            add(class, y, &mut m);
+            (!m.is_empty()).then_some((class, m))
+        })
+        .collect()
+}
+
 fn build_roads(data: &CityData) -> Vec<(RoadClass, MeshData)> {
     let classes = [
         RoadClass::Local,
@@ -240,21 +256,18 @@ fn build_roads(data: &CityData) -> Vec<(RoadClass, MeshData)> {
         RoadClass::Arterial,
         RoadClass::Expressway,
     ];
-    classes
+    // Higher classes sit a few centimetres higher so they cover crossings.
+    let heights = classes
         .into_iter()
         .enumerate()
-        .filter_map(|(rank, class)| {
-            let mut m = MeshData::default();
-            // Higher classes sit a few centimetres higher so they cover crossings.
-            let y = ROAD_Y + rank as f32 * 0.05;
-            for road in data.roads.iter().filter(|r| r.class == class) {
-                for line in &road.lines {
-                    mesh::ribbon(line, road.width_m, y, road_color(class), &mut m);
-                }
+        .map(|(rank, class)| (class, ROAD_Y + rank as f32 * 0.05));
+    mesh_per_class(heights, |class, y, m| {
+        for road in data.roads.iter().filter(|r| r.class == class) {
+            for line in &road.lines {
+                mesh::ribbon(line, road.width_m, y, road_color(class), m);
             }
-            (!m.is_empty()).then_some((class, m))
-        })
-        .collect()
+        }
+    })
 }
 
 /// Land cover on the night map: water a deep navy, parks a dark green, squares a
@@ -269,18 +282,13 @@ pub fn land_color(class: LandClass) -> [f32; 4] {
 }
 
 fn build_land(data: &CityData) -> Vec<(LandClass, MeshData)> {
-    LAND_Y
-        .into_iter()
-        .filter_map(|(class, y)| {
-            let mut m = MeshData::default();
-            for land in data.land.iter().filter(|l| l.class == class) {
-                for polygon in &land.area.shape {
-                    mesh::flat(polygon, y, land_color(class), &mut m);
-                }
+    mesh_per_class(LAND_Y, |class, y, m| {
+        for land in data.land.iter().filter(|l| l.class == class) {
+            for polygon in &land.area.shape {
+                mesh::flat(polygon, y, land_color(class), m);
             }
-            (!m.is_empty()).then_some((class, m))
-        })
-        .collect()
+        }
+    })
 }
 
 fn build_areas(

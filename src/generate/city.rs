@@ -278,12 +278,7 @@ fn turned_rect(c: LocalPoint, w: f64, h: f64, angle: f64) -> Polygon<f64> {
 }
 
 fn circle(c: LocalPoint, r: f64, sides: usize) -> Vec<LocalPoint> {
-    (0..=sides)
-        .map(|k| {
-            let a = (k % sides) as f64 * std::f64::consts::TAU / sides as f64;
-            LocalPoint::new(c.east_m + r * a.cos(), c.north_m + r * a.sin())
-        })
-        .collect()
+    ellipse(c, (r, r), 0.0, sides)
 }
 
 /// The roads along one axis: the main ones inside `lo..hi`, and streets filling the gaps.
@@ -583,13 +578,13 @@ pub fn plan(scale: Scale, seed: u64, mut progress: impl FnMut(u64, u64)) -> Resu
                 micro,
                 &mut counters,
             );
-            // A block of two micro-grids: each building belongs to the half its
-            // centre stands in.
             if matches!(zone, Zone::Centre | Zone::OldCommunity | Zone::UrbanVillage)
                 && rng.unit() < POCKET_PARK_SHARE
             {
                 pocket_park(&mut city, first, (x0, y0), &mut counters[2]);
             }
+            // A block of two micro-grids: each building belongs to the half its
+            // centre stands in.
             if parts.len() > 1 {
                 for b in &mut city.buildings[first..] {
                     let c = b.footprint.centroid().map(|c| c.0).unwrap_or_default();

@@ -35,6 +35,17 @@ pub fn headless(scene: Scene) -> App {
     citytwin::headless_app(&options)
 }
 
+/// A headless app on a scene with no layers and no feeds, in a fresh folder `name`:
+/// the test pushes its messages into the feed channel itself.
+pub fn bare_app(name: &str) -> App {
+    let scene = write(
+        &temp_dir(name),
+        "scene.ron",
+        r#"(name: "bare", origin: (lon: 113.665, lat: 34.754))"#,
+    );
+    headless(load_scene(&scene))
+}
+
 /// Steps the app until `done` holds, failing after `limit`.
 pub fn update_until(app: &mut App, limit: Duration, what: &str, done: impl Fn(&World) -> bool) {
     let started = Instant::now();

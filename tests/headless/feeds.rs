@@ -131,13 +131,7 @@ fn replayed_recording_drives_device_entities() {
 
 #[test]
 fn messages_update_entities_by_id_within_one_frame() {
-    let dir = temp_dir("feed-channel");
-    let scene = write(
-        &dir,
-        "scene.ron",
-        r#"(name: "c", origin: (lon: 113.665, lat: 34.754))"#,
-    );
-    let mut app = headless(load_scene(&scene));
+    let mut app = bare_app("feed-channel");
     app.update();
     let tx = app.world().resource::<FeedChannel>().sender.clone();
     let send = |text: String| {
@@ -247,13 +241,7 @@ fn see(
 fn under_pressure_readings_coalesce_and_no_status_change_or_order_is_lost() {
     use bevy::prelude::*;
     use citytwin::feeds::ingest::{Backlog, IngestConfig, Readings};
-    let dir = temp_dir("feed-pressure");
-    let scene = write(
-        &dir,
-        "scene.ron",
-        r#"(name: "p", origin: (lon: 113.665, lat: 34.754))"#,
-    );
-    let mut app = headless(load_scene(&scene));
+    let mut app = bare_app("feed-pressure");
     // A frame that has no time for feeds: it applies one batch of 64, the rest waits.
     {
         let mut config = app.world_mut().resource_mut::<IngestConfig>();
@@ -362,13 +350,7 @@ fn under_pressure_readings_coalesce_and_no_status_change_or_order_is_lost() {
 
 #[test]
 fn closed_work_orders_leave_memory_a_day_after_closing() {
-    let dir = temp_dir("feed-retention");
-    let scene = write(
-        &dir,
-        "scene.ron",
-        r#"(name: "r", origin: (lon: 113.665, lat: 34.754))"#,
-    );
-    let mut app = headless(load_scene(&scene));
+    let mut app = bare_app("feed-retention");
     app.update();
     let tx = app.world().resource::<FeedChannel>().sender.clone();
     let send = |ts: &str, id: &str, status: &str| {
@@ -421,13 +403,7 @@ fn closed_work_orders_leave_memory_a_day_after_closing() {
 
 #[test]
 fn a_device_silent_for_three_heartbeats_goes_offline() {
-    let dir = temp_dir("feed-heartbeat");
-    let scene = write(
-        &dir,
-        "scene.ron",
-        r#"(name: "h", origin: (lon: 113.665, lat: 34.754))"#,
-    );
-    let mut app = headless(load_scene(&scene));
+    let mut app = bare_app("feed-heartbeat");
     app.init_resource::<Seen>()
         .add_systems(bevy::prelude::Update, see);
     app.update();
@@ -483,13 +459,7 @@ fn a_device_that_moves_is_announced_once_and_one_that_stays_is_not() {
     use citytwin::feeds::ingest::{DeviceMoved, GeoPosition, MarkerAt};
     #[derive(Resource, Default)]
     struct Moves(Vec<Entity>);
-    let dir = temp_dir("feed-moves");
-    let scene = write(
-        &dir,
-        "scene.ron",
-        r#"(name: "m", origin: (lon: 113.665, lat: 34.754))"#,
-    );
-    let mut app = headless(load_scene(&scene));
+    let mut app = bare_app("feed-moves");
     app.init_resource::<Moves>().add_systems(
         Update,
         |mut moves: MessageReader<DeviceMoved>, mut seen: ResMut<Moves>| {

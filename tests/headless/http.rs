@@ -294,13 +294,7 @@ fn hanging_endpoint_times_out_and_is_reported() {
 fn camera_snapshots_are_fetched_on_demand_cached_bounded_and_fail_clearly() {
     use citytwin::feeds::snapshot::{MAX_CONCURRENT, MAX_SIDE, SnapshotCache, SnapshotState};
     let (_server, port, counters) = serve();
-    let dir = temp_dir("http-snapshots");
-    let scene = write(
-        &dir,
-        "scene.ron",
-        r#"(name: "s", origin: (lon: 113.665, lat: 34.754))"#,
-    );
-    let mut app = headless(load_scene(&scene));
+    let mut app = bare_app("http-snapshots");
     app.update();
     let url = |path: &str| format!("http://127.0.0.1:{port}/cam/{path}");
     let want = |app: &mut bevy::app::App, id: &str, path: &str| {
