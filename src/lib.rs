@@ -99,6 +99,26 @@ pub fn add_core(app: &mut App, options: &TwinOptions) {
             .map_or(feeds::ingest::DEFAULT_STALE_AFTER, Duration::from_secs_f64),
         ..Default::default()
     });
+    let ops_spec = &options.scene.file.operations;
+    let live = !options.feeds.is_empty()
+        && options
+            .feeds
+            .iter()
+            .all(|(_, f)| !matches!(f, FeedSpec::Replay { .. }));
+    app.insert_resource(ops::TwinClock::new(if live {
+        ops::ClockMode::Live
+    } else {
+        ops::ClockMode::Feed
+    }))
+    .insert_resource(feeds::ingest::IngestConfig {
+        max_jump: ops_spec
+            .max_clock_jump_h
+            .map_or(feeds::ingest::DEFAULT_MAX_JUMP, |h| {
+                chrono::TimeDelta::milliseconds((h * 3_600_000.0) as i64)
+            }),
+        ..default()
+    });
+    ops::configure(app, ops_spec);
     match geo::LocalFrame::new(options.scene.file.origin) {
         Ok(frame) => {
             app.insert_non_send(geo::SceneFrame(frame));

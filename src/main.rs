@@ -68,6 +68,24 @@ enum Command {
         #[command(flatten)]
         scene: SceneArg,
     },
+    /// Run the twin headless (replays at full speed) until a twin time and write the
+    /// operations state then: alerts, work orders and their deadlines, KPIs.
+    Report {
+        #[command(flatten)]
+        scene: SceneArg,
+        /// Feed to play instead of the scene's (repeatable); replays play at full
+        /// speed unless the spec names one, and never loop.
+        #[arg(long = "feeds", value_name = "SPEC")]
+        feeds: Vec<String>,
+        /// Twin time, RFC 3339, e.g. 2026-11-23T08:10:00+08:00.
+        #[arg(long, value_name = "TIME")]
+        until: chrono::DateTime<chrono::FixedOffset>,
+        #[arg(long, value_name = "FILE.json")]
+        out: PathBuf,
+        /// Give up after this many seconds of real time.
+        #[arg(long, default_value_t = 600.0)]
+        timeout: f64,
+    },
     /// Record what feeds deliver to a file that `replay:` plays back.
     Record {
         /// Feed to record, e.g. mqtt://host:1883/city/# (repeatable).
@@ -378,6 +396,44 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(run_window(&options, &window))
         }
         Command::Check { scene } => check(&scene.load()?),
+        Command::Report {
+            scene,
+            feeds,
+            until,
+            out,
+            timeout,
+        } => {
+            let mut options = options(scene.load()?, &feeds)?;
+            for (_, spec) in &mut options.feeds {
+                if let FeedSpec::Replay { looping, speed, .. } = spec {
+                    *looping = false;
+                    if !feeds.iter().any(|f| f.contains('@')) {
+                        *speed = None;
+                    }
+                }
+            }
+            if !(timeout.is_finite() && timeout > 0.0 && timeout <= 86_400.0) {
+                anyhow::bail!("--timeout {timeout}: seconds within 0–86400");
+            }
+            let report = citytwin::ops::report::run(
+                &options,
+                until,
+                std::time::Duration::from_secs_f64(timeout),
+            )
+            .map_err(|e| anyhow::anyhow!("report: {e}"))?;
+            let text = serde_json::to_string_pretty(&report)?;
+            std::fs::write(&out, text).with_context(|| format!("{}", out.display()))?;
+            println!(
+                "report at {}: {} alerts ({} open), {} work orders ({} overdue) → {}",
+                report.at,
+                report.alerts.len(),
+                report.alerts.iter().filter(|a| a.is_open()).count(),
+                report.orders.len(),
+                report.kpis.orders_overdue,
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Record {
             feeds,
             out,

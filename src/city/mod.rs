@@ -428,6 +428,27 @@ pub struct Landmark {
     pub name: String,
 }
 
+/// An area's id and name (a district, a community grid or a micro-grid).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AreaName {
+    pub id: String,
+    pub name: Option<String>,
+}
+
+/// Areas of one kind, names and shapes (local metres) in the same order.
+#[derive(Debug, Clone, Default)]
+pub struct AreaSet {
+    pub names: Vec<AreaName>,
+    pub shapes: std::sync::Arc<Vec<geo::MultiPolygon<f64>>>,
+}
+
+/// The districts and grids of the loaded city, for point-in-polygon lookups.
+#[derive(Resource, Debug, Clone, Default)]
+pub struct CityAreas {
+    pub districts: AreaSet,
+    pub grids: AreaSet,
+}
+
 /// The scene being shown.
 #[derive(Resource, Debug, Clone)]
 pub struct CurrentScene(pub Scene);
@@ -438,6 +459,7 @@ struct CityLoader(Receiver<LoadedCity>);
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<CityStatus>()
         .init_resource::<Buildings>()
+        .init_resource::<CityAreas>()
         .add_message::<CityLoaded>()
         .add_systems(Startup, start_loading)
         .add_systems(Update, (receive_city, track_models).in_set(TwinSet::Ingest));
@@ -602,9 +624,30 @@ fn receive_city(
             e.insert(bundle);
         }
     }
+    let names = |areas: &[import::Area]| {
+        areas
+            .iter()
+            .map(|a| AreaName {
+                id: a.id.clone(),
+                name: a.name.clone(),
+            })
+            .collect::<Vec<_>>()
+    };
+    let (district_names, grid_names) = (names(&data.districts), names(&data.grids));
     let shapes = |areas: Vec<import::Area>| {
         std::sync::Arc::new(areas.into_iter().map(|a| a.shape).collect::<Vec<_>>())
     };
+    let (district_shapes, grid_shapes) = (shapes(data.districts), shapes(data.grids));
+    commands.insert_resource(CityAreas {
+        districts: AreaSet {
+            names: district_names,
+            shapes: district_shapes.clone(),
+        },
+        grids: AreaSet {
+            names: grid_names,
+            shapes: grid_shapes.clone(),
+        },
+    });
     let outline = |style: OutlineStyle, shapes| AreaOutline {
         style,
         shapes,
@@ -616,12 +659,12 @@ fn receive_city(
         (
             grid_outline,
             false,
-            Some(outline(GRID_OUTLINE, shapes(data.grids))),
+            Some(outline(GRID_OUTLINE, grid_shapes)),
         ),
         (
             district_outline,
             false,
-            Some(outline(DISTRICT_OUTLINE, shapes(data.districts))),
+            Some(outline(DISTRICT_OUTLINE, district_shapes)),
         ),
     ] {
         if mesh.is_empty() {

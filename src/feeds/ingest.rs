@@ -171,6 +171,7 @@ pub struct IotDevice {
 pub struct VideoCamera {
     pub heading_deg: Option<f64>,
     pub fov_deg: Option<f64>,
+    pub range_m: Option<f64>,
     pub stream_url: Option<String>,
     pub snapshot_url: Option<String>,
 }
@@ -330,6 +331,26 @@ pub struct WorkOrderChanged {
     pub id: String,
     pub from: Option<OrderStatus>,
     pub to: OrderStatus,
+    /// The message time of the change.
+    pub ts: DateTime<FixedOffset>,
+    /// The order as this message left it (the map holds only the frame's latest).
+    pub order: Box<WorkOrderEvent>,
+}
+
+/// Every applied device or camera report, in the order applied, for the rules that
+/// judge readings and statuses. Reports that coalesced while waiting are raised too,
+/// each with its own time, before the report that replaced them.
+#[derive(Message, Debug, Clone)]
+pub struct DeviceReported {
+    pub entity: Entity,
+    pub id: Text,
+    /// `None` for a camera.
+    pub kind: Option<DeviceKind>,
+    pub ts: DateTime<FixedOffset>,
+    pub status: DeviceStatus,
+    pub readings: Vec<Reading>,
+    /// Promised report interval, seconds (0: none).
+    pub heartbeat_s: u32,
 }
 
 #[derive(Message, Debug, Clone)]
@@ -349,6 +370,7 @@ pub(super) fn plugin(app: &mut App) {
         .add_message::<DeviceStatusChanged>()
         .add_message::<DeviceMoved>()
         .add_message::<WorkOrderChanged>()
+        .add_message::<DeviceReported>()
         .add_message::<ProjectPhaseChanged>()
         .add_systems(
             Update,
@@ -400,6 +422,7 @@ impl From<CameraReport> for MarkerUpdate {
             camera: Some(VideoCamera {
                 heading_deg: c.heading_deg,
                 fov_deg: c.fov_deg,
+                range_m: c.range_m,
                 stream_url: c.stream_url,
                 snapshot_url: c.snapshot_url,
             }),
@@ -421,6 +444,7 @@ struct Outbox<'w> {
     status: MessageWriter<'w, DeviceStatusChanged>,
     moves: MessageWriter<'w, DeviceMoved>,
     orders: MessageWriter<'w, WorkOrderChanged>,
+    reports: MessageWriter<'w, DeviceReported>,
     phases: MessageWriter<'w, ProjectPhaseChanged>,
 }
 
@@ -439,7 +463,22 @@ pub struct IngestConfig {
     /// Record each source's lag from `ts` to applied (benchmarks; costs a clock read
     /// per message).
     pub measure_lag: bool,
+    /// A message dated further than this ahead of its source's newest time (or, for a
+    /// source's first message, of the other sources') is refused as `future time`
+    /// instead of moving the twin's clock.
+    pub max_jump: chrono::TimeDelta,
+    /// Messages dated after this are not applied (`citytwin report --until`).
+    pub until: Option<DateTime<FixedOffset>>,
+    /// Nothing is taken off the channel while set (`report` waits for the city's
+    /// districts and grids first, so every alert is placed the same at any speed).
+    pub paused: bool,
 }
+
+/// Default for [`IngestConfig::max_jump`]: a quiet source may skip a night and a day.
+pub const DEFAULT_MAX_JUMP: chrono::TimeDelta = chrono::TimeDelta::hours(48);
+/// Coalesced readings kept per waiting report for the rules; older ones beyond this
+/// are counted as dropped.
+const SUPERSEDED_PER_REPORT: usize = 64;
 
 impl Default for IngestConfig {
     fn default() -> Self {
@@ -448,6 +487,9 @@ impl Default for IngestConfig {
             share_of_frame: 0.2,
             coalesce: true,
             measure_lag: false,
+            max_jump: DEFAULT_MAX_JUMP,
+            until: None,
+            paused: false,
         }
     }
 }
@@ -465,7 +507,15 @@ pub struct Backlog {
     front: u64,
     /// Marker id → sequence number of its newest waiting report.
     markers: HashMap<Text, u64>,
+    /// Sequence number → readings of the reports merged into that slot, oldest first,
+    /// so the rules still see every reading.
+    superseded: HashMap<u64, Vec<(DateTime<FixedOffset>, Vec<Reading>)>>,
+    /// Readings merged away beyond [`SUPERSEDED_PER_REPORT`].
+    pub readings_dropped: u64,
 }
+
+/// Readings of reports that coalesced into the one being applied, oldest first.
+type Superseded = Vec<(DateTime<FixedOffset>, Vec<Reading>)>;
 
 impl Backlog {
     pub fn len(&self) -> usize {
@@ -476,14 +526,15 @@ impl Backlog {
         self.queue.is_empty()
     }
 
-    fn pop(&mut self) -> Option<(usize, FeedMessage)> {
+    fn pop(&mut self) -> Option<(usize, FeedMessage, Superseded)> {
         let (source, message) = self.queue.pop_front()?;
         let id = message.body.id();
         if self.markers.get(id) == Some(&self.front) {
             self.markers.remove(id);
         }
+        let superseded = self.superseded.remove(&self.front).unwrap_or_default();
         self.front += 1;
-        Some((source, message))
+        Some((source, message, superseded))
     }
 
     /// Queues a message, merging it into the waiting report of the same marker when
@@ -509,6 +560,17 @@ impl Backlog {
                 ));
             }
             if same_state(waiting, &message) {
+                if let FeedBody::Device(older) = &waiting.body
+                    && !older.readings.is_empty()
+                    && matches!(&message.body, FeedBody::Device(newer) if newer.readings != older.readings)
+                {
+                    let kept = self.superseded.entry(seq).or_default();
+                    if kept.len() < SUPERSEDED_PER_REPORT {
+                        kept.push((waiting.ts, older.readings.clone()));
+                    } else {
+                        self.readings_dropped += 1;
+                    }
+                }
                 merge(waiting, message);
                 return Ok(true);
             }
@@ -552,6 +614,7 @@ fn merge(older: &mut FeedMessage, newer: FeedMessage) {
             o.grid = n.grid.or(o.grid.take());
             o.heading_deg = n.heading_deg.or(o.heading_deg);
             o.fov_deg = n.fov_deg.or(o.fov_deg);
+            o.range_m = n.range_m.or(o.range_m);
             o.stream_url = n.stream_url.or(o.stream_url.take());
             o.snapshot_url = n.snapshot_url.or(o.snapshot_url.take());
         }
@@ -571,6 +634,7 @@ struct Sink<'w, 's> {
     markers: Query<'w, 's, MarkerState>,
     out: Outbox<'w>,
     measure_lag: Local<'s, bool>,
+    config: Res<'w, IngestConfig>,
 }
 
 /// The most a slow frame lets ingest take (see [`IngestConfig::share_of_frame`]).
@@ -583,6 +647,9 @@ fn ingest(
     mut backlog: ResMut<Backlog>,
     mut sink: Sink,
 ) {
+    if config.paused {
+        return;
+    }
     let started = Instant::now();
     let budget = config.budget.max(
         time.delta()
@@ -594,9 +661,9 @@ fn ingest(
     // What waits in the backlog goes first; the channel only once it is empty, so
     // each marker's reports stay in order.
     *sink.measure_lag = config.measure_lag;
-    while let Some((source, message)) = backlog.pop() {
+    while let Some((source, message, superseded)) = backlog.pop() {
         n += 1;
-        sink.apply(source, message);
+        sink.apply(source, message, superseded);
         if over(n) {
             break;
         }
@@ -607,7 +674,7 @@ fn ingest(
         };
         n += 1;
         if let Some((source, message)) = sink.take(event, started) {
-            sink.apply(source, message);
+            sink.apply(source, message, Vec::new());
         }
     }
     // Budget spent with messages still coming: move them into the backlog, where
@@ -672,11 +739,24 @@ impl Sink<'_, '_> {
         }
     }
 
-    fn apply(&mut self, source: usize, message: FeedMessage) {
+    fn apply(&mut self, source: usize, message: FeedMessage, superseded: Superseded) {
         let FeedMessage { ts, body } = message;
+        if let Err((label, why)) = self.admit(source, ts, &body) {
+            self.stats.reject(source, label, why);
+            return;
+        }
         let result = match body {
-            FeedBody::Device(d) => self.apply_marker(source, ts, d.into()),
-            FeedBody::Camera(c) => self.apply_marker(source, ts, (*c).into()),
+            FeedBody::Device(d) => self.apply_marker(source, ts, d.into(), superseded),
+            FeedBody::Camera(c) => self.apply_marker(source, ts, (*c).into(), superseded),
+            FeedBody::WorkOrder(w) if self.backwards(&w) => Err((
+                "backwards transition",
+                format!(
+                    "work_order {}: {:?} after {:?}",
+                    w.id,
+                    w.status,
+                    self.orders.0.get(&w.id).map(|o| o.status)
+                ),
+            )),
             FeedBody::WorkOrder(w) => self.apply_record(
                 source,
                 ts,
@@ -687,7 +767,16 @@ impl Sink<'_, '_> {
                     if to == OrderStatus::Closed {
                         s.orders.closed(id.clone(), ts);
                     }
-                    s.out.orders.write(WorkOrderChanged { id, from, to });
+                    let Some(order) = s.orders.0.get(&id).cloned() else {
+                        return;
+                    };
+                    s.out.orders.write(WorkOrderChanged {
+                        id,
+                        from,
+                        to,
+                        ts,
+                        order: Box::new(order),
+                    });
                 },
             ),
             FeedBody::Project(p) => self.apply_record(
@@ -722,6 +811,50 @@ impl Sink<'_, '_> {
         }
     }
 
+    /// Whether a message may be applied at all: not after `--until`, and not so far
+    /// ahead of its source's time that it would drag the twin's clock.
+    fn admit(
+        &mut self,
+        source: usize,
+        ts: DateTime<FixedOffset>,
+        body: &FeedBody,
+    ) -> Result<(), (&'static str, String)> {
+        if self.config.until.is_some_and(|until| ts > until) {
+            return Err((
+                "after until",
+                format!("{} {}: {ts}", body.kind(), body.id()),
+            ));
+        }
+        let reference = self
+            .stats
+            .source(source)
+            .latest_ts
+            .or_else(|| self.stats.latest_ts());
+        if let Some(reference) = reference
+            && ts - reference > self.config.max_jump
+        {
+            return Err((
+                "future time",
+                format!(
+                    "{} {}: time {ts} is {} h ahead of the feed's {reference}",
+                    body.kind(),
+                    body.id(),
+                    (ts - reference).num_hours()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A work order may only move forward (reported → signed → dispatched → resolved →
+    /// closed); a closed one may be reopened.
+    fn backwards(&self, order: &WorkOrderEvent) -> bool {
+        self.orders
+            .0
+            .get(&order.id)
+            .is_some_and(|old| old.status != OrderStatus::Closed && order.status < old.status)
+    }
+
     /// Work orders and projects: latest wins, unless older than the last one applied
     /// from the same source.
     fn apply_record<T: Record, S: PartialEq + Copy>(
@@ -754,6 +887,7 @@ impl Sink<'_, '_> {
         source: usize,
         ts: DateTime<FixedOffset>,
         u: MarkerUpdate,
+        superseded: Superseded,
     ) -> Result<(), (&'static str, String)> {
         let run = self.stats.source(source).run;
         let translation = match (u.position, self.frame.as_deref()) {
@@ -766,6 +900,17 @@ impl Sink<'_, '_> {
             ),
             (Some(_), None) => Some(Vec3::ZERO),
             (None, _) => None,
+        };
+        let observed = Observed {
+            kind: u.device.as_ref().map(|(k, _)| *k),
+            ts,
+            status: u.status,
+            readings: u
+                .device
+                .as_ref()
+                .map(|(_, r)| r.clone())
+                .unwrap_or_default(),
+            superseded,
         };
         if u.heartbeat_s.is_some_and(|h| h > 0) && !self.entities.heartbeats.contains(&u.id) {
             self.entities.heartbeats.insert(u.id.clone());
@@ -785,6 +930,7 @@ impl Sink<'_, '_> {
                 tracked.heartbeat_s = h;
             }
             let entity = tracked.entity;
+            let heartbeat_s = tracked.heartbeat_s;
             let from = tracked.status;
             tracked.status = u.status;
             // An entity spawned earlier this frame is not queryable yet: insert instead.
@@ -820,6 +966,7 @@ impl Sink<'_, '_> {
             if let Some(camera) = u.camera {
                 self.commands.entity(entity).insert(camera);
             }
+            self.observed(entity, &u.id, heartbeat_s, observed);
             if from != u.status {
                 self.out.status.write(DeviceStatusChanged {
                     entity,
@@ -870,6 +1017,7 @@ impl Sink<'_, '_> {
                 heartbeat_s: u.heartbeat_s.unwrap_or(0),
             },
         );
+        self.observed(entity, &u.id, u.heartbeat_s.unwrap_or(0), observed);
         self.out.status.write(DeviceStatusChanged {
             entity,
             id: u.id,
@@ -878,6 +1026,39 @@ impl Sink<'_, '_> {
         });
         Ok(())
     }
+
+    /// Raises the report for the rules: first the readings that coalesced into it.
+    fn observed(&mut self, entity: Entity, id: &Text, heartbeat_s: u32, o: Observed) {
+        for (ts, readings) in o.superseded {
+            self.out.reports.write(DeviceReported {
+                entity,
+                id: id.clone(),
+                kind: o.kind,
+                ts,
+                status: o.status,
+                readings,
+                heartbeat_s,
+            });
+        }
+        self.out.reports.write(DeviceReported {
+            entity,
+            id: id.clone(),
+            kind: o.kind,
+            ts: o.ts,
+            status: o.status,
+            readings: o.readings,
+            heartbeat_s,
+        });
+    }
+}
+
+/// A report as the rules see it.
+struct Observed {
+    kind: Option<DeviceKind>,
+    ts: DateTime<FixedOffset>,
+    status: DeviceStatus,
+    readings: Vec<Reading>,
+    superseded: Superseded,
 }
 
 /// The rejection of a report older than one already applied or waiting.

@@ -173,6 +173,20 @@ impl Default for FeedChannel {
     }
 }
 
+/// A feed spec or URL as it may be shown: any `user:password@` part removed.
+pub fn redact(spec: &str) -> String {
+    match spec.split_once("://") {
+        Some((scheme, rest)) => {
+            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            match rest[..end].rfind('@') {
+                Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+                None => spec.to_string(),
+            }
+        }
+        None => spec.to_string(),
+    }
+}
+
 /// Feeds to start, labelled as the user wrote them.
 #[derive(Resource, Debug, Clone, Default)]
 pub struct FeedConfig {

@@ -55,7 +55,30 @@ impl FeedBody {
                     return Err(DecodeError::Invalid("heartbeat_s must be positive".into()));
                 }
             }
-            FeedBody::Camera(c) => check_position(&c.position)?,
+            FeedBody::Camera(c) => {
+                check_position(&c.position)?;
+                if let Some(h) = c.heading_deg
+                    && !(h.is_finite() && (-360.0..=360.0).contains(&h))
+                {
+                    return Err(DecodeError::Invalid(format!(
+                        "heading_deg {h} is not within ±360"
+                    )));
+                }
+                if let Some(f) = c.fov_deg
+                    && !(f > 0.0 && f <= 360.0)
+                {
+                    return Err(DecodeError::Invalid(format!(
+                        "fov_deg {f} is not within 0–360"
+                    )));
+                }
+                if let Some(r) = c.range_m
+                    && !(r > 0.0 && r <= 10_000.0)
+                {
+                    return Err(DecodeError::Invalid(format!(
+                        "range_m {r} is not within 0–10,000"
+                    )));
+                }
+            }
             FeedBody::WorkOrder(w) => {
                 check_position(&w.position)?;
                 if matches!(w.satisfaction, Some(s) if !(1..=5).contains(&s)) {
@@ -165,6 +188,9 @@ pub struct CameraReport {
     pub heading_deg: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fov_deg: Option<f64>,
+    /// How far it sees usefully, metres (the scene's linkage default when left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range_m: Option<f64>,
     /// `alarm` is not used by cameras; online, fault or offline.
     pub status: DeviceStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -230,6 +256,19 @@ pub struct WorkOrderEvent {
     /// Citizen satisfaction 1–5, once closed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub satisfaction: Option<u8>,
+    /// How fast it must be resolved; sets its resolution deadline (default `normal`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub urgency: Option<Urgency>,
+}
+
+/// A work order's urgency, as the hotline grades it: the resolution deadline follows
+/// (by default `immediate` 2 h, `urgent` 3 working days, `normal` 13 working days).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Urgency {
+    Immediate,
+    Urgent,
+    Normal,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -221,6 +221,7 @@ pub fn recording(
                 let id = format!("ZZ-CAM-{cams:06}");
                 markers.push((id.clone(), None));
                 FeedBody::Camera(Box::new(CameraReport {
+                    range_m: None,
                     id: id.as_str().into(),
                     name: None,
                     position: Some(ll(d.at)?),

@@ -42,6 +42,7 @@ pub(super) fn recording(d: &District, frame: &LocalFrame) -> Result<String> {
         msgs.push(Msg {
             at_ms: 0,
             body: FeedBody::Camera(Box::new(CameraReport {
+                range_m: None,
                 id: id.as_str().into(),
                 name: Some(format!("二七 视频 {cam:04}")),
                 position: Some(ll(p)?),
@@ -270,6 +271,7 @@ pub(super) fn life(
                 heartbeat_s: None,
             }),
             None => FeedBody::Camera(Box::new(CameraReport {
+                range_m: None,
                 id: id.as_str().into(),
                 name: None,
                 position: None,
@@ -354,6 +356,7 @@ pub(super) fn work_orders(
             status: OrderStatus::Reported,
             sign_deadline: Some(start + Duration::milliseconds(reported) + Duration::minutes(5)),
             satisfaction: None,
+            urgency: None,
         };
         msgs.push(Msg {
             at_ms: at,

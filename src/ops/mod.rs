@@ -1,33 +1,36 @@
-//! Operations state derived from the feeds: the twin clock and the KPIs the wall shows.
-//! Knows nothing of egui; panels read these resources.
+//! Operations: what the city does with the feeds. The twin clock, alert rules, work
+//! order deadlines, video linkage and the KPIs, as plain ECS systems that run the
+//! same on the wall and in headless tests. Knows nothing of egui; panels read these
+//! resources and ask for changes with [`alerts::OperatorAction`] messages.
+
+pub mod alerts;
+pub mod clock;
+pub mod kpis;
+pub mod linkage;
+pub mod orders;
+pub mod report;
+mod timers;
+
+pub use clock::{ClockMode, TwinClock, beijing};
 
 use crate::TwinSet;
-use crate::feeds::ingest::{DeviceStatusChanged, FeedStats, WorkOrderChanged};
+use crate::feeds::ingest::{DeviceStatusChanged, WorkOrderChanged};
 use crate::feeds::schema::{DeviceStatus, OrderStatus};
+use crate::scene::ops::OperationsSpec;
 use bevy::prelude::*;
-use chrono::{DateTime, FixedOffset, Utc};
 
-/// Beijing time: the operations center's clock (China has no daylight saving).
-pub fn beijing() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset")
+/// Within [`TwinSet::Ops`]: the clock ticks, then the rules judge what arrived;
+/// linkage and KPIs follow.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub enum OpsSet {
+    Rules,
 }
 
-/// The twin's "now": the newest feed timestamp when feeds play, otherwise wall time.
-#[derive(Resource, Debug, Clone, Default)]
-pub struct TwinClock {
-    pub feed_time: Option<DateTime<FixedOffset>>,
-}
-
-impl TwinClock {
-    pub fn now(&self) -> DateTime<FixedOffset> {
-        self.feed_time
-            .unwrap_or_else(|| Utc::now().with_timezone(&beijing()))
-    }
-
-    /// True when the clock follows a feed (a replay shows recorded time).
-    pub fn is_feed_time(&self) -> bool {
-        self.feed_time.is_some()
-    }
+/// Installs the scene's operations settings (rules, deadlines, linkage).
+pub fn configure(app: &mut App, spec: &OperationsSpec) {
+    app.insert_resource(alerts::AlertRules::new(spec.effective_rules()))
+        .insert_resource(orders::SlaPolicy::new(spec.sla.clone(), &spec.calendar))
+        .insert_resource(crate::spatial::CameraDefaults(spec.linkage.clone()));
 }
 
 /// Devices and cameras by status, kept up to date from status changes.
@@ -71,20 +74,17 @@ pub struct OrderCounts {
 }
 
 pub(super) fn plugin(app: &mut App) {
-    app.init_resource::<TwinClock>()
+    app.configure_sets(Update, OpsSet::Rules.in_set(TwinSet::Ops))
         .init_resource::<DeviceCounts>()
         .init_resource::<OrderCounts>()
-        .add_systems(
-            Update,
-            (advance_clock, count_devices, count_orders).in_set(TwinSet::Ops),
-        );
-}
-
-fn advance_clock(stats: Res<FeedStats>, mut clock: ResMut<TwinClock>) {
-    let latest = stats.latest_ts();
-    if latest != clock.feed_time {
-        clock.feed_time = latest;
-    }
+        .add_plugins((
+            clock::plugin,
+            alerts::plugin,
+            orders::plugin,
+            linkage::plugin,
+            kpis::plugin,
+        ))
+        .add_systems(Update, (count_devices, count_orders).in_set(TwinSet::Ops));
 }
 
 fn count_devices(

@@ -1,6 +1,8 @@
 //! The scene file: what a city view is made of (layers, models, views, feeds, language),
 //! read from RON with strict field checking so a typo is an error with line and column.
 
+pub mod ops;
+
 use crate::geo::{Crs, LonLat};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -38,6 +40,9 @@ pub struct SceneFile {
     /// A connected feed silent this many seconds is shown as stale (default 60).
     #[serde(default)]
     pub stale_after_s: Option<f64>,
+    /// Alert rules, work-order deadlines, the working-day calendar, video linkage.
+    #[serde(default)]
+    pub operations: ops::OperationsSpec,
 }
 
 /// Written as a language tag: `"zh-CN"` or `"en"`.
@@ -242,6 +247,7 @@ impl Scene {
                 file.origin
             )));
         }
+        file.operations.validate().map_err(invalid)?;
         for view in &file.views {
             if !view.look_at.is_valid() || !view.distance_m.is_finite() || view.distance_m <= 0.0 {
                 return Err(invalid(format!(

@@ -1,8 +1,15 @@
-//! Spatial index of the city (rstar): which building is at a point, or under the cursor.
+//! Spatial indexes (rstar): which building is at a point or under the cursor, which
+//! district and grid a point is in, and the live cameras near a point.
+
+pub mod areas;
+pub mod cameras;
 
 use crate::TwinSet;
-use crate::city::{Buildings, CityLoaded};
+use crate::city::{Buildings, CityAreas, CityLoaded};
+use crate::feeds::ingest::{DeviceMoved, DeviceStatusChanged, MarkerAt, Status, VideoCamera};
+use crate::feeds::schema::DeviceStatus;
 use crate::geo::LocalPoint;
+use crate::scene::ops::LinkageSpec;
 use bevy::prelude::*;
 use geo::{Contains, Coord};
 use rstar::primitives::{GeomWithData, Rectangle};
@@ -90,17 +97,74 @@ impl BuildingIndex {
     }
 }
 
+/// Districts and grids of the loaded city.
+#[derive(Resource, Default)]
+pub struct AreaIndex {
+    pub districts: areas::AreaLookup,
+    pub grids: areas::AreaLookup,
+}
+
+/// Camera defaults for the linkage queries (the scene's `operations.linkage`).
+#[derive(Resource, Debug, Clone, Default)]
+pub struct CameraDefaults(pub LinkageSpec);
+
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<BuildingIndex>()
-        .add_systems(Update, index_city.in_set(TwinSet::Spatial));
+        .init_resource::<AreaIndex>()
+        .init_resource::<cameras::CameraIndex>()
+        .init_resource::<CameraDefaults>()
+        .add_systems(Update, index_city.in_set(TwinSet::Spatial))
+        // Cameras are indexed as soon as ingest has placed them, before the operations
+        // rules link incidents to them.
+        .add_systems(
+            Update,
+            index_cameras.after(TwinSet::Ingest).before(TwinSet::Ops),
+        );
 }
 
 fn index_city(
     mut loaded: MessageReader<CityLoaded>,
     buildings: Res<Buildings>,
+    areas: Res<CityAreas>,
     mut index: ResMut<BuildingIndex>,
+    mut area_index: ResMut<AreaIndex>,
 ) {
     if loaded.read().last().is_some() {
         *index = BuildingIndex::build(&buildings);
+        *area_index = AreaIndex {
+            districts: areas::AreaLookup::build(&areas.districts),
+            grids: areas::AreaLookup::build(&areas.grids),
+        };
+    }
+}
+
+/// Follows ingest's messages: a camera that appears, moves or changes status is
+/// updated in the index; nothing is rebuilt per frame.
+fn index_cameras(
+    mut changed: MessageReader<DeviceStatusChanged>,
+    mut moved: MessageReader<DeviceMoved>,
+    cameras: Query<(&VideoCamera, &MarkerAt, &Status)>,
+    defaults: Res<CameraDefaults>,
+    mut index: ResMut<cameras::CameraIndex>,
+) {
+    let entities = changed
+        .read()
+        .map(|c| c.entity)
+        .chain(moved.read().map(|m| m.entity));
+    for entity in entities {
+        let Ok((camera, at, status)) = cameras.get(entity) else {
+            continue;
+        };
+        let local = LocalPoint::from_world(at.0);
+        index.upsert(
+            entity,
+            cameras::CameraView {
+                at: [local.east_m, local.north_m],
+                heading_deg: camera.heading_deg,
+                fov_deg: camera.fov_deg.unwrap_or(defaults.0.default_fov_deg),
+                range_m: camera.range_m.unwrap_or(defaults.0.default_range_m),
+                online: status.0 == DeviceStatus::Online,
+            },
+        );
     }
 }

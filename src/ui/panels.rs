@@ -9,7 +9,9 @@ use crate::feeds::ingest::{
 };
 use crate::feeds::schema::{DeviceKind, DeviceStatus};
 use crate::feeds::snapshot::{SnapshotCache, SnapshotState};
+use crate::ops::kpis::Kpis;
 use crate::ops::{DeviceCounts, OrderCounts, TwinClock};
+use crate::scene::ops::Severity;
 use crate::view::Selection;
 use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
@@ -41,6 +43,7 @@ pub(super) struct WallState<'w, 's> {
     clock: Res<'w, TwinClock>,
     devices: Res<'w, DeviceCounts>,
     orders: Res<'w, OrderCounts>,
+    ops: Res<'w, Kpis>,
     city: Res<'w, CityStatus>,
     feeds: Res<'w, FeedStats>,
     buildings: Res<'w, Buildings>,
@@ -408,7 +411,30 @@ fn kpis(ui: &mut egui::Ui, s: &WallState, tr: Tr) {
         s.orders.open,
         theme::FAULT,
     );
+    big_number(
+        ui,
+        tr.t("超期工单", "Overdue orders"),
+        s.ops.orders_overdue + s.ops.orders_unsigned_overdue,
+        theme::ALARM,
+    );
     big_number(ui, tr.t("已办结", "Closed"), s.orders.closed, theme::ONLINE);
+    ui.add_space(12.0);
+    ui.label(
+        RichText::new(tr.t("告警", "Alerts"))
+            .size(22.0)
+            .color(theme::ACCENT),
+    );
+    ui.separator();
+    for severity in Severity::ALL {
+        let (name, color) = match severity {
+            Severity::Critical => (tr.t("紧急", "Critical"), theme::ALARM),
+            Severity::Major => (tr.t("重要", "Major"), theme::FAULT),
+            Severity::Minor => (tr.t("一般", "Minor"), theme::TEXT),
+            Severity::Info => (tr.t("提示", "Info"), theme::DIM),
+        };
+        let n = s.ops.alerts_open.get(&severity).copied().unwrap_or(0);
+        big_number(ui, name, n, color);
+    }
 }
 
 fn feeds(ui: &mut egui::Ui, s: &WallState, tr: Tr) {

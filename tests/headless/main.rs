@@ -13,3 +13,4 @@ mod gen_city;
 mod geo;
 mod http;
 mod mqtt;
+mod ops;

@@ -14,8 +14,8 @@ use std::time::Duration;
 struct Broker(LocalBroker);
 
 impl Broker {
-    fn start(dir: &Path, port: u16) -> Broker {
-        Broker(LocalBroker::plain(dir, port, "").unwrap_or_else(|e| panic!("{e}")))
+    fn start(dir: &Path) -> Broker {
+        Broker(LocalBroker::plain(dir, "").unwrap_or_else(|e| panic!("{e}")))
     }
 
     fn restart(&mut self) {
@@ -40,10 +40,6 @@ impl std::ops::DerefMut for Broker {
     fn deref_mut(&mut self) -> &mut LocalBroker {
         &mut self.0
     }
-}
-
-fn free_port() -> u16 {
-    citytwin::feeds::bench::broker::free_port().expect("a free port")
 }
 
 fn msg(kind: &str, data: &str) -> String {
@@ -91,7 +87,7 @@ fn app_on(dir: &Path, port: u16) -> bevy::app::App {
 #[test]
 fn every_kind_arrives_through_mosquitto() {
     let dir = temp_dir("mqtt-kinds");
-    let broker = Broker::start(&dir, free_port());
+    let broker = Broker::start(&dir);
     let mut app = app_on(&dir, broker.port);
     broker.publish("city/iot", &msg("device", r#"{"id":"m-gas","kind":"gas_detector","status":"alarm","position":{"lon":113.666,"lat":34.755}}"#));
     broker.publish(
@@ -128,7 +124,7 @@ fn every_kind_arrives_through_mosquitto() {
 #[test]
 fn broker_restart_reconnects_and_the_stream_goes_on() {
     let dir = temp_dir("mqtt-restart");
-    let mut broker = Broker::start(&dir, free_port());
+    let mut broker = Broker::start(&dir);
     let mut app = app_on(&dir, broker.port);
     broker.publish("city/orders", &msg("work_order", r#"{"id":"r-1","source":"hotline12345","category":"heating","text":"暖气不热","status":"reported"}"#));
     update_until(&mut app, Duration::from_secs(20), "the first order", |w| {
@@ -160,7 +156,7 @@ fn broker_restart_reconnects_and_the_stream_goes_on() {
 #[test]
 fn record_from_mqtt_then_replay_the_recording() {
     let dir = temp_dir("mqtt-record");
-    let broker = Broker::start(&dir, free_port());
+    let broker = Broker::start(&dir);
     let out = dir.join("recorded.ndjson");
     let recorder = Command::new(env!("CARGO_BIN_EXE_citytwin"))
         .args(["record", "--duration", "5", "--feeds"])
@@ -235,7 +231,7 @@ fn record_from_mqtt_then_replay_the_recording() {
 #[test]
 fn a_ten_megabyte_message_is_rejected_and_the_stream_goes_on() {
     let dir = temp_dir("mqtt-huge");
-    let broker = Broker::start(&dir, free_port());
+    let broker = Broker::start(&dir);
     let mut app = app_on(&dir, broker.port);
     let huge = dir.join("huge.json");
     let filler = "x".repeat(10 << 20);
@@ -282,22 +278,21 @@ fn a_ten_megabyte_message_is_rejected_and_the_stream_goes_on() {
 
 /// A broker that keeps sessions on disk: stopped with SIGTERM it saves them, so
 /// messages published for us while we are away are delivered when we are back.
-fn persistent_broker(dir: &Path, port: u16) -> Broker {
+fn persistent_broker(dir: &Path) -> Broker {
     // Started as root, mosquitto drops to the `mosquitto` user and then cannot write
     // its database into our folder; keep it as root there.
     let as_root = Command::new("id")
         .arg("-u")
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    let conf = format!(
-        "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\n{}",
-        dir.display(),
-        if as_root { "user root\n" } else { "" }
-    );
-    Broker(
-        LocalBroker::with_config(dir, "persistent.conf", &conf, port)
-            .unwrap_or_else(|e| panic!("{e}")),
-    )
+    let conf = |port: u16| {
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\n{}",
+            dir.display(),
+            if as_root { "user root\n" } else { "" }
+        )
+    };
+    Broker(LocalBroker::with_config(dir, "persistent.conf", conf).unwrap_or_else(|e| panic!("{e}")))
 }
 
 fn order(n: usize) -> String {
@@ -313,7 +308,7 @@ fn order(n: usize) -> String {
 fn qos1_work_orders_arrive_exactly_once_across_a_broker_restart() {
     use citytwin::ops::OrderCounts;
     let dir = temp_dir("mqtt-exactly-once");
-    let mut broker = persistent_broker(&dir, free_port());
+    let mut broker = persistent_broker(&dir);
     let mut app = app_on(&dir, broker.port);
     for n in 0..20 {
         broker.publish("city/orders", &order(n));
@@ -349,16 +344,17 @@ fn qos1_work_orders_arrive_exactly_once_across_a_broker_restart() {
 fn mqtts_with_the_scene_ca_delivers_and_an_untrusted_broker_is_refused() {
     let dir = temp_dir("mqtt-tls");
     let pki = test_pki(&dir);
-    let port = free_port();
-    let conf = format!(
-        "listener {port} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\nallow_anonymous true\npersistence false\n",
-        pki.ca.display(),
-        pki.cert.display(),
-        pki.key.display()
-    );
-    let _broker = Broker(
-        LocalBroker::with_config(&dir, "tls.conf", &conf, port).unwrap_or_else(|e| panic!("{e}")),
-    );
+    let conf = |port: u16| {
+        format!(
+            "listener {port} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\nallow_anonymous true\npersistence false\n",
+            pki.ca.display(),
+            pki.cert.display(),
+            pki.key.display()
+        )
+    };
+    let broker =
+        Broker(LocalBroker::with_config(&dir, "tls.conf", conf).unwrap_or_else(|e| panic!("{e}")));
+    let port = broker.port;
     let scene = |name: &str, ca: &str| {
         write(
             &dir,

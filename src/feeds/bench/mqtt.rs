@@ -7,7 +7,7 @@
 //! headless app stepped at 60 frames a second like a wall (its ingest budget per
 //! frame is the wall's).
 
-use super::broker::{LocalBroker, free_port};
+use super::broker::LocalBroker;
 use crate::feeds::ingest::{FeedStats, IngestConfig};
 use bevy::app::App;
 use chrono::{FixedOffset, SecondsFormat, Utc};
@@ -278,16 +278,15 @@ pub fn mqtt(burst: u64, rate: u32, seconds: f64, qos: u8) -> Result<MqttFigures,
     };
     let dir = std::env::temp_dir().join(format!("citytwin-bench-mqtt-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let port = free_port().map_err(|e| format!("no free port: {e}"))?;
     // No cap on queued QoS 1 messages (a burst must not be cut short by the broker),
     // a window of 1,000 unacknowledged messages per subscriber instead of 20, and no
     // Nagle delay on small packets, as a broker serving a high-rate, low-latency
     // consumer is set up; both subscribers get the same.
-    let _broker = LocalBroker::plain(
+    let broker = LocalBroker::plain(
         &dir,
-        port,
         "max_queued_messages 0\nmax_inflight_messages 1000\nset_tcp_nodelay true\n",
     )?;
+    let port = broker.port;
 
     let scene = crate::scene::Scene::parse(
         &format!(

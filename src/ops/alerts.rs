@@ -1,0 +1,735 @@
+//! Alert rules: every device report is judged against the scene's rules (and the
+//! built-in ones) in time order; `for` and `keep_firing_for` timers take effect at
+//! their exact due twin time, so the alerts at a time T are the same at any replay
+//! speed. One alert per device and rule while active; operators acknowledge, resolve
+//! and silence through [`OperatorAction`] messages.
+
+use super::clock::TwinClock;
+use super::timers::Timers;
+use crate::TwinSet;
+use crate::feeds::ingest::{DeviceReported, GeoPosition};
+use crate::feeds::schema::{DeviceKind, DeviceStatus, Reading, Text};
+use crate::geo::LonLat;
+use crate::scene::ops::{Condition, RuleSpec, Severity};
+use bevy::platform::collections::HashMap;
+use bevy::prelude::*;
+use chrono::{DateTime, FixedOffset, TimeDelta};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Resolved alerts are kept this long (twin time) for the wall and reports.
+pub const RESOLVED_RETENTION: TimeDelta = TimeDelta::hours(24);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertState {
+    /// The condition holds, but not yet for the rule's `for`.
+    Pending,
+    Firing,
+    Acknowledged,
+    Resolved,
+}
+
+/// Who did something to an alert, and when (twin time).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stamp {
+    pub by: String,
+    pub at: DateTime<FixedOffset>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Alert {
+    /// `rule:device:started`, stable across runs and speeds.
+    pub id: String,
+    pub rule: String,
+    pub title: String,
+    pub severity: Severity,
+    pub device: Text,
+    pub device_kind: Option<DeviceKind>,
+    pub position: Option<LonLat>,
+    pub district: Option<String>,
+    pub grid: Option<String>,
+    pub state: AlertState,
+    /// When the condition started to hold.
+    pub since: DateTime<FixedOffset>,
+    pub fired_at: Option<DateTime<FixedOffset>>,
+    pub acknowledged: Option<Stamp>,
+    pub resolved: Option<Stamp>,
+    /// The value that last made the condition true, when it is a reading.
+    pub value: Option<f64>,
+    /// Reports that said the same while it was active (deduplicated into this alert).
+    pub reports: u64,
+    /// Linked cameras (feed ids), nearest first.
+    pub cameras: Vec<Text>,
+}
+
+impl Alert {
+    pub fn is_open(&self) -> bool {
+        matches!(self.state, AlertState::Firing | AlertState::Acknowledged)
+    }
+}
+
+/// A silence: matching alerts still exist but do not reach the wall until it expires.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Silence {
+    pub device: Option<Text>,
+    pub rule: Option<String>,
+    pub district: Option<String>,
+    pub by: String,
+    pub why: String,
+    pub from: DateTime<FixedOffset>,
+    pub until: DateTime<FixedOffset>,
+}
+
+impl Silence {
+    pub fn matches(&self, a: &Alert) -> bool {
+        self.device.as_ref().is_none_or(|d| *d == a.device)
+            && self.rule.as_ref().is_none_or(|r| *r == a.rule)
+            && self
+                .district
+                .as_ref()
+                .is_none_or(|d| a.district.as_ref() == Some(d))
+    }
+
+    pub fn active_at(&self, t: DateTime<FixedOffset>) -> bool {
+        self.from <= t && t < self.until
+    }
+}
+
+/// What an operator asks for; the UI, tests and a control topic send it alike.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Acknowledge {
+        alert: String,
+    },
+    Resolve {
+        alert: String,
+    },
+    Silence {
+        device: Option<Text>,
+        rule: Option<String>,
+        district: Option<String>,
+        minutes: f64,
+        why: String,
+    },
+}
+
+#[derive(Message, Debug, Clone, PartialEq)]
+pub struct OperatorAction {
+    pub operator: String,
+    pub action: Action,
+}
+
+/// A rule as the engine runs it.
+#[derive(Debug, Clone)]
+struct Rule {
+    spec: RuleSpec,
+    pending: TimeDelta,
+    hold: TimeDelta,
+}
+
+/// The scene's rules in force (built-ins replaced or extended by the scene).
+#[derive(Resource, Debug, Clone, Default)]
+pub struct AlertRules(Vec<Rule>);
+
+impl AlertRules {
+    pub fn new(specs: Vec<RuleSpec>) -> Self {
+        let secs = |s: f64| TimeDelta::milliseconds((s * 1000.0).round() as i64);
+        Self(
+            specs
+                .into_iter()
+                .map(|spec| Rule {
+                    pending: secs(spec.for_s),
+                    hold: secs(spec.keep_firing_for_s),
+                    spec,
+                })
+                .collect(),
+        )
+    }
+
+    pub fn names(&self) -> Vec<&str> {
+        self.0.iter().map(|r| r.spec.name.as_str()).collect()
+    }
+}
+
+/// Per device and rule: the alert now active and the times its timers check.
+#[derive(Debug, Clone)]
+struct Active {
+    alert: usize,
+    /// When the condition last cleared while firing (the hold runs from here).
+    clear_since: Option<DateTime<FixedOffset>>,
+}
+
+/// Per device, what the heartbeat and inactivity rules follow.
+#[derive(Debug, Clone, Default)]
+struct DeviceTrack {
+    last_report: Option<DateTime<FixedOffset>>,
+    heartbeat_s: u32,
+    /// Readings fingerprint and when they last changed.
+    readings: u64,
+    last_change: Option<DateTime<FixedOffset>>,
+    status: Option<DeviceStatus>,
+    kind: Option<DeviceKind>,
+    position: Option<LonLat>,
+    /// A heartbeat/inactivity check is scheduled (one at a time per device).
+    heartbeat_due: Option<DateTime<FixedOffset>>,
+    inactive_due: Option<DateTime<FixedOffset>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Due {
+    /// The rule's `for` has run since the condition started at `since`.
+    Fire {
+        device: Text,
+        rule: u16,
+    },
+    /// The rule's hold has run since the condition cleared.
+    Clear {
+        device: Text,
+        rule: u16,
+    },
+    Heartbeat {
+        device: Text,
+    },
+    Inactive {
+        device: Text,
+    },
+}
+
+/// Every alert of the last day, the active ones by device and rule, and silences.
+#[derive(Resource, Debug, Default)]
+pub struct Alerts {
+    /// In the order they started; resolved ones leave after [`RESOLVED_RETENTION`].
+    pub list: Vec<Alert>,
+    active: HashMap<(Text, u16), Active>,
+    devices: HashMap<Text, DeviceTrack>,
+    pub silences: Vec<Silence>,
+    timers: Timers<Due>,
+    /// Alerts fired, ever (they leave `list` a day after resolving).
+    pub fired_total: u64,
+    /// Alerts that fired since the last frame, for linkage and the wall's flash.
+    pub newly_fired: Vec<String>,
+}
+
+impl Alerts {
+    pub fn get(&self, id: &str) -> Option<&Alert> {
+        self.list.iter().find(|a| a.id == id)
+    }
+
+    /// Open (firing or acknowledged) alerts by severity, silenced ones left out.
+    pub fn open_by_severity(&self, now: DateTime<FixedOffset>) -> BTreeMap<Severity, u64> {
+        let mut out = BTreeMap::new();
+        for a in self.list.iter().filter(|a| a.is_open()) {
+            if !self.is_silenced(a, now) {
+                *out.entry(a.severity).or_default() += 1;
+            }
+        }
+        out
+    }
+
+    pub fn is_silenced(&self, a: &Alert, now: DateTime<FixedOffset>) -> bool {
+        self.silences
+            .iter()
+            .any(|s| s.active_at(now) && s.matches(a))
+    }
+
+    /// Open alerts grouped for the wall: (district, rule title) → count, e.g. "12
+    /// manhole covers tilted in 二七区".
+    pub fn groups(&self, now: DateTime<FixedOffset>) -> BTreeMap<(String, String), u64> {
+        let mut out = BTreeMap::new();
+        for a in self.list.iter().filter(|a| a.is_open()) {
+            if self.is_silenced(a, now) {
+                continue;
+            }
+            let district = a.district.clone().unwrap_or_else(|| "—".into());
+            *out.entry((district, a.title.clone())).or_default() += 1;
+        }
+        out
+    }
+
+    fn fire(&mut self, index: usize, at: DateTime<FixedOffset>) {
+        let a = &mut self.list[index];
+        if a.state != AlertState::Pending {
+            return;
+        }
+        a.state = AlertState::Firing;
+        a.fired_at = Some(at);
+        self.fired_total += 1;
+        self.newly_fired.push(a.id.clone());
+    }
+
+    fn resolve(&mut self, key: &(Text, u16), at: DateTime<FixedOffset>, by: &str) {
+        if let Some(active) = self.active.remove(key) {
+            let a = &mut self.list[active.alert];
+            a.state = AlertState::Resolved;
+            a.resolved = Some(Stamp {
+                by: by.to_string(),
+                at,
+            });
+        }
+    }
+
+    /// Applies the condition of `rule` for `device` as observed at `at`.
+    fn set_condition(
+        &mut self,
+        rules: &AlertRules,
+        rule: u16,
+        device: &Text,
+        holds: bool,
+        value: Option<f64>,
+        at: DateTime<FixedOffset>,
+        place: &Place,
+    ) {
+        let r = &rules.0[rule as usize];
+        let key = (device.clone(), rule);
+        match (self.active.get_mut(&key), holds) {
+            (None, true) => {
+                let track = self.devices.get(device);
+                let index = self.list.len();
+                self.list.push(Alert {
+                    id: format!("{}:{device}:{}", r.spec.name, at.to_rfc3339()),
+                    rule: r.spec.name.clone(),
+                    title: r.spec.title.clone().unwrap_or_else(|| r.spec.name.clone()),
+                    severity: r.spec.severity,
+                    device: device.clone(),
+                    device_kind: track.and_then(|t| t.kind),
+                    position: track.and_then(|t| t.position),
+                    district: place.district.clone(),
+                    grid: place.grid.clone(),
+                    state: AlertState::Pending,
+                    since: at,
+                    fired_at: None,
+                    acknowledged: None,
+                    resolved: None,
+                    value,
+                    reports: 1,
+                    cameras: Vec::new(),
+                });
+                self.active.insert(
+                    key.clone(),
+                    Active {
+                        alert: index,
+                        clear_since: None,
+                    },
+                );
+                if r.pending <= TimeDelta::zero() {
+                    self.fire(index, at);
+                } else {
+                    self.timers.at(
+                        at + r.pending,
+                        Due::Fire {
+                            device: device.clone(),
+                            rule,
+                        },
+                    );
+                }
+            }
+            (Some(active), true) => {
+                active.clear_since = None;
+                let a = &mut self.list[active.alert];
+                a.reports += 1;
+                if value.is_some() {
+                    a.value = value;
+                }
+            }
+            (Some(active), false) => {
+                let index = active.alert;
+                if self.list[index].state == AlertState::Pending {
+                    // Never fired: it goes without a trace.
+                    self.active.remove(&key);
+                    self.list.remove(index);
+                    for a in self.active.values_mut() {
+                        if a.alert > index {
+                            a.alert -= 1;
+                        }
+                    }
+                } else if active.clear_since.is_none() {
+                    active.clear_since = Some(at);
+                    if r.hold <= TimeDelta::zero() {
+                        self.resolve(&key, at, "rule");
+                    } else {
+                        self.timers.at(
+                            at + r.hold,
+                            Due::Clear {
+                                device: device.clone(),
+                                rule,
+                            },
+                        );
+                    }
+                }
+            }
+            (None, false) => {}
+        }
+    }
+
+    /// A timer fell due at `due`: act if the state it was set for still stands.
+    fn on_due(
+        &mut self,
+        rules: &AlertRules,
+        due: DateTime<FixedOffset>,
+        what: Due,
+        places: &Places,
+    ) {
+        match what {
+            Due::Fire { device, rule } => {
+                let r = &rules.0[rule as usize];
+                if let Some(active) = self.active.get(&(device, rule)) {
+                    let index = active.alert;
+                    if self.list[index].state == AlertState::Pending
+                        && self.list[index].since + r.pending == due
+                    {
+                        self.fire(index, due);
+                    }
+                }
+            }
+            Due::Clear { device, rule } => {
+                let r = &rules.0[rule as usize];
+                let key = (device, rule);
+                if self
+                    .active
+                    .get(&key)
+                    .is_some_and(|a| a.clear_since.is_some_and(|c| c + r.hold == due))
+                {
+                    self.resolve(&key, due, "rule");
+                }
+            }
+            Due::Heartbeat { device } => {
+                let Some(track) = self.devices.get_mut(&device) else {
+                    return;
+                };
+                track.heartbeat_due = None;
+                let Some(last) = track.last_report else {
+                    return;
+                };
+                let expires = last + heartbeat_window(track.heartbeat_s);
+                if expires > due {
+                    track.heartbeat_due = Some(expires);
+                    self.timers.at(expires, Due::Heartbeat { device });
+                    return;
+                }
+                let kind = track.kind;
+                let place = places.of(track.position);
+                for (i, r) in rules.0.iter().enumerate() {
+                    if r.spec.when == Condition::MissedHeartbeat && applies(r, kind) {
+                        self.set_condition(rules, i as u16, &device, true, None, due, &place);
+                    }
+                }
+            }
+            Due::Inactive { device } => {
+                let Some(track) = self.devices.get_mut(&device) else {
+                    return;
+                };
+                track.inactive_due = None;
+                let Some(changed) = track.last_change else {
+                    return;
+                };
+                let (kind, online) = (track.kind, track.status == Some(DeviceStatus::Online));
+                let place = places.of(track.position);
+                let mut next: Option<DateTime<FixedOffset>> = None;
+                for (i, r) in rules.0.iter().enumerate() {
+                    let Condition::Inactive { hours } = r.spec.when else {
+                        continue;
+                    };
+                    if !applies(r, kind) {
+                        continue;
+                    }
+                    let at = changed + hours_delta(hours);
+                    if at <= due {
+                        if online && !self.active.contains_key(&(device.clone(), i as u16)) {
+                            self.set_condition(rules, i as u16, &device, true, None, at, &place);
+                        }
+                    } else {
+                        next = Some(next.map_or(at, |n| n.min(at)));
+                    }
+                }
+                if let Some(next) = next
+                    && let Some(track) = self.devices.get_mut(&device)
+                {
+                    track.inactive_due = Some(next);
+                    self.timers.at(next, Due::Inactive { device });
+                }
+            }
+        }
+    }
+
+    /// Judges one device report against every rule.
+    fn observe(&mut self, rules: &AlertRules, report: &DeviceReported, place: &Place) {
+        let fingerprint = readings_fingerprint(&report.readings);
+        let track = self.devices.entry(report.id.clone()).or_default();
+        track.kind = report.kind.or(track.kind);
+        track.status = Some(report.status);
+        track.last_report = Some(report.ts);
+        track.heartbeat_s = report.heartbeat_s;
+        if place.position.is_some() {
+            track.position = place.position;
+        }
+        let changed = track.last_change.is_none()
+            || (!report.readings.is_empty() && track.readings != fingerprint);
+        if changed {
+            track.readings = fingerprint;
+            track.last_change = Some(report.ts);
+        }
+        let needs_heartbeat = report.heartbeat_s > 0 && track.heartbeat_due.is_none();
+        let mut inactive_due = None;
+        for (i, r) in rules.0.iter().enumerate() {
+            if !applies(r, report.kind) {
+                continue;
+            }
+            let (holds, value) = match &r.spec.when {
+                Condition::Above { reading, value } => match reading_value(report, reading) {
+                    Some(v) => (v >= *value, Some(v)),
+                    None => continue,
+                },
+                Condition::Below { reading, value } => match reading_value(report, reading) {
+                    Some(v) => (v <= *value, Some(v)),
+                    None => continue,
+                },
+                Condition::Outside { reading, low, high } => match reading_value(report, reading) {
+                    Some(v) => (v < *low || v > *high, Some(v)),
+                    None => continue,
+                },
+                Condition::Flag { reading } => match reading_value(report, reading) {
+                    Some(v) => (v != 0.0, Some(v)),
+                    None => continue,
+                },
+                Condition::Status(s) => (report.status == *s, None),
+                // Any report clears a missed heartbeat.
+                Condition::MissedHeartbeat => (false, None),
+                Condition::Inactive { hours } => {
+                    let at = self.devices[&report.id].last_change.unwrap_or(report.ts)
+                        + hours_delta(*hours);
+                    inactive_due =
+                        Some(inactive_due.map_or(at, |d: DateTime<FixedOffset>| d.min(at)));
+                    // A change of readings (or going offline) ends it.
+                    if !(changed || report.status != DeviceStatus::Online) {
+                        continue;
+                    }
+                    (false, None)
+                }
+            };
+            self.set_condition(rules, i as u16, &report.id, holds, value, report.ts, place);
+        }
+        let track = self
+            .devices
+            .get_mut(&report.id)
+            .expect("tracked just above");
+        if needs_heartbeat {
+            let due = report.ts + heartbeat_window(report.heartbeat_s);
+            track.heartbeat_due = Some(due);
+            self.timers.at(
+                due,
+                Due::Heartbeat {
+                    device: report.id.clone(),
+                },
+            );
+        }
+        if let Some(due) = inactive_due
+            && track.inactive_due.is_none_or(|d| d > due)
+        {
+            track.inactive_due = Some(due);
+            self.timers.at(
+                due,
+                Due::Inactive {
+                    device: report.id.clone(),
+                },
+            );
+        }
+    }
+
+    /// Fires every timer due at or before `t`, in due order.
+    fn run_timers(&mut self, rules: &AlertRules, t: DateTime<FixedOffset>, places: &Places) {
+        while let Some((due, what)) = self.timers.pop_due(t) {
+            self.on_due(rules, due, what, places);
+        }
+    }
+
+    fn act(&mut self, action: &OperatorAction, now: DateTime<FixedOffset>) -> Result<(), String> {
+        let stamp = Stamp {
+            by: action.operator.clone(),
+            at: now,
+        };
+        match &action.action {
+            Action::Acknowledge { alert } => {
+                let a = self
+                    .list
+                    .iter_mut()
+                    .find(|a| a.id == *alert)
+                    .ok_or_else(|| format!("no alert {alert}"))?;
+                if a.state == AlertState::Firing {
+                    a.state = AlertState::Acknowledged;
+                    a.acknowledged = Some(stamp);
+                }
+            }
+            Action::Resolve { alert } => {
+                let key = self
+                    .active
+                    .iter()
+                    .find(|(_, v)| self.list[v.alert].id == *alert)
+                    .map(|(k, _)| k.clone())
+                    .ok_or_else(|| format!("no open alert {alert}"))?;
+                self.resolve(&key, now, &action.operator);
+            }
+            Action::Silence {
+                device,
+                rule,
+                district,
+                minutes,
+                why,
+            } => {
+                if !(minutes.is_finite() && *minutes > 0.0 && *minutes <= 30.0 * 1440.0) {
+                    return Err(format!("silence of {minutes} minutes: 0–30 days"));
+                }
+                self.silences.push(Silence {
+                    device: device.clone(),
+                    rule: rule.clone(),
+                    district: district.clone(),
+                    by: action.operator.clone(),
+                    why: why.clone(),
+                    from: now,
+                    until: now + TimeDelta::milliseconds((minutes * 60_000.0) as i64),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Lets resolved alerts and expired silences of over a day ago go.
+    fn prune(&mut self, now: DateTime<FixedOffset>) {
+        let old = |a: &Alert| {
+            a.state == AlertState::Resolved
+                && a.resolved
+                    .as_ref()
+                    .is_some_and(|r| r.at + RESOLVED_RETENTION < now)
+        };
+        if !self.list.iter().any(old) {
+            return;
+        }
+        let mut remap = Vec::with_capacity(self.list.len());
+        let mut kept = 0usize;
+        for a in &self.list {
+            remap.push(kept);
+            if !old(a) {
+                kept += 1;
+            }
+        }
+        self.list.retain(|a| !old(a));
+        for a in self.active.values_mut() {
+            a.alert = remap[a.alert];
+        }
+        self.silences
+            .retain(|s| s.until + RESOLVED_RETENTION >= now);
+    }
+}
+
+fn applies(rule: &Rule, kind: Option<DeviceKind>) -> bool {
+    rule.spec.kind.is_none_or(|k| Some(k) == kind)
+}
+
+fn heartbeat_window(heartbeat_s: u32) -> TimeDelta {
+    TimeDelta::seconds(crate::feeds::ingest::MISSED_HEARTBEATS * i64::from(heartbeat_s.max(1)))
+}
+
+fn hours_delta(hours: f64) -> TimeDelta {
+    TimeDelta::milliseconds((hours * 3_600_000.0).round() as i64)
+}
+
+fn reading_value(report: &DeviceReported, name: &str) -> Option<f64> {
+    report
+        .readings
+        .iter()
+        .find(|r| r.name == name)
+        .map(|r| r.value)
+}
+
+fn readings_fingerprint(readings: &[Reading]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for r in readings {
+        r.name.hash(&mut h);
+        r.value.to_bits().hash(&mut h);
+    }
+    h.finish()
+}
+
+/// Where an alert is: its position and the district and grid that contain it.
+#[derive(Debug, Clone, Default)]
+pub struct Place {
+    pub position: Option<LonLat>,
+    pub district: Option<String>,
+    pub grid: Option<String>,
+}
+
+/// Looks up the place of a position (district and grid by point-in-polygon).
+pub struct Places<'a> {
+    pub frame: Option<&'a crate::geo::LocalFrame>,
+    pub areas: &'a crate::spatial::AreaIndex,
+}
+
+impl Places<'_> {
+    pub fn of(&self, position: Option<LonLat>) -> Place {
+        let local = position.and_then(|p| self.frame?.to_local(p).ok());
+        Place {
+            position,
+            district: local.and_then(|l| self.areas.districts.name_at(l).map(str::to_string)),
+            grid: local.and_then(|l| self.areas.grids.id_at(l).map(str::to_string)),
+        }
+    }
+}
+
+pub(super) fn plugin(app: &mut App) {
+    app.init_resource::<Alerts>()
+        .init_resource::<AlertRules>()
+        .add_message::<OperatorAction>()
+        .add_systems(
+            Update,
+            (evaluate, operator_actions, prune)
+                .chain()
+                .in_set(super::OpsSet::Rules)
+                .in_set(TwinSet::Ops),
+        );
+}
+
+/// Reports in the order applied; before each, the timers due by its time.
+fn evaluate(
+    mut reports: MessageReader<DeviceReported>,
+    positions: Query<&GeoPosition>,
+    rules: Res<AlertRules>,
+    clock: Res<TwinClock>,
+    frame: Option<NonSend<crate::geo::SceneFrame>>,
+    areas: Res<crate::spatial::AreaIndex>,
+    mut alerts: ResMut<Alerts>,
+) {
+    let places = Places {
+        frame: frame.as_deref().map(|f| &f.0),
+        areas: &areas,
+    };
+    alerts.newly_fired.clear();
+    for report in reports.read() {
+        alerts.run_timers(&rules, report.ts, &places);
+        let position = positions.get(report.entity).ok().map(|p| p.0);
+        let place = places.of(position);
+        alerts.observe(&rules, report, &place);
+    }
+    alerts.run_timers(&rules, clock.now(), &places);
+}
+
+fn operator_actions(
+    mut actions: MessageReader<OperatorAction>,
+    clock: Res<TwinClock>,
+    mut alerts: ResMut<Alerts>,
+) {
+    for action in actions.read() {
+        match alerts.act(action, clock.now()) {
+            Ok(()) => info!("operator {}: {:?}", action.operator, action.action),
+            Err(why) => warn!(
+                "operator {}: {:?} refused: {why}",
+                action.operator, action.action
+            ),
+        }
+    }
+}
+
+fn prune(clock: Res<TwinClock>, mut alerts: ResMut<Alerts>) {
+    let now = clock.now();
+    alerts.bypass_change_detection().prune(now);
+}

@@ -1,0 +1,182 @@
+//! The KPIs the wall and `report` read, in one resource, refreshed from the
+//! operations state (at most a few times a second of real time).
+
+use super::alerts::Alerts;
+use super::clock::TwinClock;
+use super::orders::OrderBook;
+use crate::TwinSet;
+use crate::feeds::ingest::{IotDevice, Projects, Status, VideoCamera};
+use crate::feeds::schema::{DeviceKind, DeviceStatus, ProjectPhase};
+use crate::scene::ops::Severity;
+use bevy::prelude::*;
+use chrono::{DateTime, FixedOffset};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Resource, Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Kpis {
+    /// Share of devices (by kind, `camera` for cameras) that are online, 0–1.
+    pub online_rate: BTreeMap<&'static str, f64>,
+    /// Open, unsilenced alerts by severity.
+    pub alerts_open: BTreeMap<Severity, u64>,
+    pub alerts_fired_total: u64,
+    /// Work orders reported today (Beijing date of the twin clock).
+    pub orders_today: u64,
+    pub orders_open: u64,
+    /// Open orders past their resolution deadline.
+    pub orders_overdue: u64,
+    /// Orders not signed by their sign deadline, still unsigned.
+    pub orders_unsigned_overdue: u64,
+    pub orders_closed: u64,
+    pub mean_sign_minutes: Option<f64>,
+    pub mean_resolve_hours: Option<f64>,
+    /// Closed / reported, 0–1.
+    pub closure_rate: Option<f64>,
+    /// Closed orders rated 4 or 5 / rated, 0–1.
+    pub satisfaction: Option<f64>,
+    /// Orders in memory by category.
+    pub category_mix: BTreeMap<String, u64>,
+    /// Open alerts plus open orders per district, most first.
+    pub district_ranking: Vec<(String, u64)>,
+    pub projects_by_phase: BTreeMap<String, u64>,
+    /// Projects past their `end` date, not completed.
+    pub projects_overdue: u64,
+}
+
+fn label<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+impl Kpis {
+    pub fn compute<'a>(
+        now: DateTime<FixedOffset>,
+        alerts: &Alerts,
+        book: &OrderBook,
+        projects: &Projects,
+        devices: impl Iterator<Item = (&'static str, DeviceStatus)> + 'a,
+    ) -> Self {
+        let mut k = Kpis::default();
+        let mut by_kind: BTreeMap<&'static str, (u64, u64)> = BTreeMap::new();
+        for (kind, status) in devices {
+            let e = by_kind.entry(kind).or_default();
+            e.1 += 1;
+            if status == DeviceStatus::Online {
+                e.0 += 1;
+            }
+        }
+        k.online_rate = by_kind
+            .into_iter()
+            .map(|(kind, (on, all))| (kind, on as f64 / all.max(1) as f64))
+            .collect();
+        k.alerts_open = alerts.open_by_severity(now);
+        k.alerts_fired_total = alerts.fired_total;
+        let today = now.date_naive();
+        let mut districts: BTreeMap<String, u64> = BTreeMap::new();
+        for o in book.orders.values() {
+            if o.reported_at.date_naive() == today {
+                k.orders_today += 1;
+            }
+            *k.category_mix.entry(label(&o.category)).or_default() += 1;
+            if o.is_open() {
+                k.orders_open += 1;
+                if let Some(d) = &o.district {
+                    *districts.entry(d.clone()).or_default() += 1;
+                }
+            }
+        }
+        for a in alerts.list.iter().filter(|a| a.is_open()) {
+            if let Some(d) = &a.district {
+                *districts.entry(d.clone()).or_default() += 1;
+            }
+        }
+        k.orders_overdue = book.overdue_open() as u64;
+        k.orders_unsigned_overdue = book.unsigned_overdue(now) as u64;
+        let t = &book.totals;
+        k.orders_closed = t.closed;
+        k.mean_sign_minutes = (t.signed > 0).then(|| t.sign_seconds / t.signed as f64 / 60.0);
+        k.mean_resolve_hours =
+            (t.resolved > 0).then(|| t.resolve_seconds / t.resolved as f64 / 3600.0);
+        k.closure_rate = (t.reported > 0).then(|| t.closed as f64 / t.reported as f64);
+        k.satisfaction =
+            (t.satisfaction_n > 0).then(|| t.satisfied as f64 / t.satisfaction_n as f64);
+        let mut ranking: Vec<_> = districts.into_iter().collect();
+        ranking.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        k.district_ranking = ranking;
+        for p in projects.0.values() {
+            *k.projects_by_phase.entry(label(&p.phase)).or_default() += 1;
+            if p.phase != ProjectPhase::Completed && p.end.is_some_and(|end| end < today) {
+                k.projects_overdue += 1;
+            }
+        }
+        k
+    }
+}
+
+/// How often (real time) the wall's KPIs are recomputed.
+const REFRESH_S: f32 = 0.5;
+
+pub(super) fn plugin(app: &mut App) {
+    app.init_resource::<Kpis>().add_systems(
+        Update,
+        refresh.after(super::OpsSet::Rules).in_set(TwinSet::Ops),
+    );
+}
+
+fn refresh(
+    time: Res<Time<Real>>,
+    mut since: Local<f32>,
+    clock: Res<TwinClock>,
+    alerts: Res<Alerts>,
+    book: Res<OrderBook>,
+    projects: Res<Projects>,
+    devices: Query<(&Status, Option<&IotDevice>, Has<VideoCamera>)>,
+    mut kpis: ResMut<Kpis>,
+) {
+    *since += time.delta_secs();
+    if *since < REFRESH_S && *kpis != Kpis::default() {
+        return;
+    }
+    *since = 0.0;
+    let fresh = Kpis::compute(
+        clock.now(),
+        &alerts,
+        &book,
+        &projects,
+        device_kinds(devices.iter()),
+    );
+    if *kpis != fresh {
+        *kpis = fresh;
+    }
+}
+
+/// (kind label, status) of every device and camera.
+pub fn device_kinds<'a>(
+    devices: impl Iterator<Item = (&'a Status, Option<&'a IotDevice>, bool)> + 'a,
+) -> impl Iterator<Item = (&'static str, DeviceStatus)> + 'a {
+    devices.map(|(s, d, camera)| {
+        let kind = match (d, camera) {
+            (Some(d), _) => kind_label(d.kind),
+            (None, true) => "camera",
+            _ => "other",
+        };
+        (kind, s.0)
+    })
+}
+
+fn kind_label(kind: DeviceKind) -> &'static str {
+    match kind {
+        DeviceKind::Elevator => "elevator",
+        DeviceKind::GasDetector => "gas_detector",
+        DeviceKind::ManholeCover => "manhole_cover",
+        DeviceKind::WaterPressure => "water_pressure",
+        DeviceKind::BridgeStrain => "bridge_strain",
+        DeviceKind::ParkingSpace => "parking_space",
+        DeviceKind::StreetLight => "street_light",
+        DeviceKind::TrafficFlow => "traffic_flow",
+        DeviceKind::AirQuality => "air_quality",
+        DeviceKind::Other => "other",
+    }
+}

@@ -1,0 +1,376 @@
+//! Work orders as a lifecycle: sign and resolution deadlines on a working-day
+//! calendar, overdue orders escalated (a reminder when overdue, a formal notice after
+//! more working days), each deadline taking effect at its exact twin time.
+
+use super::clock::TwinClock;
+use super::timers::Timers;
+use crate::TwinSet;
+use crate::feeds::ingest::WorkOrderChanged;
+use crate::feeds::schema::{
+    OrderCategory, OrderSource, OrderStatus, Text, Urgency, WorkOrderEvent,
+};
+use crate::geo::LonLat;
+use crate::scene::ops::{CalendarSpec, SlaSpec, Within};
+use bevy::prelude::*;
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeDelta, Weekday};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashSet};
+
+/// Closed orders are kept this long (twin time) after closing.
+pub const CLOSED_RETENTION: TimeDelta = TimeDelta::hours(24);
+
+/// Which days are worked: Monday–Friday, less holidays, plus make-up days (调休).
+#[derive(Debug, Clone, Default)]
+pub struct WorkCalendar {
+    holidays: HashSet<NaiveDate>,
+    workdays: HashSet<NaiveDate>,
+}
+
+impl WorkCalendar {
+    pub fn new(spec: &CalendarSpec) -> Self {
+        Self {
+            holidays: spec.holidays.iter().copied().collect(),
+            workdays: spec.workdays.iter().copied().collect(),
+        }
+    }
+
+    pub fn is_working_day(&self, d: NaiveDate) -> bool {
+        if self.workdays.contains(&d) {
+            return true;
+        }
+        !self.holidays.contains(&d) && !matches!(d.weekday(), Weekday::Sat | Weekday::Sun)
+    }
+
+    /// The same time of day `n` working days after `t` (days counted after t's date).
+    pub fn add_working_days(&self, t: DateTime<FixedOffset>, n: u32) -> DateTime<FixedOffset> {
+        let mut date = t.date_naive();
+        let mut left = n;
+        // A calendar with no working day at all would loop forever: give up after
+        // ten years and count plain days.
+        let mut guard = 0;
+        while left > 0 && guard < 3650 {
+            date = date.succ_opt().unwrap_or(date);
+            guard += 1;
+            if self.is_working_day(date) {
+                left -= 1;
+            }
+        }
+        if left > 0 {
+            return t + TimeDelta::days(i64::from(n));
+        }
+        let time = t.time();
+        date.and_time(time)
+            .and_local_timezone(*t.offset())
+            .single()
+            .unwrap_or(t + TimeDelta::days(i64::from(n)))
+    }
+}
+
+/// The deadlines of the scene's `operations.sla`.
+#[derive(Resource, Debug, Clone, Default)]
+pub struct SlaPolicy {
+    pub spec: SlaSpec,
+    pub calendar: WorkCalendar,
+}
+
+impl SlaPolicy {
+    pub fn new(spec: SlaSpec, calendar: &CalendarSpec) -> Self {
+        Self {
+            spec,
+            calendar: WorkCalendar::new(calendar),
+        }
+    }
+
+    pub fn sign_deadline(
+        &self,
+        order: &WorkOrderEvent,
+        reported: DateTime<FixedOffset>,
+    ) -> DateTime<FixedOffset> {
+        if let Some(d) = order.sign_deadline {
+            return d;
+        }
+        let minutes = self
+            .spec
+            .sign_minutes_by_source
+            .iter()
+            .find(|(s, _)| *s == order.source)
+            .map_or(self.spec.sign_minutes, |(_, m)| *m);
+        reported + TimeDelta::milliseconds((minutes * 60_000.0).round() as i64)
+    }
+
+    pub fn resolve_deadline(
+        &self,
+        category: OrderCategory,
+        urgency: Urgency,
+        reported: DateTime<FixedOffset>,
+    ) -> DateTime<FixedOffset> {
+        let within = self
+            .spec
+            .resolve
+            .iter()
+            .find(|d| d.urgency == urgency && d.category.is_none_or(|c| c == category))
+            .map(|d| d.within)
+            .unwrap_or(match urgency {
+                Urgency::Immediate => Within::Hours(2.0),
+                Urgency::Urgent => Within::WorkingDays(3),
+                Urgency::Normal => Within::WorkingDays(13),
+            });
+        match within {
+            Within::Hours(h) => {
+                reported + TimeDelta::milliseconds((h * 3_600_000.0).round() as i64)
+            }
+            Within::WorkingDays(n) => self.calendar.add_working_days(reported, n),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Escalation {
+    None,
+    /// Sent when the resolution deadline passed.
+    Reminder,
+    /// Sent `formal_notice_after_days` working days after that.
+    FormalNotice,
+}
+
+/// One work order as operations follow it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OrderSla {
+    pub id: String,
+    pub source: OrderSource,
+    pub category: OrderCategory,
+    pub urgency: Urgency,
+    pub status: OrderStatus,
+    pub position: Option<LonLat>,
+    pub district: Option<String>,
+    pub grid: Option<String>,
+    pub reported_at: DateTime<FixedOffset>,
+    pub signed_at: Option<DateTime<FixedOffset>>,
+    pub resolved_at: Option<DateTime<FixedOffset>>,
+    pub closed_at: Option<DateTime<FixedOffset>>,
+    pub sign_deadline: DateTime<FixedOffset>,
+    pub resolve_deadline: DateTime<FixedOffset>,
+    /// Not signed by its sign deadline (stays true once signed late).
+    pub signed_late: bool,
+    /// Not resolved by its resolution deadline.
+    pub overdue: bool,
+    pub escalation: Escalation,
+    pub escalated_at: Option<DateTime<FixedOffset>>,
+    pub satisfaction: Option<u8>,
+    /// Linked cameras (feed ids), nearest first.
+    pub cameras: Vec<Text>,
+    /// Alerts at the same place shortly before (the likely cause).
+    pub alerts: Vec<String>,
+}
+
+impl OrderSla {
+    pub fn is_open(&self) -> bool {
+        self.status != OrderStatus::Closed
+    }
+
+    fn resolved(&self) -> bool {
+        matches!(self.status, OrderStatus::Resolved | OrderStatus::Closed)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Due {
+    Sign,
+    Resolve,
+    Notice,
+}
+
+/// Every order of the last day (open ones however old), with totals that outlive them.
+#[derive(Resource, Debug, Default)]
+pub struct OrderBook {
+    pub orders: BTreeMap<String, OrderSla>,
+    timers: Timers<(String, Due)>,
+    /// Orders created since the last frame (linkage).
+    pub newly_reported: Vec<String>,
+    pub totals: OrderTotals,
+}
+
+/// Running sums for the KPIs (kept when orders leave memory).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct OrderTotals {
+    pub reported: u64,
+    pub signed: u64,
+    pub sign_seconds: f64,
+    pub resolved: u64,
+    pub resolve_seconds: f64,
+    pub closed: u64,
+    pub satisfaction_sum: u64,
+    pub satisfaction_n: u64,
+    /// Closed with satisfaction 4 or 5.
+    pub satisfied: u64,
+}
+
+impl OrderBook {
+    fn change(
+        &mut self,
+        policy: &SlaPolicy,
+        c: &WorkOrderChanged,
+        order: Option<&WorkOrderEvent>,
+        place: super::alerts::Place,
+    ) {
+        if !self.orders.contains_key(&c.id) {
+            let Some(order) = order else { return };
+            let urgency = order.urgency.unwrap_or(Urgency::Normal);
+            let sla = OrderSla {
+                id: c.id.clone(),
+                source: order.source,
+                category: order.category,
+                urgency,
+                status: OrderStatus::Reported,
+                position: order.position,
+                district: place.district,
+                grid: order.grid.clone().or(place.grid),
+                reported_at: c.ts,
+                signed_at: None,
+                resolved_at: None,
+                closed_at: None,
+                sign_deadline: policy.sign_deadline(order, c.ts),
+                resolve_deadline: policy.resolve_deadline(order.category, urgency, c.ts),
+                signed_late: false,
+                overdue: false,
+                escalation: Escalation::None,
+                escalated_at: None,
+                satisfaction: None,
+                cameras: Vec::new(),
+                alerts: Vec::new(),
+            };
+            self.timers.at(sla.sign_deadline, (c.id.clone(), Due::Sign));
+            self.timers
+                .at(sla.resolve_deadline, (c.id.clone(), Due::Resolve));
+            self.orders.insert(c.id.clone(), sla);
+            self.newly_reported.push(c.id.clone());
+            self.totals.reported += 1;
+        }
+        let Some(o) = self.orders.get_mut(&c.id) else {
+            return;
+        };
+        let reopened = o.status == OrderStatus::Closed && c.to != OrderStatus::Closed;
+        o.status = c.to;
+        if reopened {
+            o.closed_at = None;
+        }
+        if c.to >= OrderStatus::Signed && o.signed_at.is_none() {
+            o.signed_at = Some(c.ts);
+            o.signed_late |= c.ts > o.sign_deadline;
+            self.totals.signed += 1;
+            self.totals.sign_seconds += (c.ts - o.reported_at).num_milliseconds() as f64 / 1000.0;
+        }
+        if c.to >= OrderStatus::Resolved && o.resolved_at.is_none() {
+            o.resolved_at = Some(c.ts);
+            o.overdue |= c.ts > o.resolve_deadline;
+            self.totals.resolved += 1;
+            self.totals.resolve_seconds +=
+                (c.ts - o.reported_at).num_milliseconds() as f64 / 1000.0;
+        }
+        if c.to == OrderStatus::Closed {
+            o.closed_at = Some(c.ts);
+            self.totals.closed += 1;
+            if let Some(s) = order.and_then(|o| o.satisfaction) {
+                o.satisfaction = Some(s);
+                self.totals.satisfaction_sum += u64::from(s);
+                self.totals.satisfaction_n += 1;
+                if s >= 4 {
+                    self.totals.satisfied += 1;
+                }
+            }
+        }
+    }
+
+    fn on_due(&mut self, policy: &SlaPolicy, due: DateTime<FixedOffset>, id: String, what: Due) {
+        let Some(o) = self.orders.get_mut(&id) else {
+            return;
+        };
+        match what {
+            Due::Sign => {
+                if o.signed_at.is_none() {
+                    o.signed_late = true;
+                }
+            }
+            Due::Resolve => {
+                if !o.resolved() {
+                    o.overdue = true;
+                    o.escalation = Escalation::Reminder;
+                    o.escalated_at = Some(due);
+                    let notice = policy
+                        .calendar
+                        .add_working_days(due, policy.spec.formal_notice_after_days);
+                    self.timers.at(notice, (id, Due::Notice));
+                }
+            }
+            Due::Notice => {
+                if !o.resolved() {
+                    o.escalation = Escalation::FormalNotice;
+                    o.escalated_at = Some(due);
+                }
+            }
+        }
+    }
+
+    fn run_timers(&mut self, policy: &SlaPolicy, t: DateTime<FixedOffset>) {
+        while let Some((due, (id, what))) = self.timers.pop_due(t) {
+            self.on_due(policy, due, id, what);
+        }
+    }
+
+    /// Orders waiting to be signed past their sign deadline at `now`.
+    pub fn unsigned_overdue(&self, now: DateTime<FixedOffset>) -> usize {
+        self.orders
+            .values()
+            .filter(|o| o.signed_at.is_none() && o.sign_deadline <= now && o.is_open())
+            .count()
+    }
+
+    /// Open orders past their resolution deadline.
+    pub fn overdue_open(&self) -> usize {
+        self.orders
+            .values()
+            .filter(|o| o.is_open() && o.overdue)
+            .count()
+    }
+
+    fn prune(&mut self, now: DateTime<FixedOffset>) {
+        self.orders
+            .retain(|_, o| o.closed_at.is_none_or(|c| c + CLOSED_RETENTION >= now));
+    }
+}
+
+pub(super) fn plugin(app: &mut App) {
+    app.init_resource::<OrderBook>()
+        .init_resource::<SlaPolicy>()
+        .add_systems(
+            Update,
+            follow_orders
+                .in_set(super::OpsSet::Rules)
+                .in_set(TwinSet::Ops),
+        );
+}
+
+fn follow_orders(
+    mut changes: MessageReader<WorkOrderChanged>,
+    policy: Res<SlaPolicy>,
+    clock: Res<TwinClock>,
+    frame: Option<NonSend<crate::geo::SceneFrame>>,
+    areas: Res<crate::spatial::AreaIndex>,
+    mut book: ResMut<OrderBook>,
+) {
+    let places = super::alerts::Places {
+        frame: frame.as_deref().map(|f| &f.0),
+        areas: &areas,
+    };
+    let book = book.as_mut();
+    book.newly_reported.clear();
+    for c in changes.read() {
+        book.run_timers(&policy, c.ts);
+        let place = places.of(c.order.position);
+        book.change(&policy, c, Some(&c.order), place);
+    }
+    let now = clock.now();
+    book.run_timers(&policy, now);
+    book.prune(now);
+}

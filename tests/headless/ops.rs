@@ -1,0 +1,650 @@
+//! Operations on a stepped twin clock: alert rules with `for` and `keep_firing_for`,
+//! dedup, silences, work-order deadlines on a working-day calendar, camera queries
+//! against brute force, video linkage, the clock refusing far-future messages, and
+//! `report` giving the same state at any replay speed.
+
+use crate::common::*;
+use bevy::app::App;
+use bevy::prelude::*;
+use chrono::{DateTime, FixedOffset, TimeDelta};
+use citytwin::feeds::schema::FeedMessage;
+use citytwin::feeds::{FeedChannel, FeedEvent};
+use citytwin::ops::TwinClock;
+use citytwin::ops::alerts::{Action, AlertState, Alerts, OperatorAction};
+use citytwin::ops::orders::{OrderBook, WorkCalendar};
+use citytwin::scene::ops::{CalendarSpec, Severity};
+use citytwin::spatial::cameras::{CameraIndex, CameraView};
+use proptest::prelude::*;
+
+const T0: &str = "2026-11-23T09:00:00+08:00";
+
+fn t0() -> DateTime<FixedOffset> {
+    DateTime::parse_from_rfc3339(T0).expect("constant time")
+}
+
+fn at(seconds: i64) -> String {
+    (t0() + TimeDelta::seconds(seconds)).to_rfc3339()
+}
+
+/// A headless app on a scene with these `operations` and no feed: the test pushes
+/// messages and steps the clock.
+fn ops_app(name: &str, operations: &str) -> App {
+    let scene = write(
+        &temp_dir(name),
+        "scene.ron",
+        &format!(
+            r#"(name: "ops", origin: (lon: 113.665, lat: 34.754), operations: ({operations}))"#
+        ),
+    );
+    let mut app = headless(load_scene(&scene));
+    app.update();
+    app
+}
+
+fn send(app: &App, ts: &str, kind: &str, data: &str) {
+    let text = format!(r#"{{"v":1,"ts":"{ts}","kind":"{kind}","data":{data}}}"#);
+    let message = FeedMessage::decode(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+    app.world()
+        .resource::<FeedChannel>()
+        .sender
+        .send(FeedEvent::Message { source: 0, message })
+        .expect("channel open");
+}
+
+fn gas(app: &App, seconds: i64, lel: f64) {
+    send(
+        app,
+        &at(seconds),
+        "device",
+        &format!(
+            r#"{{"id":"gas-1","kind":"gas_detector","status":"online","position":{{"lon":113.666,"lat":34.755}},"readings":[{{"name":"ch4_lel","value":{lel},"unit":"%LEL"}}]}}"#
+        ),
+    );
+}
+
+fn step_to(app: &mut App, seconds: i64) {
+    app.world_mut()
+        .resource_mut::<TwinClock>()
+        .step_to(t0() + TimeDelta::seconds(seconds));
+    app.update();
+}
+
+fn alerts(app: &App) -> Vec<(String, AlertState)> {
+    app.world()
+        .resource::<Alerts>()
+        .list
+        .iter()
+        .map(|a| (a.rule.clone(), a.state))
+        .collect()
+}
+
+const GAS_RULE: &str = r#"rules: [(name: "ch4", kind: Some(gas_detector), when: Above(reading: "ch4_lel", value: 20.0), severity: critical, for_s: 60.0, keep_firing_for_s: 300.0)]"#;
+
+#[test]
+fn a_threshold_fires_at_its_value_and_not_below() {
+    let mut app = ops_app(
+        "ops-threshold",
+        r#"rules: [(name: "ch4", kind: Some(gas_detector), when: Above(reading: "ch4_lel", value: 20.0), severity: critical)]"#,
+    );
+    gas(&app, 0, 19.99);
+    step_to(&mut app, 1);
+    assert!(
+        alerts(&app).is_empty(),
+        "below the threshold: {:?}",
+        alerts(&app)
+    );
+    gas(&app, 2, 20.0);
+    step_to(&mut app, 3);
+    assert_eq!(alerts(&app), vec![("ch4".to_string(), AlertState::Firing)]);
+    let a = &app.world().resource::<Alerts>().list[0];
+    assert_eq!(a.fired_at, Some(t0() + TimeDelta::seconds(2)));
+    assert_eq!(a.value, Some(20.0));
+}
+
+#[test]
+fn for_and_keep_firing_for_turn_a_flapping_reading_into_one_alert() {
+    let mut app = ops_app("ops-flapping", GAS_RULE);
+    // High for 30 s, then low: never fired, no trace.
+    gas(&app, 0, 35.0);
+    gas(&app, 30, 5.0);
+    step_to(&mut app, 90);
+    assert!(alerts(&app).is_empty(), "{:?}", alerts(&app));
+    // High from 100 s: pending, firing exactly 60 s later.
+    gas(&app, 100, 35.0);
+    step_to(&mut app, 159);
+    assert_eq!(alerts(&app), vec![("ch4".to_string(), AlertState::Pending)]);
+    step_to(&mut app, 400);
+    assert_eq!(alerts(&app), vec![("ch4".to_string(), AlertState::Firing)]);
+    let fired = app.world().resource::<Alerts>().list[0].fired_at;
+    assert_eq!(fired, Some(t0() + TimeDelta::seconds(160)));
+    // Flapping every 20 s for ten minutes: still one alert.
+    for k in 0..30 {
+        gas(&app, 410 + 20 * k, if k % 2 == 0 { 3.0 } else { 40.0 });
+    }
+    step_to(&mut app, 1000);
+    assert_eq!(alerts(&app), vec![("ch4".to_string(), AlertState::Firing)]);
+    // Low from 1,030 s (the last report at 990 s was high): resolved at 1,330 s.
+    gas(&app, 1030, 2.0);
+    step_to(&mut app, 1329);
+    assert_eq!(alerts(&app), vec![("ch4".to_string(), AlertState::Firing)]);
+    step_to(&mut app, 1400);
+    assert_eq!(
+        alerts(&app),
+        vec![("ch4".to_string(), AlertState::Resolved)]
+    );
+    let a = &app.world().resource::<Alerts>().list[0];
+    assert_eq!(
+        a.resolved.as_ref().map(|r| r.at),
+        Some(t0() + TimeDelta::seconds(1330))
+    );
+    assert_eq!(app.world().resource::<Alerts>().fired_total, 1);
+}
+
+#[test]
+fn a_hundred_alarm_reports_of_one_device_are_one_alert() {
+    let mut app = ops_app("ops-dedup", "");
+    for k in 0..100 {
+        send(
+            &app,
+            &at(k),
+            "device",
+            r#"{"id":"lift-7","kind":"elevator","status":"alarm","position":{"lon":113.666,"lat":34.755}}"#,
+        );
+    }
+    step_to(&mut app, 200);
+    let list = &app.world().resource::<Alerts>().list;
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0].rule, "device-alarm");
+    assert_eq!(list[0].reports, 100);
+    assert_eq!(list[0].severity, Severity::Critical);
+}
+
+#[test]
+fn acknowledge_and_a_silence_that_expires() {
+    let mut app = ops_app("ops-silence", "");
+    send(
+        &app,
+        &at(0),
+        "device",
+        r#"{"id":"mh-1","kind":"manhole_cover","status":"alarm","position":{"lon":113.666,"lat":34.755}}"#,
+    );
+    step_to(&mut app, 1);
+    let id = app.world().resource::<Alerts>().list[0].id.clone();
+    let open = |app: &App| {
+        let now = app.world().resource::<TwinClock>().now();
+        app.world()
+            .resource::<Alerts>()
+            .open_by_severity(now)
+            .get(&Severity::Critical)
+            .copied()
+            .unwrap_or(0)
+    };
+    assert_eq!(open(&app), 1);
+    let act = |app: &mut App, action: Action| {
+        app.world_mut().write_message(OperatorAction {
+            operator: "值班员 张".into(),
+            action,
+        });
+        app.update();
+    };
+    act(&mut app, Action::Acknowledge { alert: id.clone() });
+    let a = app.world().resource::<Alerts>().list[0].clone();
+    assert_eq!(a.state, AlertState::Acknowledged);
+    assert_eq!(a.acknowledged.map(|s| s.by), Some("值班员 张".to_string()));
+    act(
+        &mut app,
+        Action::Silence {
+            device: Some("mh-1".into()),
+            rule: None,
+            district: None,
+            minutes: 10.0,
+            why: "维修中".into(),
+        },
+    );
+    assert_eq!(open(&app), 0, "silenced");
+    step_to(&mut app, 1 + 10 * 60 + 1);
+    assert_eq!(open(&app), 1, "the silence expired");
+    act(&mut app, Action::Resolve { alert: id });
+    assert_eq!(open(&app), 0);
+    assert_eq!(alerts(&app)[0].1, AlertState::Resolved);
+}
+
+#[test]
+fn an_online_device_whose_readings_never_change_raises_one_inactivity_alert() {
+    let mut app = ops_app(
+        "ops-inactive",
+        r#"rules: [(name: "still", kind: Some(other), when: Inactive(hours: 12.0), severity: major)]"#,
+    );
+    let door = |app: &App, s: i64, v: f64| {
+        send(
+            app,
+            &at(s),
+            "device",
+            &format!(
+                r#"{{"id":"door-3","kind":"other","status":"online","position":{{"lon":113.666,"lat":34.755}},"readings":[{{"name":"opened","value":{v},"unit":""}}]}}"#
+            ),
+        );
+    };
+    door(&app, 0, 1.0);
+    door(&app, 3600, 0.0);
+    // The same reading every hour for a day: it changed last at 1 h, so the alert
+    // fires at 13 h, once.
+    for h in 2..24 {
+        door(&app, h * 3600, 0.0);
+    }
+    step_to(&mut app, 24 * 3600);
+    let list = app.world().resource::<Alerts>().list.clone();
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0].fired_at, Some(t0() + TimeDelta::hours(13)));
+    door(&app, 25 * 3600, 1.0);
+    step_to(&mut app, 25 * 3600 + 1);
+    assert_eq!(alerts(&app)[0].1, AlertState::Resolved, "the door opened");
+}
+
+#[test]
+fn a_silent_device_raises_a_missed_heartbeat_alert_at_the_due_time() {
+    let mut app = ops_app("ops-heartbeat", "");
+    send(
+        &app,
+        &at(0),
+        "device",
+        r#"{"id":"wp-1","kind":"water_pressure","status":"online","heartbeat_s":300,"position":{"lon":113.666,"lat":34.755}}"#,
+    );
+    step_to(&mut app, 899);
+    assert!(alerts(&app).is_empty());
+    step_to(&mut app, 3600);
+    let list = app.world().resource::<Alerts>().list.clone();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].rule, "missed-heartbeat");
+    assert_eq!(list[0].fired_at, Some(t0() + TimeDelta::seconds(900)));
+}
+
+#[test]
+fn an_unsigned_order_turns_overdue_after_five_minutes() {
+    let mut app = ops_app("ops-sign", "");
+    send(
+        &app,
+        &at(0),
+        "work_order",
+        r#"{"id":"wo-1","source":"hotline12345","category":"heating","text":"暖气不热","status":"reported"}"#,
+    );
+    send(
+        &app,
+        &at(0),
+        "work_order",
+        r#"{"id":"wo-2","source":"hotline12345","category":"heating","text":"暖气不热","status":"reported"}"#,
+    );
+    send(
+        &app,
+        &at(120),
+        "work_order",
+        r#"{"id":"wo-2","source":"hotline12345","category":"heating","text":"暖气不热","status":"signed"}"#,
+    );
+    step_to(&mut app, 299);
+    let book = app.world().resource::<OrderBook>();
+    assert_eq!(book.unsigned_overdue(t0() + TimeDelta::seconds(299)), 0);
+    assert!(!book.orders["wo-1"].signed_late);
+    step_to(&mut app, 301);
+    let book = app.world().resource::<OrderBook>();
+    assert!(book.orders["wo-1"].signed_late, "unsigned after 5 minutes");
+    assert!(!book.orders["wo-2"].signed_late, "signed after 2 minutes");
+    assert_eq!(book.unsigned_overdue(t0() + TimeDelta::seconds(301)), 1);
+    assert_eq!(book.totals.sign_seconds, 120.0);
+}
+
+#[test]
+fn an_order_moving_backwards_is_refused_and_counted() {
+    use citytwin::feeds::ingest::FeedStats;
+    let mut app = ops_app("ops-backwards", "");
+    let order = |s: &str| {
+        format!(
+            r#"{{"id":"wo-9","source":"grid_patrol","category":"traffic","text":"井盖松动","status":"{s}"}}"#
+        )
+    };
+    send(&app, &at(0), "work_order", &order("dispatched"));
+    send(&app, &at(1), "work_order", &order("signed"));
+    step_to(&mut app, 2);
+    let stats = app.world().resource::<FeedStats>();
+    assert_eq!(
+        stats.sources[0].rejected.get("backwards transition"),
+        Some(&1)
+    );
+    let book = app.world().resource::<OrderBook>();
+    assert_eq!(
+        book.orders["wo-9"].status,
+        citytwin::feeds::schema::OrderStatus::Dispatched
+    );
+}
+
+#[test]
+fn working_days_skip_weekends_and_holidays_and_count_make_up_days() {
+    let friday: DateTime<FixedOffset> =
+        DateTime::parse_from_rfc3339("2026-11-27T10:00:00+08:00").expect("time");
+    let plain = WorkCalendar::new(&CalendarSpec::default());
+    assert_eq!(
+        plain.add_working_days(friday, 3).to_rfc3339(),
+        "2026-12-02T10:00:00+08:00",
+        "Fri + 3 working days = Wed"
+    );
+    let date = |s: &str| s.parse().expect("date");
+    let holiday = WorkCalendar::new(&CalendarSpec {
+        holidays: vec![date("2026-11-30")],
+        workdays: vec![],
+    });
+    assert_eq!(
+        holiday.add_working_days(friday, 3).to_rfc3339(),
+        "2026-12-03T10:00:00+08:00"
+    );
+    let make_up = WorkCalendar::new(&CalendarSpec {
+        holidays: vec![],
+        workdays: vec![date("2026-11-28")],
+    });
+    assert_eq!(
+        make_up.add_working_days(friday, 3).to_rfc3339(),
+        "2026-12-01T10:00:00+08:00",
+        "the make-up Saturday counts"
+    );
+}
+
+#[test]
+fn an_urgent_order_goes_overdue_after_three_working_days_across_a_weekend() {
+    let mut app = ops_app("ops-resolve", "");
+    let friday = "2026-11-27T10:00:00+08:00";
+    send(
+        &app,
+        friday,
+        "work_order",
+        r#"{"id":"wo-u","source":"hotline12345","category":"public_facilities","text":"路灯不亮","status":"reported","urgency":"urgent"}"#,
+    );
+    app.update();
+    let deadline = app.world().resource::<OrderBook>().orders["wo-u"].resolve_deadline;
+    assert_eq!(deadline.to_rfc3339(), "2026-12-02T10:00:00+08:00");
+    let step = |app: &mut App, s: &str| {
+        app.world_mut()
+            .resource_mut::<TwinClock>()
+            .step_to(DateTime::parse_from_rfc3339(s).expect("time"));
+        app.update();
+    };
+    step(&mut app, "2026-12-02T09:59:00+08:00");
+    assert!(!app.world().resource::<OrderBook>().orders["wo-u"].overdue);
+    step(&mut app, "2026-12-02T10:00:00+08:00");
+    let o = app.world().resource::<OrderBook>().orders["wo-u"].clone();
+    assert!(o.overdue);
+    assert_eq!(o.escalation, citytwin::ops::orders::Escalation::Reminder);
+    // Three more working days: a formal notice.
+    step(&mut app, "2026-12-07T10:00:00+08:00");
+    let o = app.world().resource::<OrderBook>().orders["wo-u"].clone();
+    assert_eq!(
+        o.escalation,
+        citytwin::ops::orders::Escalation::FormalNotice
+    );
+}
+
+#[test]
+fn a_message_dated_years_ahead_does_not_move_the_clock() {
+    use citytwin::feeds::ingest::FeedStats;
+    let mut app = ops_app("ops-future", "");
+    gas(&app, 0, 1.0);
+    step_to(&mut app, 0);
+    send(
+        &app,
+        "2031-01-01T00:00:00+08:00",
+        "device",
+        r#"{"id":"gas-1","kind":"gas_detector","status":"alarm"}"#,
+    );
+    gas(&app, 10, 1.0);
+    app.update();
+    let now = app.world().resource::<TwinClock>().now();
+    assert_eq!(now, t0() + TimeDelta::seconds(10));
+    let stats = app.world().resource::<FeedStats>();
+    assert_eq!(stats.sources[0].rejected.get("future time"), Some(&1));
+    assert!(alerts(&app).is_empty(), "the refused alarm raised nothing");
+}
+
+fn camera(app: &App, id: &str, lon: f64, lat: f64, heading: Option<f64>, status: &str) {
+    let heading = heading.map_or(String::new(), |h| {
+        format!(r#","heading_deg":{h},"fov_deg":60.0"#)
+    });
+    send(
+        app,
+        &at(0),
+        "camera",
+        &format!(
+            r#"{{"id":"{id}","status":"{status}","position":{{"lon":{lon},"lat":{lat}}}{heading}}}"#
+        ),
+    );
+}
+
+#[test]
+fn a_critical_alert_links_the_cameras_that_see_it_and_relinks_when_one_goes_offline() {
+    let mut app = ops_app("ops-linkage", "linkage: (cameras: 2)");
+    // The alarm at (113.6660, 34.7550). Cameras ~50 m west facing east (sees it),
+    // ~30 m east facing east (looks away), ~80 m south facing north (sees it),
+    // ~60 m north, a dome.
+    camera(&app, "cam-w", 113.66545, 34.7550, Some(90.0), "online");
+    camera(&app, "cam-e", 113.66633, 34.7550, Some(90.0), "online");
+    camera(&app, "cam-s", 113.6660, 34.75428, Some(0.0), "online");
+    camera(&app, "cam-n", 113.6660, 34.75554, None, "online");
+    app.update();
+    send(
+        &app,
+        &at(5),
+        "device",
+        r#"{"id":"gas-9","kind":"gas_detector","status":"alarm","position":{"lon":113.6660,"lat":34.7550}}"#,
+    );
+    app.update();
+    app.update();
+    let cams = app.world().resource::<Alerts>().list[0].cameras.clone();
+    assert_eq!(
+        cams,
+        ["cam-w", "cam-n"],
+        "nearest that can see it, dome included"
+    );
+    send(
+        &app,
+        &at(6),
+        "camera",
+        r#"{"id":"cam-w","status":"offline"}"#,
+    );
+    app.update();
+    app.update();
+    let cams = app.world().resource::<Alerts>().list[0].cameras.clone();
+    assert_eq!(
+        cams,
+        ["cam-n", "cam-s"],
+        "relinked without the offline camera"
+    );
+}
+
+fn view(at: [f64; 2], heading: Option<f64>, fov: f64, range: f64, online: bool) -> CameraView {
+    CameraView {
+        at,
+        heading_deg: heading,
+        fov_deg: fov,
+        range_m: range,
+        online,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+    #[test]
+    fn camera_queries_equal_brute_force(
+        cams in prop::collection::vec(
+            ((-2000.0f64..2000.0, -2000.0f64..2000.0), prop::option::of(0.0f64..360.0), 20.0f64..120.0, 50.0f64..400.0, prop::bool::weighted(0.8)),
+            1..300,
+        ),
+        points in prop::collection::vec((-2000.0f64..2000.0, -2000.0f64..2000.0), 1..20),
+        k in 1usize..8,
+        radius in 50.0f64..800.0,
+    ) {
+        let mut world = World::new();
+        let mut index = CameraIndex::default();
+        for ((x, y), heading, fov, range, online) in &cams {
+            let e = world.spawn_empty().id();
+            index.upsert(e, view([*x, *y], *heading, *fov, *range, *online));
+        }
+        for (x, y) in points {
+            let p = [x, y];
+            prop_assert_eq!(index.linked(p, k, radius), index.linked_brute_force(p, k, radius));
+            let nearest = index.nearest(p, k, radius);
+            prop_assert!(nearest.windows(2).all(|w| w[0].1 <= w[1].1));
+            let seeing = index.seeing(p, k, radius);
+            prop_assert!(seeing.iter().all(|(e, _)| index.get(*e).is_some_and(|v| v.sees(p) && v.online)));
+        }
+    }
+}
+
+#[test]
+fn a_camera_sees_within_its_field_of_view_and_range() {
+    let east = view([0.0, 0.0], Some(90.0), 60.0, 100.0, true);
+    assert!(east.sees([50.0, 0.0]));
+    assert!(east.sees([50.0, 28.0]), "29° off the heading");
+    assert!(!east.sees([50.0, 30.0]), "31° off");
+    assert!(!east.sees([-50.0, 0.0]), "behind");
+    assert!(!east.sees([101.0, 0.0]), "out of range");
+    let north = view([0.0, 0.0], Some(350.0), 40.0, 100.0, true);
+    assert!(north.sees([5.0, 90.0]), "across north");
+    let dome = view([0.0, 0.0], None, 60.0, 100.0, true);
+    assert!(dome.sees([-70.0, -70.0]));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+    #[test]
+    fn grid_lookup_equals_brute_force_point_in_polygon(
+        cells in prop::collection::vec((0.0f64..1000.0, 0.0f64..1000.0, 10.0f64..300.0, 10.0f64..300.0), 1..60),
+        points in prop::collection::vec((0.0f64..1300.0, 0.0f64..1300.0), 1..50),
+    ) {
+        use citytwin::city::{AreaName, AreaSet};
+        use citytwin::geo::LocalPoint;
+        use citytwin::spatial::areas::AreaLookup;
+        let shapes: Vec<geo::MultiPolygon<f64>> = cells
+            .iter()
+            .map(|(x, y, w, h)| {
+                geo::MultiPolygon(vec![geo::Rect::new(
+                    geo::coord! { x: *x, y: *y },
+                    geo::coord! { x: x + w, y: y + h },
+                ).to_polygon()])
+            })
+            .collect();
+        let set = AreaSet {
+            names: (0..shapes.len()).map(|i| AreaName { id: format!("g{i}"), name: None }).collect(),
+            shapes: std::sync::Arc::new(shapes),
+        };
+        let lookup = AreaLookup::build(&set);
+        for (x, y) in points {
+            let p = LocalPoint::new(x, y);
+            prop_assert_eq!(lookup.locate(p), lookup.locate_brute_force(p));
+        }
+    }
+}
+
+/// A short recording: cameras, a gas detector flapping around its threshold, an
+/// elevator alarm, work orders signed late and on time, spread over 3 s.
+fn fixture() -> String {
+    let mut lines = Vec::new();
+    let ms = |n: i64| {
+        (t0() + TimeDelta::milliseconds(n)).to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
+    };
+    let mut push = |n: i64, kind: &str, data: String| {
+        lines.push((
+            n,
+            format!(
+                r#"{{"v":1,"ts":"{}","kind":"{kind}","data":{data}}}"#,
+                ms(n)
+            ),
+        ));
+    };
+    for c in 0..6 {
+        push(
+            0,
+            "camera",
+            format!(
+                r#"{{"id":"cam-{c}","status":"online","position":{{"lon":{},"lat":34.7550}},"heading_deg":{}}}"#,
+                113.6650 + 0.0004 * c as f64,
+                (90 * c) % 360
+            ),
+        );
+    }
+    for k in 0..30i64 {
+        let lel = if (k / 3) % 2 == 0 {
+            25.0 + k as f64
+        } else {
+            4.0
+        };
+        push(
+            100 * k,
+            "device",
+            format!(
+                r#"{{"id":"gas-f","kind":"gas_detector","status":"online","position":{{"lon":113.6660,"lat":34.7551}},"readings":[{{"name":"ch4_lel","value":{lel},"unit":"%LEL"}}]}}"#
+            ),
+        );
+    }
+    push(500, "device", r#"{"id":"lift-f","kind":"elevator","status":"alarm","position":{"lon":113.6655,"lat":34.7549}}"#.into());
+    push(
+        2500,
+        "device",
+        r#"{"id":"lift-f","kind":"elevator","status":"online"}"#.into(),
+    );
+    for o in 0..4 {
+        push(
+            200 * o,
+            "work_order",
+            format!(
+                r#"{{"id":"wo-{o}","source":"hotline12345","category":"traffic","text":"信号灯故障","status":"reported","position":{{"lon":113.6660,"lat":34.7550}},"sign_deadline":"{}"}}"#,
+                ms(1000)
+            ),
+        );
+    }
+    push(800, "work_order", r#"{"id":"wo-0","source":"hotline12345","category":"traffic","text":"信号灯故障","status":"signed"}"#.into());
+    push(1500, "work_order", r#"{"id":"wo-1","source":"hotline12345","category":"traffic","text":"信号灯故障","status":"signed"}"#.into());
+    push(2900, "work_order", r#"{"id":"wo-0","source":"hotline12345","category":"traffic","text":"信号灯故障","status":"closed","satisfaction":5}"#.into());
+    // A recording is in time order (a stable sort keeps each time's order).
+    lines.sort_by_key(|l| l.0);
+    lines.into_iter().map(|l| l.1 + "\n").collect()
+}
+
+#[test]
+fn the_same_recording_gives_the_same_report_at_1x_1000x_and_max() {
+    let dir = temp_dir("ops-report-speeds");
+    write(&dir, "feed.ndjson", &fixture());
+    let scene = write(
+        &dir,
+        "scene.ron",
+        r#"(name: "speeds", origin: (lon: 113.665, lat: 34.754), operations: (rules: [(name: "ch4", kind: Some(gas_detector), when: Above(reading: "ch4_lel", value: 20.0), severity: critical, for_s: 0.25, keep_firing_for_s: 0.35)]))"#,
+    );
+    let until = t0() + TimeDelta::milliseconds(2700);
+    let reports: Vec<serde_json::Value> = ["@1", "@1000", "@max"]
+        .iter()
+        .map(|speed| {
+            let mut options =
+                citytwin::TwinOptions::from_scene(load_scene(&scene)).expect("scene feeds");
+            let spec = format!("replay:feed.ndjson{speed}");
+            options.feeds = vec![(
+                spec.clone(),
+                citytwin::feeds::FeedSpec::parse(&spec, &dir).expect("spec"),
+            )];
+            let report =
+                citytwin::ops::report::run(&options, until, std::time::Duration::from_secs(120))
+                    .unwrap_or_else(|e| panic!("{speed}: {e}"));
+            let mut v = serde_json::to_value(&report).expect("report serialises");
+            // The label names the speed; everything else must match.
+            v["feeds"][0]["label"] = serde_json::Value::Null;
+            v
+        })
+        .collect();
+    let alerts = reports[0]["alerts"].as_array().expect("alerts");
+    assert_eq!(alerts.len(), 2, "gas and elevator: {alerts:?}");
+    assert_eq!(
+        reports[0]["kpis"]["orders_unsigned_overdue"], 2,
+        "wo-2 and wo-3 unsigned at 1 s"
+    );
+    assert_eq!(
+        reports[0]["feeds"][0]["rejected"],
+        serde_json::json!({}),
+        "every line accepted"
+    );
+    assert_eq!(reports[0], reports[1], "1× and 1000×");
+    assert_eq!(reports[0], reports[2], "1× and max");
+}
