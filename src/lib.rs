@@ -121,6 +121,7 @@ pub fn add_core(app: &mut App, options: &TwinOptions) {
     ops::configure(app, ops_spec);
     match geo::LocalFrame::new(options.scene.file.origin) {
         Ok(frame) => {
+            app.insert_resource(ops::vehicles::VehicleRules::new(&ops_spec.vehicles, &frame));
             app.insert_non_send(geo::SceneFrame(frame));
         }
         Err(e) => error!("cannot set up the scene's local frame: {e}"),

@@ -2,8 +2,8 @@
 //! messages to entities keyed by feed id. State changes leave as Bevy messages.
 
 use super::schema::{
-    CameraReport, DeviceKind, DeviceReport, DeviceStatus, FeedBody, FeedMessage, OrderStatus,
-    ProjectPhase, ProjectUpdate, Reading, Text, WorkOrderEvent,
+    CameraReport, DeviceKind, DeviceReport, DeviceStatus, FeedBody, FeedMessage, ModeChange,
+    OrderStatus, ProjectPhase, ProjectUpdate, Reading, Text, VehicleReport, WorkOrderEvent,
 };
 use super::{FeedChannel, FeedEvent, SourceState};
 use crate::TwinSet;
@@ -45,10 +45,11 @@ pub struct SourceStats {
     /// Newest message time applied from this source since it (re)started: a replay
     /// that loops starts its clock over.
     pub latest_ts: Option<DateTime<FixedOffset>>,
-    /// Time of the last work order and project update applied per id ([`Record::SLOT`]),
+    /// Time of the last work order, project update (per [`Record::SLOT`]) and vehicle
+    /// report (slot 2) applied per id,
     /// to refuse older ones that would undo newer state. Reset when the source
     /// (re)starts. (Devices and cameras keep theirs with their entity, see `Tracked`.)
-    last_ts_by_id: [HashMap<Text, DateTime<FixedOffset>>; 2],
+    last_ts_by_id: [HashMap<Text, DateTime<FixedOffset>>; 3],
     /// Time from a message's `ts` to its being applied, in microseconds, when
     /// [`IngestConfig::measure_lag`] is on (live feeds stamped at publication).
     pub lag_us: Option<hdrhistogram::Histogram<u64>>,
@@ -337,6 +338,22 @@ pub struct WorkOrderChanged {
     pub order: Box<WorkOrderEvent>,
 }
 
+/// A feed asked for another operating mode (operations decide and keep the history).
+#[derive(Message, Debug, Clone)]
+pub struct ModeRequested {
+    pub ts: DateTime<FixedOffset>,
+    pub change: ModeChange,
+    /// The feed it came from (credentials removed).
+    pub source: String,
+}
+
+/// A key vehicle's report, in the order applied.
+#[derive(Message, Debug, Clone)]
+pub struct VehicleReported {
+    pub ts: DateTime<FixedOffset>,
+    pub report: VehicleReport,
+}
+
 /// Every applied device or camera report, in the order applied, for the rules that
 /// judge readings and statuses. Reports that coalesced while waiting are raised too,
 /// each with its own time, before the report that replaced them.
@@ -371,6 +388,8 @@ pub(super) fn plugin(app: &mut App) {
         .add_message::<DeviceMoved>()
         .add_message::<WorkOrderChanged>()
         .add_message::<DeviceReported>()
+        .add_message::<ModeRequested>()
+        .add_message::<VehicleReported>()
         .add_message::<ProjectPhaseChanged>()
         .add_systems(
             Update,
@@ -445,6 +464,8 @@ struct Outbox<'w> {
     moves: MessageWriter<'w, DeviceMoved>,
     orders: MessageWriter<'w, WorkOrderChanged>,
     reports: MessageWriter<'w, DeviceReported>,
+    modes: MessageWriter<'w, ModeRequested>,
+    vehicles: MessageWriter<'w, VehicleReported>,
     phases: MessageWriter<'w, ProjectPhaseChanged>,
 }
 
@@ -779,6 +800,28 @@ impl Sink<'_, '_> {
                     });
                 },
             ),
+            FeedBody::Mode(m) => {
+                let label = super::redact(&self.stats.source(source).label);
+                self.out.modes.write(ModeRequested {
+                    ts,
+                    change: *m,
+                    source: label,
+                });
+                Ok(())
+            }
+            FeedBody::Vehicle(v) => {
+                let last = self.stats.source(source).last_ts_by_id[2]
+                    .get(v.id.as_str())
+                    .copied();
+                match last.filter(|last| ts < *last) {
+                    Some(last) => Err(late("vehicle", &v.id, ts, Some(last))),
+                    None => {
+                        self.stats.source(source).last_ts_by_id[2].insert(v.id.clone(), ts);
+                        self.out.vehicles.write(VehicleReported { ts, report: *v });
+                        Ok(())
+                    }
+                }
+            }
             FeedBody::Project(p) => self.apply_record(
                 source,
                 ts,

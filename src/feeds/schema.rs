@@ -30,6 +30,10 @@ pub enum FeedBody {
     Camera(Box<CameraReport>),
     WorkOrder(Box<WorkOrderEvent>),
     Project(Box<ProjectUpdate>),
+    /// The operations center's operating mode changes.
+    Mode(Box<ModeChange>),
+    /// A key vehicle (tour bus, muck truck) reports where it is.
+    Vehicle(Box<VehicleReport>),
 }
 
 impl FeedBody {
@@ -39,6 +43,8 @@ impl FeedBody {
             FeedBody::Camera(c) => &c.id,
             FeedBody::WorkOrder(w) => &w.id,
             FeedBody::Project(p) => &p.id,
+            FeedBody::Mode(_) => "mode",
+            FeedBody::Vehicle(v) => &v.id,
         }
     }
 
@@ -46,6 +52,33 @@ impl FeedBody {
     fn validate(&self) -> Result<(), DecodeError> {
         check_id(self.id())?;
         match self {
+            FeedBody::Mode(m) => {
+                if m.by.trim().is_empty() || m.by.len() > 128 {
+                    return Err(DecodeError::Invalid(
+                        "mode: `by` must name who (1–128 bytes)".into(),
+                    ));
+                }
+            }
+            FeedBody::Vehicle(v) => {
+                if !v.position.is_valid() {
+                    return Err(DecodeError::Invalid(format!(
+                        "position {} is not a valid lon/lat",
+                        v.position
+                    )));
+                }
+                if v.speed_kmh.is_some_and(|s| !(0.0..=400.0).contains(&s)) {
+                    return Err(DecodeError::Invalid(
+                        "speed_kmh must be within 0–400".into(),
+                    ));
+                }
+                if v.heading_deg
+                    .is_some_and(|h| !(h.is_finite() && (-360.0..=360.0).contains(&h)))
+                {
+                    return Err(DecodeError::Invalid(
+                        "heading_deg must be within ±360".into(),
+                    ));
+                }
+            }
             FeedBody::Device(d) => {
                 check_position(&d.position)?;
                 if d.readings.iter().any(|r| !r.value.is_finite()) {
@@ -108,6 +141,8 @@ impl FeedBody {
             FeedBody::Camera(_) => "camera",
             FeedBody::WorkOrder(_) => "work_order",
             FeedBody::Project(_) => "project",
+            FeedBody::Mode(_) => "mode",
+            FeedBody::Vehicle(_) => "vehicle",
         }
     }
 }
@@ -343,6 +378,69 @@ pub struct ProjectUpdate {
     pub end: Option<NaiveDate>,
 }
 
+/// The four operating modes of the city's operations center.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum OperatingMode {
+    /// 日常: everyday operation.
+    #[default]
+    Daily,
+    /// 重大节假日: Spring Festival, National Day.
+    MajorHoliday,
+    /// 重大活动: a major event in the city.
+    MajorEvent,
+    /// 应急: an emergency (rainstorm, disaster).
+    Emergency,
+}
+
+impl OperatingMode {
+    pub const ALL: [OperatingMode; 4] = [
+        OperatingMode::Daily,
+        OperatingMode::MajorHoliday,
+        OperatingMode::MajorEvent,
+        OperatingMode::Emergency,
+    ];
+}
+
+/// A switch of operating mode sent by a feed (e.g. the command system).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModeChange {
+    pub mode: OperatingMode,
+    /// Who switched (a person or a system).
+    pub by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VehicleKind {
+    /// 旅游大巴: tour buses keep to approved routes.
+    TourBus,
+    /// 渣土车: muck trucks keep out of zones outside their permitted hours.
+    MuckTruck,
+    Other,
+}
+
+/// Where a key vehicle is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VehicleReport {
+    pub id: Text,
+    pub kind: VehicleKind,
+    pub position: LonLat,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speed_kmh: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heading_deg: Option<f64>,
+    /// The approved route it runs on (a name in the scene's `vehicles.routes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
+}
+
 /// Why a message was rejected; the variant name is the counter's label.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DecodeError {
@@ -397,7 +495,14 @@ struct Envelope<'a> {
 }
 
 /// The message kinds this build reads, with their `kind` string.
-const KINDS: [&str; 4] = ["device", "camera", "work_order", "project"];
+const KINDS: [&str; 6] = [
+    "device",
+    "camera",
+    "work_order",
+    "project",
+    "mode",
+    "vehicle",
+];
 
 fn known_kind(kind: &str) -> Option<&'static str> {
     KINDS.into_iter().find(|k| *k == kind)
@@ -409,6 +514,8 @@ fn body<'de, D: serde::Deserializer<'de>>(kind: &'static str, d: D) -> Result<Fe
         "device" => FeedBody::Device(DeviceReport::deserialize(d)?),
         "camera" => FeedBody::Camera(Box::new(CameraReport::deserialize(d)?)),
         "work_order" => FeedBody::WorkOrder(Box::new(WorkOrderEvent::deserialize(d)?)),
+        "mode" => FeedBody::Mode(Box::new(ModeChange::deserialize(d)?)),
+        "vehicle" => FeedBody::Vehicle(Box::new(VehicleReport::deserialize(d)?)),
         _ => FeedBody::Project(Box::new(ProjectUpdate::deserialize(d)?)),
     })
 }
@@ -611,6 +718,18 @@ impl FeedMessage {
                 ts,
                 kind: "project",
                 data: p,
+            }),
+            FeedBody::Mode(m) => serde_json::to_string(&OutEnvelope {
+                v: SCHEMA_VERSION,
+                ts,
+                kind: "mode",
+                data: m,
+            }),
+            FeedBody::Vehicle(v) => serde_json::to_string(&OutEnvelope {
+                v: SCHEMA_VERSION,
+                ts,
+                kind: "vehicle",
+                data: v,
             }),
         };
         result.expect("feed types serialize to JSON without fallible parts")

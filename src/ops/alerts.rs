@@ -5,10 +5,11 @@
 //! and silence through [`OperatorAction`] messages.
 
 use super::clock::TwinClock;
+use super::modes::OperatingState;
 use super::timers::Timers;
 use crate::TwinSet;
-use crate::feeds::ingest::{DeviceReported, GeoPosition};
-use crate::feeds::schema::{DeviceKind, DeviceStatus, Reading, Text};
+use crate::feeds::ingest::{DeviceReported, GeoPosition, ModeRequested, VehicleReported};
+use crate::feeds::schema::{DeviceKind, DeviceStatus, OperatingMode, Reading, Text};
 use crate::geo::LonLat;
 use crate::scene::ops::{Condition, RuleSpec, Severity};
 use bevy::platform::collections::HashMap;
@@ -112,6 +113,10 @@ pub enum Action {
         minutes: f64,
         why: String,
     },
+    SwitchMode {
+        mode: OperatingMode,
+        why: String,
+    },
 }
 
 #[derive(Message, Debug, Clone, PartialEq)]
@@ -128,14 +133,17 @@ struct Rule {
     hold: TimeDelta,
 }
 
-/// The scene's rules in force (built-ins replaced or extended by the scene).
+/// The scene's rules (built-ins replaced or extended by the scene), per operating
+/// mode: a mode's rules replace the scene's by name, each keeping its place.
 #[derive(Resource, Debug, Clone, Default)]
-pub struct AlertRules(Vec<Rule>);
+pub struct AlertRules {
+    by_mode: Vec<(OperatingMode, Vec<Rule>)>,
+}
 
 impl AlertRules {
-    pub fn new(specs: Vec<RuleSpec>) -> Self {
+    pub fn new(spec: &crate::scene::ops::OperationsSpec) -> Self {
         let secs = |s: f64| TimeDelta::milliseconds((s * 1000.0).round() as i64);
-        Self(
+        let rules = |specs: Vec<RuleSpec>| {
             specs
                 .into_iter()
                 .map(|spec| Rule {
@@ -143,12 +151,26 @@ impl AlertRules {
                     hold: secs(spec.keep_firing_for_s),
                     spec,
                 })
+                .collect()
+        };
+        Self {
+            by_mode: OperatingMode::ALL
+                .into_iter()
+                .map(|m| (m, rules(spec.rules_in_mode(m))))
                 .collect(),
-        )
+        }
     }
 
-    pub fn names(&self) -> Vec<&str> {
-        self.0.iter().map(|r| r.spec.name.as_str()).collect()
+    fn in_mode(&self, mode: OperatingMode) -> &[Rule] {
+        self.by_mode
+            .iter()
+            .find(|(m, _)| *m == mode)
+            .map_or(&[], |(_, r)| r.as_slice())
+    }
+
+    /// The rules in force in `mode`.
+    pub fn specs(&self, mode: OperatingMode) -> Vec<&RuleSpec> {
+        self.in_mode(mode).iter().map(|r| &r.spec).collect()
     }
 }
 
@@ -158,6 +180,10 @@ struct Active {
     alert: usize,
     /// When the condition last cleared while firing (the hold runs from here).
     clear_since: Option<DateTime<FixedOffset>>,
+    /// The rule's pending and hold times when they were set (a mode switch may
+    /// change the rule; a running timer keeps its own).
+    pending: TimeDelta,
+    hold: TimeDelta,
 }
 
 /// Per device, what the heartbeat and inactivity rules follow.
@@ -272,7 +298,7 @@ impl Alerts {
     /// Applies the condition of `rule` for `device` as observed at `at`.
     fn set_condition(
         &mut self,
-        rules: &AlertRules,
+        rules: &[Rule],
         rule: u16,
         device: &Text,
         holds: bool,
@@ -280,7 +306,7 @@ impl Alerts {
         at: DateTime<FixedOffset>,
         place: &Place,
     ) {
-        let r = &rules.0[rule as usize];
+        let r = &rules[rule as usize];
         let key = (device.clone(), rule);
         match (self.active.get_mut(&key), holds) {
             (None, true) => {
@@ -310,6 +336,8 @@ impl Alerts {
                     Active {
                         alert: index,
                         clear_since: None,
+                        pending: r.pending,
+                        hold: r.hold,
                     },
                 );
                 if r.pending <= TimeDelta::zero() {
@@ -345,6 +373,7 @@ impl Alerts {
                     }
                 } else if active.clear_since.is_none() {
                     active.clear_since = Some(at);
+                    active.hold = r.hold;
                     if r.hold <= TimeDelta::zero() {
                         self.resolve(&key, at, "rule");
                     } else {
@@ -363,32 +392,24 @@ impl Alerts {
     }
 
     /// A timer fell due at `due`: act if the state it was set for still stands.
-    fn on_due(
-        &mut self,
-        rules: &AlertRules,
-        due: DateTime<FixedOffset>,
-        what: Due,
-        places: &Places,
-    ) {
+    fn on_due(&mut self, rules: &[Rule], due: DateTime<FixedOffset>, what: Due, places: &Places) {
         match what {
             Due::Fire { device, rule } => {
-                let r = &rules.0[rule as usize];
                 if let Some(active) = self.active.get(&(device, rule)) {
                     let index = active.alert;
                     if self.list[index].state == AlertState::Pending
-                        && self.list[index].since + r.pending == due
+                        && self.list[index].since + active.pending == due
                     {
                         self.fire(index, due);
                     }
                 }
             }
             Due::Clear { device, rule } => {
-                let r = &rules.0[rule as usize];
                 let key = (device, rule);
                 if self
                     .active
                     .get(&key)
-                    .is_some_and(|a| a.clear_since.is_some_and(|c| c + r.hold == due))
+                    .is_some_and(|a| a.clear_since.is_some_and(|c| c + a.hold == due))
                 {
                     self.resolve(&key, due, "rule");
                 }
@@ -409,7 +430,7 @@ impl Alerts {
                 }
                 let kind = track.kind;
                 let place = places.of(track.position);
-                for (i, r) in rules.0.iter().enumerate() {
+                for (i, r) in rules.iter().enumerate() {
                     if r.spec.when == Condition::MissedHeartbeat && applies(r, kind) {
                         self.set_condition(rules, i as u16, &device, true, None, due, &place);
                     }
@@ -426,7 +447,7 @@ impl Alerts {
                 let (kind, online) = (track.kind, track.status == Some(DeviceStatus::Online));
                 let place = places.of(track.position);
                 let mut next: Option<DateTime<FixedOffset>> = None;
-                for (i, r) in rules.0.iter().enumerate() {
+                for (i, r) in rules.iter().enumerate() {
                     let Condition::Inactive { hours } = r.spec.when else {
                         continue;
                     };
@@ -453,7 +474,7 @@ impl Alerts {
     }
 
     /// Judges one device report against every rule.
-    fn observe(&mut self, rules: &AlertRules, report: &DeviceReported, place: &Place) {
+    fn observe(&mut self, rules: &[Rule], report: &DeviceReported, place: &Place) {
         let fingerprint = readings_fingerprint(&report.readings);
         let track = self.devices.entry(report.id.clone()).or_default();
         track.kind = report.kind.or(track.kind);
@@ -471,7 +492,7 @@ impl Alerts {
         }
         let needs_heartbeat = report.heartbeat_s > 0 && track.heartbeat_due.is_none();
         let mut inactive_due = None;
-        for (i, r) in rules.0.iter().enumerate() {
+        for (i, r) in rules.iter().enumerate() {
             if !applies(r, report.kind) {
                 continue;
             }
@@ -493,6 +514,8 @@ impl Alerts {
                     None => continue,
                 },
                 Condition::Status(s) => (report.status == *s, None),
+                // Vehicles only (see `observe_vehicle`).
+                Condition::OffRoute | Condition::InRestrictedZone => continue,
                 // Any report clears a missed heartbeat.
                 Condition::MissedHeartbeat => (false, None),
                 Condition::Inactive { hours } => {
@@ -536,8 +559,36 @@ impl Alerts {
         }
     }
 
+    /// Judges one key vehicle report against the vehicle rules.
+    fn observe_vehicle(
+        &mut self,
+        rules: &[Rule],
+        v: &VehicleReported,
+        check: super::vehicles::VehicleCheck,
+        place: &Place,
+    ) {
+        let id = v.report.id.clone();
+        let track = self.devices.entry(id.clone()).or_default();
+        track.position = Some(v.report.position);
+        track.last_report = Some(v.ts);
+        for (i, r) in rules.iter().enumerate() {
+            if !r.spec.enabled {
+                continue;
+            }
+            let holds = match r.spec.when {
+                Condition::OffRoute => match check.off_route {
+                    Some(off) => off,
+                    None => continue,
+                },
+                Condition::InRestrictedZone => check.in_restricted_zone,
+                _ => continue,
+            };
+            self.set_condition(rules, i as u16, &id, holds, None, v.ts, place);
+        }
+    }
+
     /// Fires every timer due at or before `t`, in due order.
-    fn run_timers(&mut self, rules: &AlertRules, t: DateTime<FixedOffset>, places: &Places) {
+    fn run_timers(&mut self, rules: &[Rule], t: DateTime<FixedOffset>, places: &Places) {
         while let Some((due, what)) = self.timers.pop_due(t) {
             self.on_due(rules, due, what, places);
         }
@@ -569,6 +620,7 @@ impl Alerts {
                     .ok_or_else(|| format!("no open alert {alert}"))?;
                 self.resolve(&key, now, &action.operator);
             }
+            Action::SwitchMode { .. } => return Err("a mode switch is not an alert action".into()),
             Action::Silence {
                 device,
                 rule,
@@ -622,7 +674,7 @@ impl Alerts {
 }
 
 fn applies(rule: &Rule, kind: Option<DeviceKind>) -> bool {
-    rule.spec.kind.is_none_or(|k| Some(k) == kind)
+    rule.spec.enabled && rule.spec.kind.is_none_or(|k| Some(k) == kind)
 }
 
 fn heartbeat_window(heartbeat_s: u32) -> TimeDelta {
@@ -689,11 +741,34 @@ pub(super) fn plugin(app: &mut App) {
         );
 }
 
-/// Reports in the order applied; before each, the timers due by its time.
+/// What the rules see this frame, in time order.
+enum Seen<'a> {
+    Device(&'a DeviceReported),
+    Mode(&'a ModeRequested),
+    Vehicle(&'a VehicleReported),
+}
+
+impl Seen<'_> {
+    fn ts(&self) -> DateTime<FixedOffset> {
+        match self {
+            Seen::Device(r) => r.ts,
+            Seen::Mode(m) => m.ts,
+            Seen::Vehicle(v) => v.ts,
+        }
+    }
+}
+
+/// Device reports, mode switches and vehicle reports in time order; before each,
+/// the timers due by its time, so every rule sees the state of its moment.
 fn evaluate(
     mut reports: MessageReader<DeviceReported>,
+    mut modes: MessageReader<ModeRequested>,
+    mut vehicle_reports: MessageReader<VehicleReported>,
     positions: Query<&GeoPosition>,
     rules: Res<AlertRules>,
+    vehicle_rules: Res<super::vehicles::VehicleRules>,
+    mut vehicles: ResMut<super::vehicles::Vehicles>,
+    mut state: ResMut<OperatingState>,
     clock: Res<TwinClock>,
     frame: Option<NonSend<crate::geo::SceneFrame>>,
     areas: Res<crate::spatial::AreaIndex>,
@@ -704,21 +779,50 @@ fn evaluate(
         areas: &areas,
     };
     alerts.newly_fired.clear();
-    for report in reports.read() {
-        alerts.run_timers(&rules, report.ts, &places);
-        let position = positions.get(report.entity).ok().map(|p| p.0);
-        let place = places.of(position);
-        alerts.observe(&rules, report, &place);
+    let mut seen: Vec<Seen> = reports.read().map(Seen::Device).collect();
+    seen.extend(modes.read().map(Seen::Mode));
+    seen.extend(vehicle_reports.read().map(Seen::Vehicle));
+    // Stable: reports of one time keep the order they were applied in.
+    seen.sort_by_key(Seen::ts);
+    for s in seen {
+        let in_force = rules.in_mode(state.mode);
+        alerts.run_timers(in_force, s.ts(), &places);
+        match s {
+            Seen::Device(report) => {
+                let position = positions.get(report.entity).ok().map(|p| p.0);
+                let place = places.of(position);
+                alerts.observe(in_force, report, &place);
+            }
+            Seen::Mode(m) => {
+                let by = format!("{} ({})", m.change.by, m.source);
+                state.switch(m.change.mode, m.ts, &by, m.change.reason.clone());
+            }
+            Seen::Vehicle(v) => {
+                let Some(frame) = places.frame else { continue };
+                let check = vehicle_rules.check(&v.report, v.ts, frame);
+                let place = places.of(Some(v.report.position));
+                alerts.observe_vehicle(in_force, v, check, &place);
+                vehicles
+                    .0
+                    .insert(v.report.id.to_string(), (v.ts, v.report.clone()));
+            }
+        }
     }
-    alerts.run_timers(&rules, clock.now(), &places);
+    let in_force = rules.in_mode(state.mode);
+    alerts.run_timers(in_force, clock.now(), &places);
 }
 
 fn operator_actions(
     mut actions: MessageReader<OperatorAction>,
     clock: Res<TwinClock>,
+    mut state: ResMut<OperatingState>,
     mut alerts: ResMut<Alerts>,
 ) {
     for action in actions.read() {
+        if let Action::SwitchMode { mode, why } = &action.action {
+            state.switch(*mode, clock.now(), &action.operator, Some(why.clone()));
+            continue;
+        }
         match alerts.act(action, clock.now()) {
             Ok(()) => info!("operator {}: {:?}", action.operator, action.action),
             Err(why) => warn!(

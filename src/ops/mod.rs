@@ -7,9 +7,11 @@ pub mod alerts;
 pub mod clock;
 pub mod kpis;
 pub mod linkage;
+pub mod modes;
 pub mod orders;
 pub mod report;
 mod timers;
+pub mod vehicles;
 
 pub use clock::{ClockMode, TwinClock, beijing};
 
@@ -28,7 +30,8 @@ pub enum OpsSet {
 
 /// Installs the scene's operations settings (rules, deadlines, linkage).
 pub fn configure(app: &mut App, spec: &OperationsSpec) {
-    app.insert_resource(alerts::AlertRules::new(spec.effective_rules()))
+    app.insert_resource(alerts::AlertRules::new(spec))
+        .insert_resource(modes::OperatingState::new(spec))
         .insert_resource(orders::SlaPolicy::new(spec.sla.clone(), &spec.calendar))
         .insert_resource(crate::spatial::CameraDefaults(spec.linkage.clone()));
 }
@@ -77,6 +80,9 @@ pub(super) fn plugin(app: &mut App) {
     app.configure_sets(Update, OpsSet::Rules.in_set(TwinSet::Ops))
         .init_resource::<DeviceCounts>()
         .init_resource::<OrderCounts>()
+        .init_resource::<modes::OperatingState>()
+        .init_resource::<vehicles::VehicleRules>()
+        .init_resource::<vehicles::Vehicles>()
         .add_plugins((
             clock::plugin,
             alerts::plugin,

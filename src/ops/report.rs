@@ -22,6 +22,8 @@ pub struct OpsReport {
     /// The twin time the state is taken at.
     pub at: DateTime<FixedOffset>,
     pub devices: DeviceTotals,
+    pub mode: crate::feeds::schema::OperatingMode,
+    pub mode_history: Vec<super::modes::ModeSwitch>,
     pub kpis: Kpis,
     /// Every alert of the last day, in the order they started.
     pub alerts: Vec<Alert>,
@@ -65,8 +67,11 @@ pub fn snapshot(world: &mut World) -> OpsReport {
     let orders = world.resource::<OrderCounts>().clone();
     let alerts = world.resource::<Alerts>();
     let book = world.resource::<OrderBook>();
+    let state = world.resource::<super::modes::OperatingState>();
     OpsReport {
         at,
+        mode: state.mode,
+        mode_history: state.history.clone(),
         devices: DeviceTotals {
             online: counts.online,
             alarm: counts.alarm,

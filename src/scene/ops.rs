@@ -1,7 +1,10 @@
 //! The scene's operations settings: alert rules, work-order deadlines, the working-day
 //! calendar and video linkage. Every field has a default, so a scene may leave it out.
 
-use crate::feeds::schema::{DeviceKind, DeviceStatus, OrderCategory, OrderSource, Urgency};
+use crate::feeds::schema::{
+    DeviceKind, DeviceStatus, OperatingMode, OrderCategory, OrderSource, Urgency, VehicleKind,
+};
+use crate::geo::LonLat;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -50,6 +53,10 @@ pub enum Condition {
     /// Online but no reading has changed for this many hours (the door or water
     /// sensor of an elderly person living alone).
     Inactive { hours: f64 },
+    /// A key vehicle further from its approved route than the route's corridor.
+    OffRoute,
+    /// A key vehicle inside a zone closed to its kind at this time of day.
+    InRestrictedZone,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -94,6 +101,26 @@ pub fn builtin_rules() -> Vec<RuleSpec> {
             severity: Severity::Critical,
             for_s: 0.0,
             keep_firing_for_s: 0.0,
+            enabled: true,
+        },
+        RuleSpec {
+            name: "vehicle-off-route".into(),
+            title: Some("车辆偏离路线 off route".into()),
+            kind: None,
+            when: Condition::OffRoute,
+            severity: Severity::Major,
+            for_s: 0.0,
+            keep_firing_for_s: 60.0,
+            enabled: true,
+        },
+        RuleSpec {
+            name: "vehicle-restricted-zone".into(),
+            title: Some("车辆闯禁区 restricted zone".into()),
+            kind: None,
+            when: Condition::InRestrictedZone,
+            severity: Severity::Major,
+            for_s: 0.0,
+            keep_firing_for_s: 60.0,
             enabled: true,
         },
         RuleSpec {
@@ -187,6 +214,68 @@ impl Default for LinkageSpec {
     }
 }
 
+/// What changes in one operating mode.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModeSpec {
+    pub mode: OperatingMode,
+    /// Rules that replace the rule of the same name while the mode is on (e.g. a
+    /// lower gas threshold during a major event).
+    #[serde(default)]
+    pub rules: Vec<RuleSpec>,
+    /// Alerts below this severity do not reach the wall in this mode.
+    #[serde(default = "lowest")]
+    pub wall_min_severity: Severity,
+    /// Named views the idle tour visits (the scene's views when empty).
+    #[serde(default)]
+    pub tour: Vec<String>,
+    /// The panel that leads (is shown first) in this mode, e.g. "alerts".
+    #[serde(default)]
+    pub lead_panel: Option<String>,
+}
+
+fn lowest() -> Severity {
+    Severity::Info
+}
+
+/// Approved routes and restricted zones for key vehicles.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct VehicleSpec {
+    pub routes: Vec<RouteSpec>,
+    pub zones: Vec<ZoneSpec>,
+}
+
+/// A tour bus's approved route: a line and how far from it the bus may be.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSpec {
+    pub name: String,
+    pub line: Vec<LonLat>,
+    #[serde(default = "corridor")]
+    pub corridor_m: f64,
+}
+
+fn corridor() -> f64 {
+    100.0
+}
+
+/// A zone the given kinds of vehicle may enter only within its time windows (e.g.
+/// muck trucks in the old city only 22:00–06:00).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneSpec {
+    pub name: String,
+    pub ring: Vec<LonLat>,
+    pub kinds: Vec<VehicleKind>,
+    /// Local (Beijing) times of day when entering is allowed, e.g. ("22:00", "06:00");
+    /// none: never allowed.
+    #[serde(default)]
+    pub allowed: Vec<(chrono::NaiveTime, chrono::NaiveTime)>,
+    #[serde(default)]
+    pub severity: Severity,
+}
+
 /// All of the above, as the scene's `operations` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -197,6 +286,10 @@ pub struct OperationsSpec {
     pub linkage: LinkageSpec,
     /// Hours a message may be dated ahead of its source before it is refused (48).
     pub max_clock_jump_h: Option<f64>,
+    /// Per operating mode: rule overrides, what reaches the wall, the tour, the lead
+    /// panel. A mode not listed runs the scene's rules as they are.
+    pub modes: Vec<ModeSpec>,
+    pub vehicles: VehicleSpec,
 }
 
 impl OperationsSpec {
@@ -213,6 +306,20 @@ impl OperationsSpec {
         rules
     }
 
+    /// The rules in force in `mode`: the scene's, with the mode's replacing theirs by
+    /// name (same order, so a rule keeps its place across modes).
+    pub fn rules_in_mode(&self, mode: crate::feeds::schema::OperatingMode) -> Vec<RuleSpec> {
+        let mut rules = self.effective_rules();
+        for m in self.modes.iter().filter(|m| m.mode == mode) {
+            for r in &m.rules {
+                if let Some(slot) = rules.iter_mut().find(|e| e.name == r.name) {
+                    *slot = r.clone();
+                }
+            }
+        }
+        rules
+    }
+
     /// What is wrong with the numbers, naming the rule or setting.
     pub fn validate(&self) -> Result<(), String> {
         let mut names = std::collections::HashSet::new();
@@ -220,6 +327,12 @@ impl OperationsSpec {
             if !names.insert(&r.name) {
                 return Err(format!("operations.rules: '{}' appears twice", r.name));
             }
+        }
+        for r in self
+            .rules
+            .iter()
+            .chain(self.modes.iter().flat_map(|m| &m.rules))
+        {
             let times = [
                 ("for_s", r.for_s),
                 ("keep_firing_for_s", r.keep_firing_for_s),
@@ -253,6 +366,39 @@ impl OperationsSpec {
                 return Err(format!(
                     "operations.rules '{}': a threshold is not finite",
                     r.name
+                ));
+            }
+        }
+        let rules = self.effective_rules();
+        for m in &self.modes {
+            for r in &m.rules {
+                if !rules.iter().any(|e| e.name == r.name) {
+                    return Err(format!(
+                        "operations.modes {:?}: rule '{}' replaces no rule of the scene",
+                        m.mode, r.name
+                    ));
+                }
+            }
+        }
+        for r in &self.vehicles.routes {
+            if r.line.len() < 2 || r.line.iter().any(|p| !p.is_valid()) {
+                return Err(format!(
+                    "operations.vehicles route '{}': a line of 2+ valid points",
+                    r.name
+                ));
+            }
+            if !(r.corridor_m > 0.0 && r.corridor_m <= 10_000.0) {
+                return Err(format!(
+                    "operations.vehicles route '{}': corridor_m within 0–10,000",
+                    r.name
+                ));
+            }
+        }
+        for z in &self.vehicles.zones {
+            if z.ring.len() < 3 || z.ring.iter().any(|p| !p.is_valid()) {
+                return Err(format!(
+                    "operations.vehicles zone '{}': a ring of 3+ valid points",
+                    z.name
                 ));
             }
         }

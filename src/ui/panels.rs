@@ -7,9 +7,11 @@ use crate::feeds::ingest::{
     DisplayName, FeedId, FeedStats, GeoPosition, GridRef, Health, IotDevice, Readings, Status,
     VideoCamera,
 };
+use crate::feeds::schema::OperatingMode;
 use crate::feeds::schema::{DeviceKind, DeviceStatus};
 use crate::feeds::snapshot::{SnapshotCache, SnapshotState};
 use crate::ops::kpis::Kpis;
+use crate::ops::modes::OperatingState;
 use crate::ops::{DeviceCounts, OrderCounts, TwinClock};
 use crate::scene::ops::Severity;
 use crate::view::Selection;
@@ -44,6 +46,7 @@ pub(super) struct WallState<'w, 's> {
     devices: Res<'w, DeviceCounts>,
     orders: Res<'w, OrderCounts>,
     ops: Res<'w, Kpis>,
+    mode: Res<'w, OperatingState>,
     city: Res<'w, CityStatus>,
     feeds: Res<'w, FeedStats>,
     buildings: Res<'w, Buildings>,
@@ -309,6 +312,21 @@ fn header(ui: &mut egui::Ui, s: &WallState, tr: Tr) {
                     .size(16.0),
             );
         }
+        // The operating mode as a coloured banner: calm in daily operation.
+        ui.add_space(24.0);
+        let (mode, fill) = match s.mode.mode {
+            OperatingMode::Daily => (tr.t("日常模式", "Daily"), theme::ONLINE),
+            OperatingMode::MajorHoliday => (tr.t("重大节假日", "Major holiday"), theme::ACCENT),
+            OperatingMode::MajorEvent => (tr.t("重大活动", "Major event"), theme::FAULT),
+            OperatingMode::Emergency => (tr.t("应急模式", "Emergency"), theme::ALARM),
+        };
+        ui.label(
+            RichText::new(format!(" {mode} "))
+                .color(Color32::BLACK)
+                .background_color(fill)
+                .size(20.0)
+                .strong(),
+        );
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
             let now = s.clock.now();
             ui.label(
@@ -425,7 +443,10 @@ fn kpis(ui: &mut egui::Ui, s: &WallState, tr: Tr) {
             .color(theme::ACCENT),
     );
     ui.separator();
-    for severity in Severity::ALL {
+    for severity in Severity::ALL
+        .into_iter()
+        .filter(|sev| *sev >= s.mode.wall_min_severity())
+    {
         let (name, color) = match severity {
             Severity::Critical => (tr.t("紧急", "Critical"), theme::ALARM),
             Severity::Major => (tr.t("重要", "Major"), theme::FAULT),

@@ -276,10 +276,18 @@ fn tour(
     mut state: ResMut<TourState>,
     scene: Res<CurrentScene>,
     time: Res<Time>,
+    mode: Res<crate::ops::modes::OperatingState>,
     mut fly: MessageWriter<FlyTo>,
 ) {
-    let views = &scene.0.file.views;
-    if !settings.enabled || views.len() < 2 {
+    // The operating mode may name its own tour (e.g. the event venue in a major event).
+    let own = mode.tour();
+    let scene_views = &scene.0.file.views;
+    let count = if own.is_empty() {
+        scene_views.len()
+    } else {
+        own.len()
+    };
+    if !settings.enabled || count < 2 {
         return;
     }
     let now = time.elapsed_secs_f64();
@@ -287,9 +295,13 @@ fn tour(
     let due = now - state.last_flight_s >= settings.dwell.as_secs_f64();
     if idle && due {
         // The wall starts at the first view, so the tour moves on to the second.
-        state.next_view = (state.next_view + 1) % views.len();
+        state.next_view = (state.next_view + 1) % count;
         state.last_flight_s = now;
-        fly.write(FlyTo(views[state.next_view].name.clone()));
+        let name = match own.get(state.next_view) {
+            Some(name) => name.clone(),
+            None => scene_views[state.next_view].name.clone(),
+        };
+        fly.write(FlyTo(name));
     }
 }
 

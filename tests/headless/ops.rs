@@ -648,3 +648,117 @@ fn the_same_recording_gives_the_same_report_at_1x_1000x_and_max() {
     assert_eq!(reports[0], reports[1], "1× and 1000×");
     assert_eq!(reports[0], reports[2], "1× and max");
 }
+
+#[test]
+fn a_mode_switch_changes_the_thresholds_in_force() {
+    use citytwin::feeds::schema::OperatingMode;
+    use citytwin::ops::modes::OperatingState;
+    let mut app = ops_app(
+        "ops-modes",
+        r#"rules: [(name: "ch4", kind: gas_detector, when: Above(reading: "ch4_lel", value: 20.0), severity: critical)],
+           modes: [(mode: major_event, wall_min_severity: major, tour: ["venue"],
+                    rules: [(name: "ch4", kind: gas_detector, when: Above(reading: "ch4_lel", value: 10.0), severity: critical)])]"#,
+    );
+    gas(&app, 0, 15.0);
+    step_to(&mut app, 1);
+    assert!(
+        alerts(&app).is_empty(),
+        "15 %LEL is below the daily threshold"
+    );
+    // The report at 20 s is sent first, the switch at 10 s after it: time order wins.
+    gas(&app, 20, 15.0);
+    send(
+        &app,
+        &at(10),
+        "mode",
+        r#"{"mode":"major_event","by":"指挥中心","reason":"国际马拉松"}"#,
+    );
+    step_to(&mut app, 21);
+    let state = app.world().resource::<OperatingState>().clone();
+    assert_eq!(state.mode, OperatingMode::MajorEvent);
+    assert_eq!(state.history.len(), 1);
+    assert_eq!(state.history[0].at, t0() + TimeDelta::seconds(10));
+    assert!(state.history[0].by.starts_with("指挥中心"));
+    assert_eq!(state.wall_min_severity(), Severity::Major);
+    assert_eq!(state.tour(), ["venue"]);
+    assert_eq!(alerts(&app), vec![("ch4".to_string(), AlertState::Firing)]);
+    let fired = app.world().resource::<Alerts>().list[0].fired_at;
+    assert_eq!(fired, Some(t0() + TimeDelta::seconds(20)));
+
+    // An operator switches back; 15 %LEL no longer holds.
+    app.world_mut().write_message(OperatorAction {
+        operator: "值班长 李".into(),
+        action: Action::SwitchMode {
+            mode: OperatingMode::Daily,
+            why: "活动结束".into(),
+        },
+    });
+    step_to(&mut app, 30);
+    gas(&app, 40, 15.0);
+    step_to(&mut app, 41);
+    let state = app.world().resource::<OperatingState>().clone();
+    assert_eq!(state.mode, OperatingMode::Daily);
+    assert_eq!(state.history.len(), 2);
+    assert_eq!(state.history[1].by, "值班长 李");
+    assert_eq!(state.history[1].why.as_deref(), Some("活动结束"));
+    assert_eq!(
+        alerts(&app),
+        vec![("ch4".to_string(), AlertState::Resolved)]
+    );
+}
+
+#[test]
+fn a_tour_bus_off_its_route_and_a_muck_truck_in_a_closed_zone_raise_one_alert_each() {
+    let mut app = ops_app(
+        "ops-vehicles",
+        r#"vehicles: (
+            routes: [(name: "R1", line: [(lon: 113.660, lat: 34.750), (lon: 113.670, lat: 34.750)], corridor_m: 100.0)],
+            zones: [(name: "old-city", ring: [(lon: 113.660, lat: 34.755), (lon: 113.670, lat: 34.755), (lon: 113.670, lat: 34.760), (lon: 113.660, lat: 34.760)],
+                     kinds: [muck_truck], allowed: [("22:00:00", "06:00:00")])])"#,
+    );
+    let bus = |app: &App, s: i64, lat: f64| {
+        send(
+            app,
+            &at(s),
+            "vehicle",
+            &format!(
+                r#"{{"id":"bus-1","kind":"tour_bus","position":{{"lon":113.665,"lat":{lat}}},"speed_kmh":40.0,"route":"R1"}}"#
+            ),
+        );
+    };
+    bus(&app, 0, 34.7502); // ~22 m from the line
+    for s in [10, 20, 30] {
+        bus(&app, s, 34.7520); // ~220 m
+    }
+    bus(&app, 40, 34.7501);
+    // 09:00: the zone is closed to muck trucks; 23:00 it is open.
+    send(
+        &app,
+        &at(5),
+        "vehicle",
+        r#"{"id":"truck-1","kind":"muck_truck","position":{"lon":113.665,"lat":34.757}}"#,
+    );
+    send(
+        &app,
+        &at(14 * 3600),
+        "vehicle",
+        r#"{"id":"truck-2","kind":"muck_truck","position":{"lon":113.665,"lat":34.757}}"#,
+    );
+    step_to(&mut app, 14 * 3600 + 1);
+    let list = app.world().resource::<Alerts>().list.clone();
+    let of = |id: &str| list.iter().filter(|a| a.device == id).collect::<Vec<_>>();
+    assert_eq!(of("bus-1").len(), 1, "{list:?}");
+    assert_eq!(of("bus-1")[0].rule, "vehicle-off-route");
+    assert_eq!(of("bus-1")[0].fired_at, Some(t0() + TimeDelta::seconds(10)));
+    assert_eq!(
+        of("bus-1")[0].state,
+        AlertState::Resolved,
+        "back on its route"
+    );
+    assert_eq!(of("truck-1").len(), 1);
+    assert_eq!(of("truck-1")[0].rule, "vehicle-restricted-zone");
+    assert!(
+        of("truck-2").is_empty(),
+        "23:00 is within the permitted hours"
+    );
+}
