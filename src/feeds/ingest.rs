@@ -233,9 +233,6 @@ struct Tracked {
 #[derive(Resource, Debug, Default)]
 pub struct FeedEntities {
     by_id: HashMap<Text, Tracked>,
-    /// Ids of devices that have announced a heartbeat: the only ones the once-a-second
-    /// silence check looks at (a city has hundreds of thousands that announce none).
-    heartbeats: bevy::platform::collections::HashSet<Text>,
     /// Devices marked offline because they missed three heartbeats.
     pub missed_heartbeats: u64,
 }
@@ -243,6 +240,24 @@ pub struct FeedEntities {
 impl FeedEntities {
     pub fn get(&self, id: &str) -> Option<Entity> {
         self.by_id.get(id).map(|t| t.entity)
+    }
+
+    /// The time of the last report applied for `id` and its promised interval.
+    pub fn last_report(&self, id: &str) -> Option<(DateTime<FixedOffset>, u32)> {
+        self.by_id.get(id).map(|t| (t.ts, t.heartbeat_s))
+    }
+
+    /// Marks a device offline (it missed its heartbeats): returns its entity and the
+    /// status it had, or `None` when it is unknown or offline already.
+    pub fn mark_offline(&mut self, id: &str) -> Option<(Entity, DeviceStatus)> {
+        let tracked = self.by_id.get_mut(id)?;
+        if tracked.status == DeviceStatus::Offline {
+            return None;
+        }
+        let from = tracked.status;
+        tracked.status = DeviceStatus::Offline;
+        self.missed_heartbeats += 1;
+        Some((tracked.entity, from))
     }
 
     pub fn len(&self) -> usize {
@@ -393,7 +408,7 @@ pub(super) fn plugin(app: &mut App) {
         .add_message::<ProjectPhaseChanged>()
         .add_systems(
             Update,
-            (ingest, prune_closed_orders, expire_silent_devices)
+            (ingest, prune_closed_orders)
                 .chain()
                 .in_set(TwinSet::Ingest),
         );
@@ -955,9 +970,6 @@ impl Sink<'_, '_> {
                 .unwrap_or_default(),
             superseded,
         };
-        if u.heartbeat_s.is_some_and(|h| h > 0) && !self.entities.heartbeats.contains(&u.id) {
-            self.entities.heartbeats.insert(u.id.clone());
-        }
         if let Some(tracked) = self.entities.by_id.get_mut(&u.id) {
             if tracked.kind != u.kind {
                 return Err((
@@ -1144,57 +1156,6 @@ impl Record for ProjectUpdate {
 
 /// Devices silent for this many of their heartbeats are marked offline.
 pub const MISSED_HEARTBEATS: i64 = 3;
-
-/// Once a second: a device that promised a heartbeat and has been silent for three of
-/// them (in feed time) goes offline, with the usual status-change message.
-fn expire_silent_devices(
-    stats: Res<FeedStats>,
-    mut entities: ResMut<FeedEntities>,
-    mut statuses: Query<&mut Status>,
-    mut changes: MessageWriter<DeviceStatusChanged>,
-    mut last_check: Local<Option<Instant>>,
-) {
-    if last_check.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
-        return;
-    }
-    *last_check = Some(Instant::now());
-    let Some(now) = stats.latest_ts() else {
-        return;
-    };
-    let mut expired = 0u64;
-    // Unchanged unless a device expires: the panels need not redraw every second.
-    let FeedEntities {
-        by_id, heartbeats, ..
-    } = entities.bypass_change_detection();
-    for id in heartbeats.iter() {
-        let Some(tracked) = by_id.get_mut(id) else {
-            continue;
-        };
-        if tracked.heartbeat_s == 0
-            || tracked.status == DeviceStatus::Offline
-            || now - tracked.ts
-                <= chrono::TimeDelta::seconds(MISSED_HEARTBEATS * i64::from(tracked.heartbeat_s))
-        {
-            continue;
-        }
-        if let Ok(mut status) = statuses.get_mut(tracked.entity) {
-            status.0 = DeviceStatus::Offline;
-        }
-        changes.write(DeviceStatusChanged {
-            entity: tracked.entity,
-            id: id.clone(),
-            from: Some(tracked.status),
-            to: DeviceStatus::Offline,
-        });
-        tracked.status = DeviceStatus::Offline;
-        expired += 1;
-    }
-    if expired > 0 {
-        entities.missed_heartbeats += expired;
-        entities.set_changed();
-        info!("{expired} devices missed {MISSED_HEARTBEATS} heartbeats: marked offline");
-    }
-}
 
 fn prune_closed_orders(stats: Res<FeedStats>, mut orders: ResMut<WorkOrders>) {
     let Some(now) = stats.latest_ts() else {

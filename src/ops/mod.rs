@@ -5,6 +5,8 @@
 
 pub mod alerts;
 pub mod clock;
+pub mod heartbeats;
+pub mod history;
 pub mod kpis;
 pub mod linkage;
 pub mod modes;
@@ -85,10 +87,12 @@ pub(super) fn plugin(app: &mut App) {
         .init_resource::<vehicles::Vehicles>()
         .add_plugins((
             clock::plugin,
+            heartbeats::plugin,
             alerts::plugin,
             orders::plugin,
             linkage::plugin,
             kpis::plugin,
+            history::plugin,
         ))
         .add_systems(Update, (count_devices, count_orders).in_set(TwinSet::Ops));
 }

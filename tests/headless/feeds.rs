@@ -422,13 +422,18 @@ fn a_device_silent_for_three_heartbeats_goes_offline() {
     // Feed time moves on through other messages: two minutes of silence is fine…
     send("08:02:00", "clock", "");
     app.update();
-    std::thread::sleep(Duration::from_millis(1100));
     app.update();
     assert_eq!(entity_status(&mut app, "lift-1"), DeviceStatus::Online);
-    // …three heartbeats and a second is not.
-    send("08:03:01", "clock", "");
+    // …three heartbeats is not: offline at that exact twin time, with no real time
+    // passing (the twin clock is stepped).
+    app.world_mut()
+        .resource_mut::<citytwin::ops::TwinClock>()
+        .step_to(chrono::DateTime::parse_from_rfc3339("2026-11-23T08:02:59+08:00").expect("time"));
     app.update();
-    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(entity_status(&mut app, "lift-1"), DeviceStatus::Online);
+    app.world_mut()
+        .resource_mut::<citytwin::ops::TwinClock>()
+        .step_to(chrono::DateTime::parse_from_rfc3339("2026-11-23T08:03:00+08:00").expect("time"));
     app.update();
     app.update();
     assert_eq!(entity_status(&mut app, "lift-1"), DeviceStatus::Offline);

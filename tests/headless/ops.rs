@@ -762,3 +762,85 @@ fn a_tour_bus_off_its_route_and_a_muck_truck_in_a_closed_zone_raise_one_alert_ea
         "23:00 is within the permitted hours"
     );
 }
+
+#[test]
+fn kpis_and_their_history_equal_hand_counts() {
+    use citytwin::ops::history::{KpiHistory, MINUTES};
+    use citytwin::ops::kpis::Kpis;
+    let mut app = ops_app("ops-kpis", "");
+    // Feed time starts a minute before the first order.
+    send(
+        &app,
+        &at(-60),
+        "device",
+        r#"{"id":"d-0","kind":"other","status":"online","position":{"lon":113.666,"lat":34.755}}"#,
+    );
+    step_to(&mut app, -60);
+    let order = |app: &App, s: i64, id: &str, status: &str, extra: &str| {
+        send(
+            app,
+            &at(s),
+            "work_order",
+            &format!(
+                r#"{{"id":"{id}","source":"hotline12345","category":"environment","text":"噪声扰民","status":"{status}"{extra}}}"#
+            ),
+        );
+    };
+    // All in one frame, as a fast replay would: the counts still go under their own
+    // minutes; the levels are stepped minute by minute below.
+    order(&app, 0, "k-1", "reported", "");
+    order(&app, 10, "k-2", "reported", "");
+    order(&app, 70, "k-3", "reported", r#","urgency":"immediate""#);
+    step_to(&mut app, 119);
+    step_to(&mut app, 120);
+    order(&app, 130, "k-1", "signed", "");
+    order(&app, 190, "k-1", "closed", r#","satisfaction":5"#);
+    order(&app, 200, "k-2", "closed", r#","satisfaction":2"#);
+    send(
+        &app,
+        &at(200),
+        "device",
+        r#"{"id":"d-1","kind":"other","status":"offline","position":{"lon":113.666,"lat":34.755}}"#,
+    );
+    step_to(&mut app, 239);
+    step_to(&mut app, 240);
+    step_to(&mut app, 300);
+    let history = app.world().resource::<KpiHistory>();
+    let minute = |s: i64| {
+        history
+            .city_at(t0() + TimeDelta::seconds(s))
+            .expect("sampled")
+    };
+    assert_eq!(minute(0).orders_reported, 2, "k-1 and k-2 in 09:00");
+    assert_eq!(minute(60).orders_reported, 1, "k-3 in 09:01");
+    assert_eq!(minute(60).orders_open, 3);
+    assert_eq!(minute(180).orders_open, 1, "k-1, k-2 closed in 09:03");
+    assert_eq!(minute(180).orders_reported, 0);
+    assert_eq!(minute(240).online_rate, 0.5, "d-1 offline");
+    assert!(
+        history.memory_bytes() >= MINUTES * 12,
+        "{}",
+        history.memory_bytes()
+    );
+
+    // Two hours later k-3 (immediate: 2 h) is overdue.
+    step_to(&mut app, 70 + 2 * 3600);
+    let now = app.world().resource::<TwinClock>().now();
+    let k = {
+        let world = app.world_mut();
+        citytwin::ops::report::snapshot(world).kpis
+    };
+    assert_eq!(k.orders_today, 3);
+    assert_eq!(k.orders_open, 1);
+    assert_eq!(k.orders_overdue, 1);
+    assert_eq!(k.orders_closed, 2);
+    assert_eq!(k.closure_rate, Some(2.0 / 3.0));
+    assert_eq!(k.satisfaction, Some(0.5), "one of two rated 4–5");
+    // k-2 was closed without a separate signing: signed when closed, 190 s in.
+    assert_eq!(k.mean_sign_minutes, Some((130.0 + 190.0) / 2.0 / 60.0));
+    assert_eq!(k.mean_resolve_hours, Some((190.0 + 190.0) / 2.0 / 3600.0));
+    assert_eq!(k.category_mix.get("environment"), Some(&3));
+    assert_eq!(k.online_rate.get("other"), Some(&0.5));
+    assert_eq!(now, t0() + TimeDelta::seconds(70 + 2 * 3600));
+    assert_ne!(k, Kpis::default());
+}

@@ -1,0 +1,85 @@
+//! Heartbeats: a device that promised to report every `heartbeat_s` and has been
+//! silent for three of them goes offline at that exact twin time, with the usual
+//! status-change message (the `missed-heartbeat` rule raises its alert alike).
+
+use super::clock::TwinClock;
+use super::timers::Timers;
+use crate::TwinSet;
+use crate::feeds::ingest::{
+    DeviceReported, DeviceStatusChanged, FeedEntities, MISSED_HEARTBEATS, Status,
+};
+use crate::feeds::schema::{DeviceStatus, Text};
+use bevy::platform::collections::HashSet;
+use bevy::prelude::*;
+use chrono::TimeDelta;
+
+/// One expiry check pending per device that promised a heartbeat.
+#[derive(Resource, Default)]
+pub struct HeartbeatWatch {
+    timers: Timers<Text>,
+    watched: HashSet<Text>,
+}
+
+pub(super) fn plugin(app: &mut App) {
+    app.init_resource::<HeartbeatWatch>().add_systems(
+        Update,
+        expire_silent_devices
+            .in_set(super::OpsSet::Rules)
+            .in_set(TwinSet::Ops),
+    );
+}
+
+fn window(heartbeat_s: u32) -> TimeDelta {
+    TimeDelta::seconds(MISSED_HEARTBEATS * i64::from(heartbeat_s))
+}
+
+fn expire_silent_devices(
+    mut reports: MessageReader<DeviceReported>,
+    clock: Res<TwinClock>,
+    mut watch: ResMut<HeartbeatWatch>,
+    mut entities: ResMut<FeedEntities>,
+    mut statuses: Query<&mut Status>,
+    mut changes: MessageWriter<DeviceStatusChanged>,
+) {
+    let watch = watch.as_mut();
+    for r in reports.read() {
+        if r.heartbeat_s > 0 && watch.watched.insert(r.id.clone()) {
+            watch.timers.at(r.ts + window(r.heartbeat_s), r.id.clone());
+        }
+    }
+    let now = clock.now();
+    let mut expired = 0u32;
+    while let Some((due, id)) = watch.timers.pop_due(now) {
+        let Some((last, heartbeat_s)) = entities.last_report(&id) else {
+            watch.watched.remove(&id);
+            continue;
+        };
+        let expires = last + window(heartbeat_s.max(1));
+        if heartbeat_s > 0 && expires > due {
+            // Reported since: check again when the new window ends.
+            watch.timers.at(expires, id);
+            continue;
+        }
+        watch.watched.remove(&id);
+        if heartbeat_s == 0 {
+            continue;
+        }
+        // Only written when a device does expire: the panels need not redraw otherwise.
+        let Some((entity, from)) = entities.mark_offline(&id) else {
+            continue;
+        };
+        if let Ok(mut status) = statuses.get_mut(entity) {
+            status.0 = DeviceStatus::Offline;
+        }
+        changes.write(DeviceStatusChanged {
+            entity,
+            id,
+            from: Some(from),
+            to: DeviceStatus::Offline,
+        });
+        expired += 1;
+    }
+    if expired > 0 {
+        info!("{expired} devices missed {MISSED_HEARTBEATS} heartbeats: marked offline");
+    }
+}
