@@ -3,6 +3,7 @@
 //! The frame runs in one order, set here: feeds are ingested, operations state is
 //! updated, the spatial index follows, then the view and the panels.
 
+pub mod bench;
 pub mod city;
 pub mod feeds;
 pub mod generate;

@@ -188,6 +188,21 @@ enum BenchKind {
         #[arg(long, hide = true)]
         result_line: bool,
     },
+    /// Operations at city scale: nearest cameras vs brute force and PostGIS, grid
+    /// lookup vs brute force, rules and KPIs per frame at the city's real rates.
+    Ops {
+        #[arg(long, default_value_t = 130_000)]
+        cameras: usize,
+        /// Incident points queried for their 10 nearest cameras.
+        #[arg(long, default_value_t = 10_000)]
+        queries: usize,
+        /// Events located in their micro-grid.
+        #[arg(long, default_value_t = 100_000)]
+        events: usize,
+        /// Frames (1/60 s of twin time each) timed with every device reporting.
+        #[arg(long, default_value_t = 600)]
+        frames: usize,
+    },
     /// Memory of the live feed state for a city's cameras and devices.
     State {
         #[arg(long, default_value_t = 130_000)]
@@ -591,6 +606,74 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!(
                 "    frames {:.2?} apart on average (60 Hz beat); longest frame update {:.1?}; coalesced {}, rejected {}",
                 f.frame_interval, f.longest_update, f.coalesced, f.rejected
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            which:
+                BenchKind::Ops {
+                    cameras,
+                    queries,
+                    events,
+                    frames,
+                },
+        } => {
+            if cameras < 10 || queries == 0 || events == 0 || frames == 0 || cameras > 10_000_000 {
+                anyhow::bail!("bench ops: at least 10 cameras, one query, event and frame");
+            }
+            let f = citytwin::bench::ops::run(cameras, queries, events, frames)
+                .map_err(|e| anyhow::anyhow!("bench ops: {e}"))?;
+            println!(
+                "10 nearest of {} cameras, {} incident points:",
+                f.cameras, f.queries
+            );
+            println!("  rstar index       {:>10.2} µs/query", f.knn_us);
+            println!(
+                "  brute force       {:>10.2} µs/query   index {:.0}× faster",
+                f.brute_us,
+                f.brute_us / f.knn_us
+            );
+            match f.postgis_us {
+                Some(pg) => println!(
+                    "  PostGIS (GiST, <-> LATERAL) {:>6.2} µs/query   index {:.1}× faster (target ≥ 30×); same 10 ids in {}/{} queries",
+                    pg,
+                    pg / f.knn_us,
+                    f.postgis_agree.0,
+                    f.postgis_agree.1
+                ),
+                None => println!("  PostGIS           not measured (see above)"),
+            }
+            println!("grid of {} events among {} micro-grids:", f.events, f.grids);
+            println!("  rstar + point-in-polygon {:>8.3} µs/lookup", f.pip_us);
+            println!(
+                "  brute force              {:>8.1} µs/lookup   index {:.0}× faster",
+                f.pip_brute_us,
+                f.pip_brute_us / f.pip_us
+            );
+            println!(
+                "rules and KPIs: {} devices at the real rates ({:.1} reports/frame), {} open orders",
+                f.devices, f.messages_per_frame, f.open_orders
+            );
+            println!(
+                "  headless frame (ingest, rules, orders, linkage, KPIs)  mean {:.3} ms  p99 {:.3} ms  (target < 2 ms)",
+                f.frame_ms_mean, f.frame_ms_p99
+            );
+            println!(
+                "  KPI refresh over every device and order (twice a second)  {:.2} ms",
+                f.kpi_refresh_ms
+            );
+            let pg = f.postgis_us.unwrap_or(0.0);
+            println!(
+                "summary: knn_us={:.3} postgis_us={:.3} knn_vs_postgis={:.1} knn_vs_brute={:.1} pip_us={:.4} pip_vs_brute={:.1} rules_kpis_ms={:.3} rules_kpis_p99_ms={:.3} kpi_refresh_ms={:.3}",
+                f.knn_us,
+                pg,
+                if pg > 0.0 { pg / f.knn_us } else { 0.0 },
+                f.brute_us / f.knn_us,
+                f.pip_us,
+                f.pip_brute_us / f.pip_us,
+                f.frame_ms_mean,
+                f.frame_ms_p99,
+                f.kpi_refresh_ms
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -1,12 +1,13 @@
 //! The KPIs the wall and `report` read, in one resource, refreshed from the
 //! operations state (at most a few times a second of real time).
 
+use super::OnlineByKind;
 use super::alerts::Alerts;
 use super::clock::TwinClock;
 use super::orders::OrderBook;
 use crate::TwinSet;
-use crate::feeds::ingest::{IotDevice, Projects, Status, VideoCamera};
-use crate::feeds::schema::{DeviceKind, DeviceStatus, ProjectPhase};
+use crate::feeds::ingest::Projects;
+use crate::feeds::schema::{DeviceKind, OrderCategory, ProjectPhase};
 use crate::scene::ops::Severity;
 use bevy::prelude::*;
 use chrono::{DateTime, FixedOffset};
@@ -35,7 +36,7 @@ pub struct Kpis {
     /// Closed orders rated 4 or 5 / rated, 0–1.
     pub satisfaction: Option<f64>,
     /// Orders in memory by category.
-    pub category_mix: BTreeMap<String, u64>,
+    pub category_mix: BTreeMap<&'static str, u64>,
     /// Open alerts plus open orders per district, most first.
     pub district_ranking: Vec<(String, u64)>,
     pub projects_by_phase: BTreeMap<String, u64>,
@@ -51,25 +52,18 @@ fn label<T: Serialize>(v: &T) -> String {
 }
 
 impl Kpis {
-    pub fn compute<'a>(
+    pub fn compute(
         now: DateTime<FixedOffset>,
         alerts: &Alerts,
         book: &OrderBook,
         projects: &Projects,
-        devices: impl Iterator<Item = (&'static str, DeviceStatus)> + 'a,
+        devices: &OnlineByKind,
     ) -> Self {
         let mut k = Kpis::default();
-        let mut by_kind: BTreeMap<&'static str, (u64, u64)> = BTreeMap::new();
-        for (kind, status) in devices {
-            let e = by_kind.entry(kind).or_default();
-            e.1 += 1;
-            if status == DeviceStatus::Online {
-                e.0 += 1;
-            }
-        }
-        k.online_rate = by_kind
-            .into_iter()
-            .map(|(kind, (on, all))| (kind, on as f64 / all.max(1) as f64))
+        k.online_rate = devices
+            .0
+            .iter()
+            .map(|(kind, (on, all))| (*kind, *on as f64 / (*all).max(1) as f64))
             .collect();
         k.alerts_open = alerts.open_by_severity(now);
         k.alerts_fired_total = alerts.fired_total;
@@ -79,7 +73,9 @@ impl Kpis {
             if o.reported_at.date_naive() == today {
                 k.orders_today += 1;
             }
-            *k.category_mix.entry(label(&o.category)).or_default() += 1;
+            *k.category_mix
+                .entry(category_label(o.category))
+                .or_default() += 1;
             if o.is_open() {
                 k.orders_open += 1;
                 if let Some(d) = &o.district {
@@ -132,7 +128,7 @@ fn refresh(
     alerts: Res<Alerts>,
     book: Res<OrderBook>,
     projects: Res<Projects>,
-    devices: Query<(&Status, Option<&IotDevice>, Has<VideoCamera>)>,
+    devices: Res<OnlineByKind>,
     mut kpis: ResMut<Kpis>,
 ) {
     *since += time.delta_secs();
@@ -140,33 +136,27 @@ fn refresh(
         return;
     }
     *since = 0.0;
-    let fresh = Kpis::compute(
-        clock.now(),
-        &alerts,
-        &book,
-        &projects,
-        device_kinds(devices.iter()),
-    );
+    let fresh = Kpis::compute(clock.now(), &alerts, &book, &projects, &devices);
     if *kpis != fresh {
         *kpis = fresh;
     }
 }
 
-/// (kind label, status) of every device and camera.
-pub fn device_kinds<'a>(
-    devices: impl Iterator<Item = (&'a Status, Option<&'a IotDevice>, bool)> + 'a,
-) -> impl Iterator<Item = (&'static str, DeviceStatus)> + 'a {
-    devices.map(|(s, d, camera)| {
-        let kind = match (d, camera) {
-            (Some(d), _) => kind_label(d.kind),
-            (None, true) => "camera",
-            _ => "other",
-        };
-        (kind, s.0)
-    })
+fn category_label(c: OrderCategory) -> &'static str {
+    match c {
+        OrderCategory::Traffic => "traffic",
+        OrderCategory::PublicFacilities => "public_facilities",
+        OrderCategory::Education => "education",
+        OrderCategory::PropertyManagement => "property_management",
+        OrderCategory::Environment => "environment",
+        OrderCategory::Heating => "heating",
+        OrderCategory::MedicalSocialSecurity => "medical_social_security",
+        OrderCategory::Other => "other",
+    }
 }
 
-fn kind_label(kind: DeviceKind) -> &'static str {
+/// The label of a device kind, as the feed writes it.
+pub fn kind_label(kind: DeviceKind) -> &'static str {
     match kind {
         DeviceKind::Elevator => "elevator",
         DeviceKind::GasDetector => "gas_detector",

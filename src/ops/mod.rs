@@ -18,7 +18,7 @@ pub mod vehicles;
 pub use clock::{ClockMode, TwinClock, beijing};
 
 use crate::TwinSet;
-use crate::feeds::ingest::{DeviceStatusChanged, WorkOrderChanged};
+use crate::feeds::ingest::{DeviceStatusChanged, IotDevice, VideoCamera, WorkOrderChanged};
 use crate::feeds::schema::{DeviceStatus, OrderStatus};
 use crate::scene::ops::OperationsSpec;
 use bevy::prelude::*;
@@ -82,6 +82,7 @@ pub(super) fn plugin(app: &mut App) {
     app.configure_sets(Update, OpsSet::Rules.in_set(TwinSet::Ops))
         .init_resource::<DeviceCounts>()
         .init_resource::<OrderCounts>()
+        .init_resource::<OnlineByKind>()
         .init_resource::<modes::OperatingState>()
         .init_resource::<vehicles::VehicleRules>()
         .init_resource::<vehicles::Vehicles>()
@@ -97,9 +98,16 @@ pub(super) fn plugin(app: &mut App) {
         .add_systems(Update, (count_devices, count_orders).in_set(TwinSet::Ops));
 }
 
+/// Devices online and in all, per kind (`camera` for cameras), kept from status
+/// changes so no KPI has to walk a city's devices.
+#[derive(Resource, Debug, Clone, Default, PartialEq)]
+pub struct OnlineByKind(pub std::collections::BTreeMap<&'static str, (u64, u64)>);
+
 fn count_devices(
     mut changes: MessageReader<DeviceStatusChanged>,
+    kinds: Query<(Option<&IotDevice>, Has<VideoCamera>)>,
     mut counts: ResMut<DeviceCounts>,
+    mut by_kind: ResMut<OnlineByKind>,
 ) {
     for change in changes.read() {
         if let Some(from) = change.from {
@@ -107,6 +115,22 @@ fn count_devices(
             *slot = slot.saturating_sub(1);
         }
         *counts.slot(change.to) += 1;
+        let kind = match kinds.get(change.entity) {
+            Ok((Some(d), _)) => kpis::kind_label(d.kind),
+            Ok((None, true)) => "camera",
+            _ => "other",
+        };
+        let (online, total) = by_kind.0.entry(kind).or_default();
+        if change.from.is_none() {
+            *total += 1;
+        }
+        let was = change.from == Some(DeviceStatus::Online);
+        let is = change.to == DeviceStatus::Online;
+        if is && !was {
+            *online += 1;
+        } else if was && !is {
+            *online = online.saturating_sub(1);
+        }
     }
 }
 

@@ -4,12 +4,12 @@
 
 use super::alerts::{Alert, Alerts, Silence};
 use super::clock::TwinClock;
-use super::kpis::{Kpis, device_kinds};
+use super::kpis::Kpis;
 use super::orders::{OrderBook, OrderSla};
 use super::{DeviceCounts, OrderCounts};
 use crate::city::{CityStatus, LoadPhase};
 use crate::feeds::SourceState;
-use crate::feeds::ingest::{FeedStats, IngestConfig, IotDevice, Projects, Status, VideoCamera};
+use crate::feeds::ingest::{FeedStats, IngestConfig, Projects};
 use crate::{TwinOptions, headless_app};
 use bevy::prelude::*;
 use chrono::{DateTime, FixedOffset};
@@ -52,16 +52,14 @@ pub struct FeedTotals {
 }
 
 /// Takes the operations state of a running app at its twin clock's time.
-pub fn snapshot(world: &mut World) -> OpsReport {
+pub fn snapshot(world: &World) -> OpsReport {
     let at = world.resource::<TwinClock>().now();
-    let mut q = world.query::<(&Status, Option<&IotDevice>, Has<VideoCamera>)>();
-    let kinds: Vec<_> = device_kinds(q.iter(world)).collect();
     let kpis = Kpis::compute(
         at,
         world.resource::<Alerts>(),
         world.resource::<OrderBook>(),
         world.resource::<Projects>(),
-        kinds.into_iter(),
+        world.resource::<super::OnlineByKind>(),
     );
     let counts = world.resource::<DeviceCounts>().clone();
     let orders = world.resource::<OrderCounts>().clone();

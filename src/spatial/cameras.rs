@@ -6,7 +6,8 @@ use bevy::prelude::*;
 use rstar::RTree;
 use rstar::primitives::GeomWithData;
 
-type Entry = GeomWithData<[f64; 2], Entity>;
+/// The tree holds each camera's view with its place, so a query reads no map.
+type Entry = GeomWithData<[f64; 2], (Entity, CameraView)>;
 
 /// What the queries need of one camera, in the local frame (metres east, north).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -65,58 +66,96 @@ impl CameraIndex {
         self.by_entity.get(&entity)
     }
 
-    /// Adds a camera or updates it; the tree changes only when it moved.
+    /// Adds a camera or updates it.
     pub fn upsert(&mut self, entity: Entity, view: CameraView) {
         match self.by_entity.insert(entity, view) {
-            Some(old) if old.at == view.at => {}
+            Some(old) if old == view => {}
             Some(old) => {
-                self.tree.remove(&Entry::new(old.at, entity));
-                self.tree.insert(Entry::new(view.at, entity));
+                self.tree.remove(&Entry::new(old.at, (entity, old)));
+                self.tree.insert(Entry::new(view.at, (entity, view)));
             }
-            None => self.tree.insert(Entry::new(view.at, entity)),
+            None => self.tree.insert(Entry::new(view.at, (entity, view))),
         }
+    }
+
+    /// Adds or updates many cameras; when they are many compared with the index (a
+    /// city's cameras announcing themselves), the tree is bulk-loaded anew, which is
+    /// quicker and gives a better tree than inserting one by one.
+    pub fn upsert_many(&mut self, cameras: impl IntoIterator<Item = (Entity, CameraView)>) {
+        let cameras: Vec<_> = cameras.into_iter().collect();
+        if cameras.len() < 1024 || cameras.len() * 4 < self.by_entity.len() {
+            for (e, v) in cameras {
+                self.upsert(e, v);
+            }
+            return;
+        }
+        self.by_entity.extend(cameras);
+        let entries = self
+            .by_entity
+            .iter()
+            .map(|(e, v)| Entry::new(v.at, (*e, *v)))
+            .collect();
+        self.tree = RTree::bulk_load(entries);
     }
 
     pub fn remove(&mut self, entity: Entity) {
         if let Some(old) = self.by_entity.remove(&entity) {
-            self.tree.remove(&Entry::new(old.at, entity));
+            self.tree.remove(&Entry::new(old.at, (entity, old)));
         }
     }
 
-    /// Sets whether a camera is online (no tree change).
-    pub fn set_online(&mut self, entity: Entity, online: bool) {
-        if let Some(v) = self.by_entity.get_mut(&entity) {
-            v.online = online;
-        }
-    }
-
-    /// Cameras within `radius_m` of `p`, nearest first, that pass `keep`.
-    fn within<'a>(
-        &'a self,
+    /// The `k` cameras nearest to `p` within `radius_m` that pass `keep`, nearest
+    /// first. Searches a disc sized for about `k` cameras at the index's mean density
+    /// and doubles it until it holds `k` (or all): a plain range search is several
+    /// times quicker than rstar's incremental nearest-neighbour iterator.
+    fn within(
+        &self,
         p: [f64; 2],
+        k: usize,
         radius_m: f64,
-        keep: impl Fn(&CameraView) -> bool + 'a,
-    ) -> impl Iterator<Item = (Entity, f64)> + 'a {
-        let r2 = radius_m * radius_m;
-        self.tree
-            .nearest_neighbor_iter_with_distance_2(&p)
-            .take_while(move |(_, d2)| *d2 <= r2)
-            .filter_map(move |(e, d2)| {
-                let view = self.by_entity.get(&e.data)?;
-                keep(view).then_some((e.data, d2.sqrt()))
-            })
+        keep: impl Fn(&CameraView) -> bool,
+    ) -> Vec<(Entity, f64)> {
+        let n = self.by_entity.len();
+        if n == 0 || k == 0 {
+            return Vec::new();
+        }
+        let env = self.tree.root().envelope();
+        let (lo, hi) = (env.lower(), env.upper());
+        let area = ((hi[0] - lo[0]) * (hi[1] - lo[1])).max(1.0);
+        // Beyond this every camera is inside the disc.
+        let reach = {
+            let dx = (p[0] - lo[0]).abs().max((p[0] - hi[0]).abs());
+            let dy = (p[1] - lo[1]).abs().max((p[1] - hi[1]).abs());
+            dx.hypot(dy)
+        };
+        let mut r = (1.5 * (k as f64 * area / (std::f64::consts::PI * n as f64)).sqrt()).max(1.0);
+        loop {
+            let r_eff = r.min(radius_m);
+            let mut found: Vec<(Entity, f64)> = self
+                .tree
+                .locate_within_distance(p, r_eff * r_eff)
+                .filter_map(|e| {
+                    let (entity, view) = &e.data;
+                    keep(view).then(|| (*entity, view.distance2(p).sqrt()))
+                })
+                .collect();
+            if found.len() >= k || r_eff >= radius_m || r >= reach {
+                found.sort_by(|a, b| a.1.total_cmp(&b.1));
+                found.truncate(k);
+                return found;
+            }
+            r *= 2.0;
+        }
     }
 
     /// The `k` nearest online cameras within `radius_m`, with their distances.
     pub fn nearest(&self, p: [f64; 2], k: usize, radius_m: f64) -> Vec<(Entity, f64)> {
-        self.within(p, radius_m, |v| v.online).take(k).collect()
+        self.within(p, k, radius_m, |v| v.online)
     }
 
     /// The `k` nearest online cameras within `radius_m` whose view covers `p`.
     pub fn seeing(&self, p: [f64; 2], k: usize, radius_m: f64) -> Vec<(Entity, f64)> {
-        self.within(p, radius_m, move |v| v.online && v.sees(p))
-            .take(k)
-            .collect()
+        self.within(p, k, radius_m, |v| v.online && v.sees(p))
     }
 
     /// Video linkage: cameras that see `p` first, then, if fewer than `k`, the nearest
@@ -125,7 +164,8 @@ impl CameraIndex {
         let mut chosen = self.seeing(p, k, radius_m);
         if chosen.len() < k {
             let more: Vec<_> = self
-                .within(p, radius_m, |v| v.online)
+                .within(p, k + chosen.len(), radius_m, |v| v.online)
+                .into_iter()
                 .filter(|(e, _)| !chosen.iter().any(|(c, _)| c == e))
                 .take(k - chosen.len())
                 .collect();

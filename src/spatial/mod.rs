@@ -151,12 +151,10 @@ fn index_cameras(
         .read()
         .map(|c| c.entity)
         .chain(moved.read().map(|m| m.entity));
-    for entity in entities {
-        let Ok((camera, at, status)) = cameras.get(entity) else {
-            continue;
-        };
+    let views = entities.filter_map(|entity| {
+        let (camera, at, status) = cameras.get(entity).ok()?;
         let local = LocalPoint::from_world(at.0);
-        index.upsert(
+        Some((
             entity,
             cameras::CameraView {
                 at: [local.east_m, local.north_m],
@@ -165,6 +163,7 @@ fn index_cameras(
                 range_m: camera.range_m.unwrap_or(defaults.0.default_range_m),
                 online: status.0 == DeviceStatus::Online,
             },
-        );
-    }
+        ))
+    });
+    index.upsert_many(views);
 }
