@@ -242,6 +242,11 @@ impl FeedEntities {
         self.by_id.get(id).map(|t| t.entity)
     }
 
+    /// The source (index into [`FeedStats::sources`]) that last reported `id`.
+    pub fn source_of(&self, id: &str) -> Option<usize> {
+        self.by_id.get(id).map(|t| t.source)
+    }
+
     /// The time of the last report applied for `id` and its promised interval.
     pub fn last_report(&self, id: &str) -> Option<(DateTime<FixedOffset>, u32)> {
         self.by_id.get(id).map(|t| (t.ts, t.heartbeat_s))

@@ -62,6 +62,9 @@ pub struct Alert {
     pub reports: u64,
     /// Linked cameras (feed ids), nearest first.
     pub cameras: Vec<Text>,
+    /// Why it is muted, while it is: its feed is down, or an alert that causes it
+    /// fires (an inhibition of the scene).
+    pub inhibited_by: Option<String>,
 }
 
 impl Alert {
@@ -242,11 +245,12 @@ impl Alerts {
         self.list.iter().find(|a| a.id == id)
     }
 
-    /// Open (firing or acknowledged) alerts by severity, silenced ones left out.
+    /// Open (firing or acknowledged) alerts by severity, silenced and inhibited ones
+    /// left out.
     pub fn open_by_severity(&self, now: DateTime<FixedOffset>) -> BTreeMap<Severity, u64> {
         let mut out = BTreeMap::new();
         for a in self.list.iter().filter(|a| a.is_open()) {
-            if !self.is_silenced(a, now) {
+            if !self.is_silenced(a, now) && a.inhibited_by.is_none() {
                 *out.entry(a.severity).or_default() += 1;
             }
         }
@@ -264,7 +268,7 @@ impl Alerts {
     pub fn groups(&self, now: DateTime<FixedOffset>) -> BTreeMap<(String, String), u64> {
         let mut out = BTreeMap::new();
         for a in self.list.iter().filter(|a| a.is_open()) {
-            if self.is_silenced(a, now) {
+            if self.is_silenced(a, now) || a.inhibited_by.is_some() {
                 continue;
             }
             let district = a.district.clone().unwrap_or_else(|| "—".into());
@@ -330,6 +334,7 @@ impl Alerts {
                     value,
                     reports: 1,
                     cameras: Vec::new(),
+                    inhibited_by: None,
                 });
                 self.active.insert(
                     key.clone(),
@@ -728,13 +733,18 @@ impl Places<'_> {
     }
 }
 
+/// The scene's inhibitions.
+#[derive(Resource, Debug, Clone, Default)]
+pub struct Inhibitions(pub Vec<crate::scene::ops::InhibitSpec>);
+
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<Alerts>()
         .init_resource::<AlertRules>()
+        .init_resource::<Inhibitions>()
         .add_message::<OperatorAction>()
         .add_systems(
             Update,
-            (evaluate, operator_actions, prune)
+            (evaluate, operator_actions, inhibit, prune)
                 .chain()
                 .in_set(super::OpsSet::Rules)
                 .in_set(TwinSet::Ops),
@@ -830,6 +840,77 @@ fn operator_actions(
                 action.operator, action.action
             ),
         }
+    }
+}
+
+/// Marks the open alerts that are muted: missed heartbeats of devices whose feed is
+/// down, and the targets of an inhibition while its source alert fires nearby.
+fn inhibit(
+    inhibitions: Res<Inhibitions>,
+    stats: Res<crate::feeds::ingest::FeedStats>,
+    entities: Res<crate::feeds::ingest::FeedEntities>,
+    mut alerts: ResMut<Alerts>,
+) {
+    use crate::scene::ops::InhibitScope;
+    let alerts = alerts.bypass_change_detection();
+    let sources: Vec<(&str, &str, Option<&str>, Option<&str>)> = alerts
+        .list
+        .iter()
+        .filter(|a| a.state == AlertState::Firing || a.state == AlertState::Acknowledged)
+        .map(|a| {
+            (
+                a.rule.as_str(),
+                a.id.as_str(),
+                a.district.as_deref(),
+                a.grid.as_deref(),
+            )
+        })
+        .collect();
+    let mut muted: Vec<(usize, Option<String>)> = Vec::new();
+    for (i, a) in alerts.list.iter().enumerate() {
+        if !a.is_open() && a.state != AlertState::Pending {
+            continue;
+        }
+        let feed_down = (a.rule == "missed-heartbeat")
+            .then(|| entities.source_of(&a.device))
+            .flatten()
+            .and_then(|s| stats.sources.get(s))
+            .filter(|s| {
+                matches!(
+                    s.state,
+                    crate::feeds::SourceState::Reconnecting(_)
+                        | crate::feeds::SourceState::Failed(_)
+                )
+            })
+            .map(|s| format!("feed down: {}", crate::feeds::redact(&s.label)));
+        let by_alert = || {
+            inhibitions.0.iter().find_map(|inh| {
+                if !inh.target_rules.contains(&a.rule) {
+                    return None;
+                }
+                sources
+                    .iter()
+                    .find(|(rule, id, district, grid)| {
+                        *rule == inh.source_rule
+                            && *id != a.id
+                            && match inh.same {
+                                InhibitScope::City => true,
+                                InhibitScope::District => {
+                                    district.is_some() && *district == a.district.as_deref()
+                                }
+                                InhibitScope::Grid => grid.is_some() && *grid == a.grid.as_deref(),
+                            }
+                    })
+                    .map(|(_, id, _, _)| id.to_string())
+            })
+        };
+        let why = feed_down.or_else(by_alert);
+        if why != a.inhibited_by {
+            muted.push((i, why));
+        }
+    }
+    for (i, why) in muted {
+        alerts.list[i].inhibited_by = why;
     }
 }
 

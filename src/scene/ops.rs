@@ -276,6 +276,28 @@ pub struct ZoneSpec {
     pub severity: Severity,
 }
 
+/// While an alert of `source_rule` fires, alerts of `target_rules` in the same
+/// district (or grid, or anywhere) are muted: a district's power cut mutes the
+/// offline devices it causes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InhibitSpec {
+    pub source_rule: String,
+    pub target_rules: Vec<String>,
+    #[serde(default)]
+    pub same: InhibitScope,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum InhibitScope {
+    #[default]
+    District,
+    Grid,
+    /// Anywhere in the city.
+    City,
+}
+
 /// All of the above, as the scene's `operations` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -290,6 +312,9 @@ pub struct OperationsSpec {
     /// panel. A mode not listed runs the scene's rules as they are.
     pub modes: Vec<ModeSpec>,
     pub vehicles: VehicleSpec,
+    /// Inhibitions besides the built-in one (a feed that is down mutes the
+    /// missed-heartbeat alerts of its devices).
+    pub inhibit: Vec<InhibitSpec>,
 }
 
 impl OperationsSpec {
@@ -377,6 +402,13 @@ impl OperationsSpec {
                         "operations.modes {:?}: rule '{}' replaces no rule of the scene",
                         m.mode, r.name
                     ));
+                }
+            }
+        }
+        for i in &self.inhibit {
+            for name in std::iter::once(&i.source_rule).chain(&i.target_rules) {
+                if !rules.iter().any(|e| e.name == *name) {
+                    return Err(format!("operations.inhibit: no rule named '{name}'"));
                 }
             }
         }

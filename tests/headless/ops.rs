@@ -844,3 +844,85 @@ fn kpis_and_their_history_equal_hand_counts() {
     assert_eq!(now, t0() + TimeDelta::seconds(70 + 2 * 3600));
     assert_ne!(k, Kpis::default());
 }
+
+#[test]
+fn a_power_cut_and_a_feed_outage_mute_the_offline_alerts_they_cause() {
+    use citytwin::feeds::SourceState;
+    let mut app = ops_app(
+        "ops-inhibit",
+        r#"rules: [(name: "power-cut", kind: other, when: Below(reading: "mains_v", value: 100.0), severity: critical)],
+           inhibit: [(source_rule: "power-cut", target_rules: ["missed-heartbeat"], same: city)]"#,
+    );
+    let open = |app: &App| -> u64 {
+        let now = app.world().resource::<TwinClock>().now();
+        app.world()
+            .resource::<Alerts>()
+            .open_by_severity(now)
+            .values()
+            .sum()
+    };
+    send(
+        &app,
+        &at(0),
+        "device",
+        r#"{"id":"wp-1","kind":"water_pressure","status":"online","heartbeat_s":60,"position":{"lon":113.666,"lat":34.755}}"#,
+    );
+    send(
+        &app,
+        &at(0),
+        "device",
+        r#"{"id":"sub-1","kind":"other","status":"online","position":{"lon":113.667,"lat":34.755},"readings":[{"name":"mains_v","value":230.0,"unit":"V"}]}"#,
+    );
+    // The substation loses power; the water meter goes silent.
+    send(
+        &app,
+        &at(30),
+        "device",
+        r#"{"id":"sub-1","kind":"other","status":"online","readings":[{"name":"mains_v","value":0.0,"unit":"V"}]}"#,
+    );
+    step_to(&mut app, 200);
+    let list = app.world().resource::<Alerts>().list.clone();
+    let heartbeat = list
+        .iter()
+        .find(|a| a.rule == "missed-heartbeat")
+        .expect("raised");
+    assert_eq!(
+        heartbeat.inhibited_by.as_deref(),
+        Some(list[0].id.as_str()),
+        "{list:?}"
+    );
+    assert_eq!(open(&app), 1, "only the power cut reaches the wall");
+    // Power back: the heartbeat alert is no longer muted.
+    send(
+        &app,
+        &at(210),
+        "device",
+        r#"{"id":"sub-1","kind":"other","status":"online","readings":[{"name":"mains_v","value":230.0,"unit":"V"}]}"#,
+    );
+    step_to(&mut app, 211);
+    app.update();
+    assert_eq!(open(&app), 1, "the silent meter counts again");
+    // The feed itself goes down: its devices' missed heartbeats are muted.
+    app.world()
+        .resource::<FeedChannel>()
+        .sender
+        .send(FeedEvent::State {
+            source: 0,
+            state: SourceState::Reconnecting("broker gone".into()),
+        })
+        .expect("channel open");
+    app.update();
+    app.update();
+    assert_eq!(open(&app), 0, "the outage mutes it");
+    let list = app.world().resource::<Alerts>().list.clone();
+    let heartbeat = list
+        .iter()
+        .find(|a| a.rule == "missed-heartbeat")
+        .expect("raised");
+    assert!(
+        heartbeat
+            .inhibited_by
+            .as_deref()
+            .is_some_and(|w| w.starts_with("feed down"))
+    );
+}
