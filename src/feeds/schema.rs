@@ -114,6 +114,14 @@ impl FeedBody {
             }
             FeedBody::WorkOrder(w) => {
                 check_position(&w.position)?;
+                if w.related.len() > 64 || w.related.iter().any(|p| !p.is_valid()) {
+                    return Err(DecodeError::Invalid(
+                        "related: at most 64 valid lon/lat".into(),
+                    ));
+                }
+                if w.departments.len() > 64 {
+                    return Err(DecodeError::Invalid("departments: at most 64".into()));
+                }
                 if matches!(w.satisfaction, Some(s) if !(1..=5).contains(&s)) {
                     return Err(DecodeError::Invalid("satisfaction must be 1–5".into()));
                 }
@@ -294,6 +302,27 @@ pub struct WorkOrderEvent {
     /// How fast it must be resolved; sets its resolution deadline (default `normal`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub urgency: Option<Urgency>,
+    /// Every department involved (besides `department`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub departments: Vec<String>,
+    /// Other places the matter concerns (a pipe that runs under two districts).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub related: Vec<LonLat>,
+    /// The administrative levels handling it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub levels: Vec<AdminLevel>,
+}
+
+/// Levels of the administration an order may involve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminLevel {
+    City,
+    District,
+    /// 街道: a street office.
+    Street,
+    /// 社区: a community.
+    Community,
 }
 
 /// A work order's urgency, as the hotline grades it: the resolution deadline follows

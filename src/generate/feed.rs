@@ -357,6 +357,9 @@ pub(super) fn work_orders(
             sign_deadline: Some(start + Duration::milliseconds(reported) + Duration::minutes(5)),
             satisfaction: None,
             urgency: None,
+            departments: Vec::new(),
+            related: Vec::new(),
+            levels: Vec::new(),
         };
         msgs.push(Msg {
             at_ms: at,

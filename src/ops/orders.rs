@@ -7,7 +7,7 @@ use super::timers::Timers;
 use crate::TwinSet;
 use crate::feeds::ingest::WorkOrderChanged;
 use crate::feeds::schema::{
-    OrderCategory, OrderSource, OrderStatus, Text, Urgency, WorkOrderEvent,
+    AdminLevel, OrderCategory, OrderSource, OrderStatus, Text, Urgency, WorkOrderEvent,
 };
 use crate::geo::LonLat;
 use crate::scene::ops::{CalendarSpec, SlaSpec, Within};
@@ -162,6 +162,26 @@ pub struct OrderSla {
     pub cameras: Vec<Text>,
     /// Alerts at the same place shortly before (the likely cause).
     pub alerts: Vec<String>,
+    /// 三跨, computed: the districts its place and related places fall in, the
+    /// departments and the administrative levels involved.
+    pub three_cross: ThreeCross,
+    pub districts: Vec<String>,
+    pub departments: Vec<String>,
+    pub levels: Vec<AdminLevel>,
+}
+
+/// 三跨: whether an order crosses districts, departments or levels.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ThreeCross {
+    pub district: bool,
+    pub department: bool,
+    pub level: bool,
+}
+
+impl ThreeCross {
+    pub fn any(&self) -> bool {
+        self.district || self.department || self.level
+    }
 }
 
 impl OrderSla {
@@ -213,6 +233,7 @@ impl OrderBook {
         c: &WorkOrderChanged,
         order: Option<&WorkOrderEvent>,
         place: super::alerts::Place,
+        districts: &[String],
     ) {
         if !self.orders.contains_key(&c.id) {
             let Some(order) = order else { return };
@@ -239,6 +260,10 @@ impl OrderBook {
                 satisfaction: None,
                 cameras: Vec::new(),
                 alerts: Vec::new(),
+                three_cross: ThreeCross::default(),
+                districts: Vec::new(),
+                departments: Vec::new(),
+                levels: Vec::new(),
             };
             self.timers.at(sla.sign_deadline, (c.id.clone(), Due::Sign));
             self.timers
@@ -250,6 +275,30 @@ impl OrderBook {
         let Some(o) = self.orders.get_mut(&c.id) else {
             return;
         };
+        // What a message adds to the places, departments and levels involved.
+        if let Some(order) = order {
+            let add = |list: &mut Vec<String>, v: &str| {
+                if !list.iter().any(|x| x == v) {
+                    list.push(v.to_string());
+                }
+            };
+            for d in districts {
+                add(&mut o.districts, d);
+            }
+            for d in order.department.iter().chain(&order.departments) {
+                add(&mut o.departments, d);
+            }
+            for l in &order.levels {
+                if !o.levels.contains(l) {
+                    o.levels.push(*l);
+                }
+            }
+            o.three_cross = ThreeCross {
+                district: o.districts.len() > 1,
+                department: o.departments.len() > 1,
+                level: o.levels.len() > 1,
+            };
+        }
         let reopened = o.status == OrderStatus::Closed && c.to != OrderStatus::Closed;
         o.status = c.to;
         if reopened {
@@ -368,7 +417,18 @@ fn follow_orders(
     for c in changes.read() {
         book.run_timers(&policy, c.ts);
         let place = places.of(c.order.position);
-        book.change(&policy, c, Some(&c.order), place);
+        let districts: Vec<String> = place
+            .district
+            .iter()
+            .cloned()
+            .chain(
+                c.order
+                    .related
+                    .iter()
+                    .filter_map(|p| places.of(Some(*p)).district),
+            )
+            .collect();
+        book.change(&policy, c, Some(&c.order), place, &districts);
     }
     let now = clock.now();
     book.run_timers(&policy, now);

@@ -926,3 +926,68 @@ fn a_power_cut_and_a_feed_outage_mute_the_offline_alerts_they_cause() {
             .is_some_and(|w| w.starts_with("feed down"))
     );
 }
+
+#[test]
+fn three_cross_is_computed_from_places_departments_and_levels() {
+    use citytwin::ops::orders::ThreeCross;
+    let dir = temp_dir("ops-three-cross");
+    let square = |w: f64, e: f64| {
+        format!(
+            r#"{{"type":"Polygon","coordinates":[[[{w},34.750],[{e},34.750],[{e},34.760],[{w},34.760],[{w},34.750]]]}}"#
+        )
+    };
+    write(
+        &dir,
+        "districts.geojson",
+        &collection(&[
+            (r#"{"id":"EQ","name":"二七区"}"#, &square(113.660, 113.665)),
+            (r#"{"id":"JS","name":"金水区"}"#, &square(113.665, 113.670)),
+        ]),
+    );
+    let scene = write(
+        &dir,
+        "scene.ron",
+        r#"(name: "three-cross", origin: (lon: 113.665, lat: 34.755),
+            layers: [(kind: Districts, path: "districts.geojson")])"#,
+    );
+    let mut app = headless(load_scene(&scene));
+    wait_for_city(&mut app);
+    send(
+        &app,
+        &at(0),
+        "work_order",
+        r#"{"id":"x-1","source":"hotline12345","category":"public_facilities","text":"供水管道漏水影响两区","status":"reported","position":{"lon":113.662,"lat":34.755},"related":[{"lon":113.668,"lat":34.755}],"department":"市政","departments":["水务"],"levels":["district","street"]}"#,
+    );
+    send(
+        &app,
+        &at(0),
+        "work_order",
+        r#"{"id":"x-2","source":"hotline12345","category":"public_facilities","text":"路灯不亮","status":"reported","position":{"lon":113.662,"lat":34.755},"department":"市政","levels":["street"]}"#,
+    );
+    send(
+        &app,
+        &at(1),
+        "device",
+        r#"{"id":"gas-js","kind":"gas_detector","status":"alarm","position":{"lon":113.668,"lat":34.756}}"#,
+    );
+    step_to(&mut app, 2);
+    let book = app.world().resource::<OrderBook>();
+    let x1 = &book.orders["x-1"];
+    assert_eq!(x1.districts, ["二七区", "金水区"]);
+    assert_eq!(x1.district.as_deref(), Some("二七区"));
+    assert_eq!(
+        x1.three_cross,
+        ThreeCross {
+            district: true,
+            department: true,
+            level: true
+        }
+    );
+    assert!(!book.orders["x-2"].three_cross.any());
+    let alert = &app.world().resource::<Alerts>().list[0];
+    assert_eq!(
+        alert.district.as_deref(),
+        Some("金水区"),
+        "placed by point-in-polygon"
+    );
+}
