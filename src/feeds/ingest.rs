@@ -367,6 +367,15 @@ pub struct ModeRequested {
     pub source: String,
 }
 
+/// An operator's action that arrived on a feed (a control topic, a recording).
+#[derive(Message, Debug, Clone)]
+pub struct OperatorRequested {
+    pub ts: DateTime<FixedOffset>,
+    pub message: super::schema::OperatorMessage,
+    /// The feed it came from (credentials removed).
+    pub source: String,
+}
+
 /// A key vehicle's report, in the order applied.
 #[derive(Message, Debug, Clone)]
 pub struct VehicleReported {
@@ -410,6 +419,7 @@ pub(super) fn plugin(app: &mut App) {
         .add_message::<DeviceReported>()
         .add_message::<ModeRequested>()
         .add_message::<VehicleReported>()
+        .add_message::<OperatorRequested>()
         .add_message::<ProjectPhaseChanged>()
         .add_systems(
             Update,
@@ -486,6 +496,7 @@ struct Outbox<'w> {
     reports: MessageWriter<'w, DeviceReported>,
     modes: MessageWriter<'w, ModeRequested>,
     vehicles: MessageWriter<'w, VehicleReported>,
+    operators: MessageWriter<'w, OperatorRequested>,
     phases: MessageWriter<'w, ProjectPhaseChanged>,
 }
 
@@ -825,6 +836,15 @@ impl Sink<'_, '_> {
                 self.out.modes.write(ModeRequested {
                     ts,
                     change: *m,
+                    source: label,
+                });
+                Ok(())
+            }
+            FeedBody::Operator(o) => {
+                let label = super::redact(&self.stats.source(source).label);
+                self.out.operators.write(OperatorRequested {
+                    ts,
+                    message: *o,
                     source: label,
                 });
                 Ok(())

@@ -34,6 +34,9 @@ pub enum FeedBody {
     Mode(Box<ModeChange>),
     /// A key vehicle (tour bus, muck truck) reports where it is.
     Vehicle(Box<VehicleReport>),
+    /// An operator's action (acknowledge, resolve, silence, switch mode) from a
+    /// control topic or a recording, so a replay shows who did what and when.
+    Operator(Box<OperatorMessage>),
 }
 
 impl FeedBody {
@@ -45,6 +48,7 @@ impl FeedBody {
             FeedBody::Project(p) => &p.id,
             FeedBody::Mode(_) => "mode",
             FeedBody::Vehicle(v) => &v.id,
+            FeedBody::Operator(_) => "operator",
         }
     }
 
@@ -52,6 +56,20 @@ impl FeedBody {
     fn validate(&self) -> Result<(), DecodeError> {
         check_id(self.id())?;
         match self {
+            FeedBody::Operator(o) => {
+                if o.operator.trim().is_empty() || o.operator.len() > 128 {
+                    return Err(DecodeError::Invalid(
+                        "operator: name who (1–128 bytes)".into(),
+                    ));
+                }
+                if let OperatorCommand::Silence { minutes, .. } = &o.command
+                    && !(minutes.is_finite() && *minutes > 0.0 && *minutes <= 30.0 * 1440.0)
+                {
+                    return Err(DecodeError::Invalid(format!(
+                        "silence of {minutes} minutes: 0–30 days"
+                    )));
+                }
+            }
             FeedBody::Mode(m) => {
                 if m.by.trim().is_empty() || m.by.len() > 128 {
                     return Err(DecodeError::Invalid(
@@ -151,6 +169,7 @@ impl FeedBody {
             FeedBody::Project(_) => "project",
             FeedBody::Mode(_) => "mode",
             FeedBody::Vehicle(_) => "vehicle",
+            FeedBody::Operator(_) => "operator",
         }
     }
 }
@@ -444,6 +463,39 @@ pub struct ModeChange {
     pub reason: Option<String>,
 }
 
+/// What an operator does, as a control message says it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum OperatorCommand {
+    Acknowledge {
+        alert: String,
+    },
+    Resolve {
+        alert: String,
+    },
+    Silence {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device: Option<Text>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rule: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        district: Option<String>,
+        minutes: f64,
+        why: String,
+    },
+    SwitchMode {
+        mode: OperatingMode,
+        why: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorMessage {
+    pub operator: String,
+    pub command: OperatorCommand,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum VehicleKind {
@@ -524,13 +576,14 @@ struct Envelope<'a> {
 }
 
 /// The message kinds this build reads, with their `kind` string.
-const KINDS: [&str; 6] = [
+const KINDS: [&str; 7] = [
     "device",
     "camera",
     "work_order",
     "project",
     "mode",
     "vehicle",
+    "operator",
 ];
 
 fn known_kind(kind: &str) -> Option<&'static str> {
@@ -545,6 +598,7 @@ fn body<'de, D: serde::Deserializer<'de>>(kind: &'static str, d: D) -> Result<Fe
         "work_order" => FeedBody::WorkOrder(Box::new(WorkOrderEvent::deserialize(d)?)),
         "mode" => FeedBody::Mode(Box::new(ModeChange::deserialize(d)?)),
         "vehicle" => FeedBody::Vehicle(Box::new(VehicleReport::deserialize(d)?)),
+        "operator" => FeedBody::Operator(Box::new(OperatorMessage::deserialize(d)?)),
         _ => FeedBody::Project(Box::new(ProjectUpdate::deserialize(d)?)),
     })
 }
@@ -759,6 +813,12 @@ impl FeedMessage {
                 ts,
                 kind: "vehicle",
                 data: v,
+            }),
+            FeedBody::Operator(o) => serde_json::to_string(&OutEnvelope {
+                v: SCHEMA_VERSION,
+                ts,
+                kind: "operator",
+                data: o,
             }),
         };
         result.expect("feed types serialize to JSON without fallible parts")

@@ -238,6 +238,8 @@ pub struct Alerts {
     pub fired_total: u64,
     /// Alerts that fired since the last frame, for linkage and the wall's flash.
     pub newly_fired: Vec<String>,
+    /// Actions from feeds refused because their operator is not the scene's.
+    pub refused_actions: u64,
 }
 
 impl Alerts {
@@ -741,6 +743,7 @@ pub(super) fn plugin(app: &mut App) {
     app.init_resource::<Alerts>()
         .init_resource::<AlertRules>()
         .init_resource::<Inhibitions>()
+        .init_resource::<AllowedOperators>()
         .add_message::<OperatorAction>()
         .add_systems(
             Update,
@@ -822,23 +825,80 @@ fn evaluate(
     alerts.run_timers(in_force, clock.now(), &places);
 }
 
+/// Operators the scene accepts actions from on feeds.
+#[derive(Resource, Debug, Clone, Default)]
+pub struct AllowedOperators(pub Vec<String>);
+
+/// The UI's actions (at the twin's now), then those that came on feeds (at their own
+/// time, only from the scene's operators), each kept with who and when.
 fn operator_actions(
     mut actions: MessageReader<OperatorAction>,
+    mut from_feeds: MessageReader<crate::feeds::ingest::OperatorRequested>,
+    allowed: Res<AllowedOperators>,
     clock: Res<TwinClock>,
     mut state: ResMut<OperatingState>,
     mut alerts: ResMut<Alerts>,
 ) {
-    for action in actions.read() {
+    let now = clock.now();
+    let feed_actions = from_feeds.read().filter_map(|r| {
+        if !allowed.0.contains(&r.message.operator) {
+            warn!(
+                "{}: an action by '{}', who is not among the scene's operators: refused",
+                r.source, r.message.operator
+            );
+            alerts.refused_actions += 1;
+            return None;
+        }
+        Some((
+            OperatorAction {
+                operator: r.message.operator.clone(),
+                action: Action::from(r.message.command.clone()),
+            },
+            r.ts,
+        ))
+    });
+    let all: Vec<(OperatorAction, DateTime<FixedOffset>)> = actions
+        .read()
+        .map(|a| (a.clone(), now))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .chain(feed_actions.collect::<Vec<_>>())
+        .collect();
+    for (action, at) in all {
         if let Action::SwitchMode { mode, why } = &action.action {
-            state.switch(*mode, clock.now(), &action.operator, Some(why.clone()));
+            state.switch(*mode, at, &action.operator, Some(why.clone()));
             continue;
         }
-        match alerts.act(action, clock.now()) {
+        match alerts.act(&action, at) {
             Ok(()) => info!("operator {}: {:?}", action.operator, action.action),
             Err(why) => warn!(
                 "operator {}: {:?} refused: {why}",
                 action.operator, action.action
             ),
+        }
+    }
+}
+
+impl From<crate::feeds::schema::OperatorCommand> for Action {
+    fn from(c: crate::feeds::schema::OperatorCommand) -> Self {
+        use crate::feeds::schema::OperatorCommand as C;
+        match c {
+            C::Acknowledge { alert } => Action::Acknowledge { alert },
+            C::Resolve { alert } => Action::Resolve { alert },
+            C::Silence {
+                device,
+                rule,
+                district,
+                minutes,
+                why,
+            } => Action::Silence {
+                device,
+                rule,
+                district,
+                minutes,
+                why,
+            },
+            C::SwitchMode { mode, why } => Action::SwitchMode { mode, why },
         }
     }
 }

@@ -35,6 +35,7 @@ pub fn configure(app: &mut App, spec: &OperationsSpec) {
     app.insert_resource(alerts::AlertRules::new(spec))
         .insert_resource(modes::OperatingState::new(spec))
         .insert_resource(alerts::Inhibitions(spec.inhibit.clone()))
+        .insert_resource(alerts::AllowedOperators(spec.operators.clone()))
         .insert_resource(orders::SlaPolicy::new(spec.sla.clone(), &spec.calendar))
         .insert_resource(crate::spatial::CameraDefaults(spec.linkage.clone()));
 }

@@ -315,6 +315,9 @@ pub struct OperationsSpec {
     /// Inhibitions besides the built-in one (a feed that is down mutes the
     /// missed-heartbeat alerts of its devices).
     pub inhibit: Vec<InhibitSpec>,
+    /// Operators whose actions are accepted from feeds (control topics, recordings);
+    /// empty: actions from feeds are refused. The wall's own UI is not limited here.
+    pub operators: Vec<String>,
 }
 
 impl OperationsSpec {

@@ -46,7 +46,7 @@ fn schema_examples_decode() {
         .into_iter()
         .filter(|b| !b.contains('…'))
         .collect();
-    assert_eq!(examples.len(), 6, "one example per kind");
+    assert_eq!(examples.len(), 7, "one example per kind");
     for text in examples {
         let one_line = text.lines().map(str::trim).collect::<String>();
         FeedMessage::decode(&one_line)

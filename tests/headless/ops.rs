@@ -991,3 +991,60 @@ fn three_cross_is_computed_from_places_departments_and_levels() {
         "placed by point-in-polygon"
     );
 }
+
+#[test]
+fn operator_actions_on_a_feed_apply_at_their_time_and_only_from_the_scenes_operators() {
+    use citytwin::feeds::schema::OperatingMode;
+    use citytwin::ops::modes::OperatingState;
+    let mut app = ops_app("ops-operator-feed", r#"operators: ["值班员 张"]"#);
+    send(
+        &app,
+        &at(0),
+        "device",
+        r#"{"id":"mh-2","kind":"manhole_cover","status":"alarm","position":{"lon":113.666,"lat":34.755}}"#,
+    );
+    step_to(&mut app, 1);
+    let id = app.world().resource::<Alerts>().list[0].id.clone();
+    let op = |who: &str, command: &str| format!(r#"{{"operator":"{who}","command":{command}}}"#);
+    send(
+        &app,
+        &at(5),
+        "operator",
+        &op("路人", &format!(r#"{{"resolve":{{"alert":"{id}"}}}}"#)),
+    );
+    send(
+        &app,
+        &at(6),
+        "operator",
+        &op(
+            "值班员 张",
+            &format!(r#"{{"acknowledge":{{"alert":"{id}"}}}}"#),
+        ),
+    );
+    send(
+        &app,
+        &at(7),
+        "operator",
+        &op(
+            "值班员 张",
+            r#"{"switch_mode":{"mode":"emergency","why":"暴雨红色预警"}}"#,
+        ),
+    );
+    step_to(&mut app, 10);
+    let alerts = app.world().resource::<Alerts>();
+    let a = &alerts.list[0];
+    assert_eq!(
+        a.state,
+        AlertState::Acknowledged,
+        "the stranger's resolve was refused"
+    );
+    let ack = a.acknowledged.clone().expect("acknowledged");
+    assert_eq!(
+        (ack.by.as_str(), ack.at),
+        ("值班员 张", t0() + TimeDelta::seconds(6))
+    );
+    assert_eq!(alerts.refused_actions, 1);
+    let state = app.world().resource::<OperatingState>();
+    assert_eq!(state.mode, OperatingMode::Emergency);
+    assert_eq!(state.history[0].at, t0() + TimeDelta::seconds(7));
+}
