@@ -59,12 +59,14 @@ impl Kpis {
         projects: &Projects,
         devices: &OnlineByKind,
     ) -> Self {
-        let mut k = Kpis::default();
-        k.online_rate = devices
-            .0
-            .iter()
-            .map(|(kind, (on, all))| (*kind, *on as f64 / (*all).max(1) as f64))
-            .collect();
+        let mut k = Kpis {
+            online_rate: devices
+                .0
+                .iter()
+                .map(|(kind, (on, all))| (*kind, *on as f64 / (*all).max(1) as f64))
+                .collect(),
+            ..default()
+        };
         k.alerts_open = alerts.open_by_severity(now);
         k.alerts_fired_total = alerts.fired_total;
         let today = now.date_naive();
