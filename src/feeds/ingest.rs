@@ -347,6 +347,8 @@ pub struct DeviceMoved {
     pub entity: Entity,
 }
 
+/// A work-order message was applied: raised for every one, also when it repeats the
+/// order's status (`from == Some(to)`).
 #[derive(Message, Debug, Clone)]
 pub struct WorkOrderChanged {
     pub id: String,
@@ -958,8 +960,13 @@ impl Sink<'_, '_> {
             return Err(late(T::KIND, &id, ts, Some(last)));
         }
         self.stats.source(source).last_ts_by_id[slot].insert(id.as_str().into(), ts);
-        if let Some((from, to)) = upsert(map(self), id.clone(), record, state) {
-            changed(self, id, from, to);
+        let now = state(&record);
+        match upsert(map(self), id.clone(), record, state) {
+            Some((from, to)) => changed(self, id, from, to),
+            // Raised for every message of a kind that asks (operations follow each
+            // work-order message, also one that repeats its status).
+            None if T::EVERY_MESSAGE => changed(self, id, Some(now), now),
+            None => {}
         }
         Ok(())
     }
@@ -1158,6 +1165,9 @@ fn late(
 /// Work orders and projects, kept by id in a map.
 trait Record {
     const KIND: &'static str;
+    /// Whether its change message is raised for every message, not only when its
+    /// state changes.
+    const EVERY_MESSAGE: bool;
     /// Which of a source's `last_ts_by_id` maps holds its times.
     const SLOT: usize;
     fn id(&self) -> &str;
@@ -1165,6 +1175,7 @@ trait Record {
 
 impl Record for WorkOrderEvent {
     const KIND: &'static str = "work_order";
+    const EVERY_MESSAGE: bool = true;
     const SLOT: usize = 0;
     fn id(&self) -> &str {
         &self.id
@@ -1173,6 +1184,7 @@ impl Record for WorkOrderEvent {
 
 impl Record for ProjectUpdate {
     const KIND: &'static str = "project";
+    const EVERY_MESSAGE: bool = false;
     const SLOT: usize = 1;
     fn id(&self) -> &str {
         &self.id

@@ -31,6 +31,9 @@ pub struct TwinClock {
     wall: DateTime<FixedOffset>,
     /// Stepped by hand (tests, `report --until`): time never runs behind this.
     manual: Option<DateTime<FixedOffset>>,
+    /// Counts the times feed time went back (a replay that loops): the operations
+    /// state starts over each time.
+    pub rewinds: u64,
 }
 
 impl Default for TwinClock {
@@ -40,6 +43,7 @@ impl Default for TwinClock {
             feed_time: None,
             wall: Utc::now().with_timezone(&beijing()),
             manual: None,
+            rewinds: 0,
         }
     }
 }
@@ -88,13 +92,19 @@ pub(super) fn plugin(app: &mut App) {
 }
 
 /// The only place wall time is read; feed time follows what ingest accepted.
-fn tick(stats: Res<FeedStats>, mut clock: ResMut<TwinClock>) {
+pub(super) fn tick(stats: Res<FeedStats>, mut clock: ResMut<TwinClock>) {
     let wall = Utc::now().with_timezone(&beijing());
     let latest = stats.latest_ts();
     let clock = clock.bypass_change_detection();
     clock.wall = wall;
     // A replay that loops starts its time over: the clock follows it back.
     if latest.is_some() && latest != clock.feed_time {
+        // Only a replay's time going back is a rewind; a live source's redelivered
+        // message is not.
+        if clock.mode == ClockMode::Feed && clock.feed_time.is_some() && latest < clock.feed_time {
+            clock.rewinds += 1;
+            clock.manual = None;
+        }
         clock.feed_time = latest;
     }
 }

@@ -114,6 +114,11 @@ impl KpiHistory {
         }
     }
 
+    /// Counting starts again at the next sample (the rings keep what they hold).
+    pub fn restart(&mut self) {
+        self.last_minute = None;
+    }
+
     /// Memory the rings take, bytes.
     pub fn memory_bytes(&self) -> usize {
         self.city.bytes()

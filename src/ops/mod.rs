@@ -97,7 +97,40 @@ pub(super) fn plugin(app: &mut App) {
             kpis::plugin,
             history::plugin,
         ))
-        .add_systems(Update, (count_devices, count_orders).in_set(TwinSet::Ops));
+        .add_systems(Update, (count_devices, count_orders).in_set(TwinSet::Ops))
+        .add_systems(
+            Update,
+            start_over
+                .after(clock::tick)
+                .before(OpsSet::Rules)
+                .in_set(TwinSet::Ops),
+        );
+}
+
+/// When a replay starts over (feed time goes back), the operations state starts over
+/// with it: alerts, orders, heartbeats, the mode and the history's counting. (Seeking
+/// to a time with the state of that time is the demo's recording format's work.)
+fn start_over(
+    clock: Res<TwinClock>,
+    mut seen: Local<u64>,
+    mut alerts: ResMut<alerts::Alerts>,
+    mut book: ResMut<orders::OrderBook>,
+    mut watch: ResMut<heartbeats::HeartbeatWatch>,
+    mut state: ResMut<modes::OperatingState>,
+    mut vehicles: ResMut<vehicles::Vehicles>,
+    mut history: ResMut<history::KpiHistory>,
+) {
+    if clock.rewinds == *seen {
+        return;
+    }
+    *seen = clock.rewinds;
+    info!("feed time went back (a replay started over): operations state starts over");
+    *alerts = default();
+    *book = default();
+    *watch = default();
+    state.reset();
+    vehicles.0.clear();
+    history.restart();
 }
 
 /// Devices online and in all, per kind (`camera` for cameras), kept from status

@@ -37,6 +37,13 @@ impl OperatingState {
         }
     }
 
+    /// Back to daily with no history (a replay that starts over), the scene's
+    /// settings kept.
+    pub fn reset(&mut self) {
+        self.mode = OperatingMode::default();
+        self.history.clear();
+    }
+
     /// Switches to `to`; returns false when it is the mode already.
     pub fn switch(
         &mut self,
