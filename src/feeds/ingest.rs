@@ -71,6 +71,12 @@ pub enum Health {
 }
 
 impl SourceStats {
+    /// How many times the source went live: a replay that loops goes live again at
+    /// each pass, a network source at each reconnection.
+    pub fn runs(&self) -> u32 {
+        self.run
+    }
+
     pub fn rejected_total(&self) -> u64 {
         self.rejected.values().sum()
     }

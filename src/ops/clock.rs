@@ -92,19 +92,33 @@ pub(super) fn plugin(app: &mut App) {
 }
 
 /// The only place wall time is read; feed time follows what ingest accepted.
-pub(super) fn tick(stats: Res<FeedStats>, mut clock: ResMut<TwinClock>) {
+pub(super) fn tick(
+    stats: Res<FeedStats>,
+    config: Option<Res<crate::feeds::FeedConfig>>,
+    mut passes: Local<u32>,
+    mut clock: ResMut<TwinClock>,
+) {
     let wall = Utc::now().with_timezone(&beijing());
     let latest = stats.latest_ts();
     let clock = clock.bypass_change_detection();
     clock.wall = wall;
-    // A replay that loops starts its time over: the clock follows it back.
+    // A replay that loops goes live again at each pass and starts its time over: the
+    // clock follows it back, and the operations state starts over.
+    let replay_passes: u32 = config.map_or(0, |c| {
+        c.sources
+            .iter()
+            .zip(&stats.sources)
+            .filter(|((_, spec), _)| matches!(spec, crate::feeds::FeedSpec::Replay { .. }))
+            .map(|(_, s)| s.runs().saturating_sub(1))
+            .sum()
+    });
+    if replay_passes != *passes {
+        *passes = replay_passes;
+        clock.rewinds += 1;
+        clock.manual = None;
+        clock.feed_time = None;
+    }
     if latest.is_some() && latest != clock.feed_time {
-        // Only a replay's time going back is a rewind; a live source's redelivered
-        // message is not.
-        if clock.mode == ClockMode::Feed && clock.feed_time.is_some() && latest < clock.feed_time {
-            clock.rewinds += 1;
-            clock.manual = None;
-        }
         clock.feed_time = latest;
     }
 }

@@ -1066,7 +1066,7 @@ fn a_replay_that_loops_starts_the_operations_state_over() {
     let scene = write(
         &dir,
         "scene.ron",
-        r#"(name: "loop", origin: (lon: 113.665, lat: 34.754), feeds: ["replay:feed.ndjson@max,loop"])"#,
+        r#"(name: "loop", origin: (lon: 113.665, lat: 34.754), feeds: ["replay:feed.ndjson@4,loop"])"#,
     );
     let mut app = headless(load_scene(&scene));
     update_until(
@@ -1084,8 +1084,9 @@ fn a_replay_that_loops_starts_the_operations_state_over() {
         "one loop's alert at most: {:?}",
         alerts.list
     );
+    // (A frame may still hold the last report of the pass before.)
     assert!(
-        alerts.list.iter().all(|a| a.reports <= 2),
+        alerts.list.iter().all(|a| a.reports <= 3),
         "{:?}",
         alerts.list
     );
