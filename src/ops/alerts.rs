@@ -100,27 +100,9 @@ impl Silence {
     }
 }
 
-/// What an operator asks for; the UI, tests and a control topic send it alike.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Action {
-    Acknowledge {
-        alert: String,
-    },
-    Resolve {
-        alert: String,
-    },
-    Silence {
-        device: Option<Text>,
-        rule: Option<String>,
-        district: Option<String>,
-        minutes: f64,
-        why: String,
-    },
-    SwitchMode {
-        mode: OperatingMode,
-        why: String,
-    },
-}
+/// What an operator asks for; the UI, tests and a control topic send it alike (the
+/// feed's `operator` message carries the same).
+pub use crate::feeds::schema::OperatorCommand as Action;
 
 #[derive(Message, Debug, Clone, PartialEq)]
 pub struct OperatorAction {
@@ -660,6 +642,14 @@ impl Alerts {
                     .as_ref()
                     .is_some_and(|r| r.at + RESOLVED_RETENTION < now)
         };
+        if self
+            .silences
+            .iter()
+            .any(|s| s.until + RESOLVED_RETENTION < now)
+        {
+            self.silences
+                .retain(|s| s.until + RESOLVED_RETENTION >= now);
+        }
         if !self.list.iter().any(old) {
             return;
         }
@@ -675,8 +665,6 @@ impl Alerts {
         for a in self.active.values_mut() {
             a.alert = remap[a.alert];
         }
-        self.silences
-            .retain(|s| s.until + RESOLVED_RETENTION >= now);
     }
 }
 
@@ -852,7 +840,7 @@ fn operator_actions(
         Some((
             OperatorAction {
                 operator: r.message.operator.clone(),
-                action: Action::from(r.message.command.clone()),
+                action: r.message.command.clone(),
             },
             r.ts,
         ))
@@ -875,30 +863,6 @@ fn operator_actions(
                 "operator {}: {:?} refused: {why}",
                 action.operator, action.action
             ),
-        }
-    }
-}
-
-impl From<crate::feeds::schema::OperatorCommand> for Action {
-    fn from(c: crate::feeds::schema::OperatorCommand) -> Self {
-        use crate::feeds::schema::OperatorCommand as C;
-        match c {
-            C::Acknowledge { alert } => Action::Acknowledge { alert },
-            C::Resolve { alert } => Action::Resolve { alert },
-            C::Silence {
-                device,
-                rule,
-                district,
-                minutes,
-                why,
-            } => Action::Silence {
-                device,
-                rule,
-                district,
-                minutes,
-                why,
-            },
-            C::SwitchMode { mode, why } => Action::SwitchMode { mode, why },
         }
     }
 }

@@ -159,17 +159,24 @@ fn a_hundred_alarm_reports_of_one_device_are_one_alert() {
     assert_eq!(list[0].severity, Severity::Critical);
 }
 
+/// A manhole cover in alarm at 0 s; the id of the alert it raised.
+fn manhole_alarm(app: &mut App, id: &str) -> String {
+    send(
+        app,
+        &at(0),
+        "device",
+        &format!(
+            r#"{{"id":"{id}","kind":"manhole_cover","status":"alarm","position":{{"lon":113.666,"lat":34.755}}}}"#
+        ),
+    );
+    step_to(app, 1);
+    app.world().resource::<Alerts>().list[0].id.clone()
+}
+
 #[test]
 fn acknowledge_and_a_silence_that_expires() {
     let mut app = ops_app("ops-silence", "");
-    send(
-        &app,
-        &at(0),
-        "device",
-        r#"{"id":"mh-1","kind":"manhole_cover","status":"alarm","position":{"lon":113.666,"lat":34.755}}"#,
-    );
-    step_to(&mut app, 1);
-    let id = app.world().resource::<Alerts>().list[0].id.clone();
+    let id = manhole_alarm(&mut app, "mh-1");
     let open = |app: &App| {
         let now = app.world().resource::<TwinClock>().now();
         app.world()
@@ -997,14 +1004,7 @@ fn operator_actions_on_a_feed_apply_at_their_time_and_only_from_the_scenes_opera
     use citytwin::feeds::schema::OperatingMode;
     use citytwin::ops::modes::OperatingState;
     let mut app = ops_app("ops-operator-feed", r#"operators: ["值班员 张"]"#);
-    send(
-        &app,
-        &at(0),
-        "device",
-        r#"{"id":"mh-2","kind":"manhole_cover","status":"alarm","position":{"lon":113.666,"lat":34.755}}"#,
-    );
-    step_to(&mut app, 1);
-    let id = app.world().resource::<Alerts>().list[0].id.clone();
+    let id = manhole_alarm(&mut app, "mh-2");
     let op = |who: &str, command: &str| format!(r#"{{"operator":"{who}","command":{command}}}"#);
     send(
         &app,
