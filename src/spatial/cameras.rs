@@ -6,8 +6,10 @@ use bevy::prelude::*;
 use rstar::RTree;
 use rstar::primitives::GeomWithData;
 
-/// The tree holds each camera's view with its place, so a query reads no map.
-type Entry = GeomWithData<[f64; 2], (Entity, CameraView)>;
+/// The tree holds a camera's place, its slot in [`CameraIndex::slots`] and whether it
+/// is online: small entries keep the tree walk in cache, and the nearest online
+/// cameras are found without reading anything else.
+type Entry = GeomWithData<[f64; 2], (u32, bool)>;
 
 /// What the queries need of one camera, in the local frame (metres east, north).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -50,7 +52,10 @@ impl CameraView {
 #[derive(Resource, Default)]
 pub struct CameraIndex {
     tree: RTree<Entry>,
-    by_entity: HashMap<Entity, CameraView>,
+    /// Entity and view per slot; a removed camera's slot is reused.
+    slots: Vec<(Entity, CameraView)>,
+    free: Vec<u32>,
+    by_entity: HashMap<Entity, u32>,
 }
 
 impl CameraIndex {
@@ -63,18 +68,45 @@ impl CameraIndex {
     }
 
     pub fn get(&self, entity: Entity) -> Option<&CameraView> {
-        self.by_entity.get(&entity)
+        self.by_entity
+            .get(&entity)
+            .map(|&i| &self.slots[i as usize].1)
     }
 
-    /// Adds a camera or updates it.
-    pub fn upsert(&mut self, entity: Entity, view: CameraView) {
-        match self.by_entity.insert(entity, view) {
-            Some(old) if old == view => {}
-            Some(old) => {
-                self.tree.remove(&Entry::new(old.at, (entity, old)));
-                self.tree.insert(Entry::new(view.at, (entity, view)));
+    fn entry(slot: u32, view: &CameraView) -> Entry {
+        Entry::new(view.at, (slot, view.online))
+    }
+
+    /// The camera's slot, a fresh one for a new camera (its view not yet set).
+    fn slot(&mut self, entity: Entity, view: CameraView) -> (u32, Option<CameraView>) {
+        if let Some(&i) = self.by_entity.get(&entity) {
+            let old = std::mem::replace(&mut self.slots[i as usize].1, view);
+            return (i, Some(old));
+        }
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = (entity, view);
+                i
             }
-            None => self.tree.insert(Entry::new(view.at, (entity, view))),
+            None => {
+                self.slots.push((entity, view));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.by_entity.insert(entity, i);
+        (i, None)
+    }
+
+    /// Adds a camera or updates it; the tree changes only when its place or
+    /// online state did.
+    pub fn upsert(&mut self, entity: Entity, view: CameraView) {
+        match self.slot(entity, view) {
+            (i, Some(old)) if old.at != view.at || old.online != view.online => {
+                self.tree.remove(&Self::entry(i, &old));
+                self.tree.insert(Self::entry(i, &view));
+            }
+            (_, Some(_)) => {}
+            (i, None) => self.tree.insert(Self::entry(i, &view)),
         }
     }
 
@@ -89,31 +121,35 @@ impl CameraIndex {
             }
             return;
         }
-        self.by_entity.extend(cameras);
+        for (e, v) in cameras {
+            self.slot(e, v);
+        }
         let entries = self
             .by_entity
-            .iter()
-            .map(|(e, v)| Entry::new(v.at, (*e, *v)))
+            .values()
+            .map(|&i| Self::entry(i, &self.slots[i as usize].1))
             .collect();
         self.tree = RTree::bulk_load(entries);
     }
 
     pub fn remove(&mut self, entity: Entity) {
-        if let Some(old) = self.by_entity.remove(&entity) {
-            self.tree.remove(&Entry::new(old.at, (entity, old)));
+        if let Some(i) = self.by_entity.remove(&entity) {
+            let view = self.slots[i as usize].1;
+            self.tree.remove(&Self::entry(i, &view));
+            self.free.push(i);
         }
     }
 
-    /// The `k` cameras nearest to `p` within `radius_m` that pass `keep`, nearest
-    /// first. Searches a disc sized for about `k` cameras at the index's mean density
-    /// and doubles it until it holds `k` (or all): a plain range search is several
-    /// times quicker than rstar's incremental nearest-neighbour iterator.
+    /// The `k` online cameras nearest to `p` within `radius_m` that pass `keep` (when
+    /// given), nearest first. Searches a disc sized for about `k` cameras at the
+    /// index's mean density and doubles it until it holds `k` (or all): a plain range
+    /// search is quicker than rstar's incremental nearest-neighbour iterator.
     fn within(
         &self,
         p: [f64; 2],
         k: usize,
         radius_m: f64,
-        keep: impl Fn(&CameraView) -> bool,
+        keep: Option<&dyn Fn(&CameraView) -> bool>,
     ) -> Vec<(Entity, f64)> {
         let n = self.by_entity.len();
         if n == 0 || k == 0 {
@@ -131,18 +167,25 @@ impl CameraIndex {
         let mut r = (1.5 * (k as f64 * area / (std::f64::consts::PI * n as f64)).sqrt()).max(1.0);
         loop {
             let r_eff = r.min(radius_m);
-            let mut found: Vec<(Entity, f64)> = self
+            let mut found: Vec<(u32, f64)> = self
                 .tree
                 .locate_within_distance(p, r_eff * r_eff)
-                .filter_map(|e| {
-                    let (entity, view) = &e.data;
-                    keep(view).then(|| (*entity, view.distance2(p).sqrt()))
+                .filter(|e| e.data.1)
+                .filter(|e| keep.is_none_or(|keep| keep(&self.slots[e.data.0 as usize].1)))
+                .map(|e| {
+                    // As `CameraView::distance2`, so ties order alike.
+                    let at = e.geom();
+                    let (dx, dy) = (p[0] - at[0], p[1] - at[1]);
+                    (e.data.0, (dx * dx + dy * dy).sqrt())
                 })
                 .collect();
             if found.len() >= k || r_eff >= radius_m || r >= reach {
                 found.sort_by(|a, b| a.1.total_cmp(&b.1));
                 found.truncate(k);
-                return found;
+                return found
+                    .into_iter()
+                    .map(|(i, d)| (self.slots[i as usize].0, d))
+                    .collect();
             }
             r *= 2.0;
         }
@@ -150,12 +193,12 @@ impl CameraIndex {
 
     /// The `k` nearest online cameras within `radius_m`, with their distances.
     pub fn nearest(&self, p: [f64; 2], k: usize, radius_m: f64) -> Vec<(Entity, f64)> {
-        self.within(p, k, radius_m, |v| v.online)
+        self.within(p, k, radius_m, None)
     }
 
     /// The `k` nearest online cameras within `radius_m` whose view covers `p`.
     pub fn seeing(&self, p: [f64; 2], k: usize, radius_m: f64) -> Vec<(Entity, f64)> {
-        self.within(p, k, radius_m, |v| v.online && v.sees(p))
+        self.within(p, k, radius_m, Some(&|v: &CameraView| v.sees(p)))
     }
 
     /// Video linkage: cameras that see `p` first, then, if fewer than `k`, the nearest
@@ -164,7 +207,7 @@ impl CameraIndex {
         let mut chosen = self.seeing(p, k, radius_m);
         if chosen.len() < k {
             let more: Vec<_> = self
-                .within(p, k + chosen.len(), radius_m, |v| v.online)
+                .within(p, k + chosen.len(), radius_m, None)
                 .into_iter()
                 .filter(|(e, _)| !chosen.iter().any(|(c, _)| c == e))
                 .take(k - chosen.len())
@@ -178,7 +221,8 @@ impl CameraIndex {
     pub fn linked_brute_force(&self, p: [f64; 2], k: usize, radius_m: f64) -> Vec<(Entity, f64)> {
         let mut all: Vec<(Entity, f64, bool)> = self
             .by_entity
-            .iter()
+            .values()
+            .map(|&i| &self.slots[i as usize])
             .filter(|(_, v)| v.online && v.distance2(p) <= radius_m * radius_m)
             .map(|(e, v)| (*e, v.distance2(p).sqrt(), v.sees(p)))
             .collect();
