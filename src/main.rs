@@ -552,6 +552,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!(
                 "  target: decode + apply ≥ 0.5× plain decode and ≥ 1,000,000 msg/s (last row: how the app runs)"
             );
+            println!(
+                "summary: plain_msg_s={:.0} decode_msg_s={:.0} apply_msg_s={:.0} pipeline_msg_s={:.0} apply_vs_plain={:.3} pipeline_vs_plain={:.3}",
+                plain,
+                f.rate(f.decode),
+                f.rate(f.decode_then_apply),
+                f.rate(f.pipeline),
+                f.rate(f.decode_then_apply) / plain,
+                f.rate(f.pipeline) / plain
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
@@ -606,6 +615,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!(
                 "    frames {:.2?} apart on average (60 Hz beat); longest frame update {:.1?}; coalesced {}, rejected {}",
                 f.frame_interval, f.longest_update, f.coalesced, f.rejected
+            );
+            let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+            println!(
+                "summary: sub_msg_s={sub:.0} ours_msg_s={ours:.0} ours_vs_sub={:.3} lag_p50_ms={:.2} lag_p99_ms={:.2} lag_max_ms={:.2} frame_interval_ms={:.2}",
+                ours / sub,
+                ms(f.lag_p50),
+                ms(f.lag_p99),
+                ms(f.lag_max),
+                ms(f.frame_interval)
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -697,6 +715,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!(
                 "  per camera or device      {:>8.0} bytes",
                 f.bytes as f64 / n
+            );
+            println!(
+                "summary: state_mb={:.1} bytes_per_item={:.0} baseline_mb={:.1}",
+                f.bytes as f64 / 1e6,
+                f.bytes as f64 / n,
+                f.baseline_bytes as f64 / 1e6
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -185,6 +185,9 @@ struct DeviceTrack {
     /// A heartbeat/inactivity check is scheduled (one at a time per device).
     heartbeat_due: Option<DateTime<FixedOffset>>,
     inactive_due: Option<DateTime<FixedOffset>>,
+    /// Alerts of this device now active (any rule): with none, a condition that
+    /// does not hold needs no look-up.
+    active: u16,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -219,9 +222,12 @@ pub struct Alerts {
     /// Alerts fired, ever (they leave `list` a day after resolving).
     pub fired_total: u64,
     /// Alerts that fired since the last frame, for linkage and the wall's flash.
-    pub newly_fired: Vec<String>,
+    /// Positions in `list` (valid until the next frame's evaluation).
+    pub newly_fired: Vec<usize>,
     /// Actions from feeds refused because their operator is not the scene's.
     pub refused_actions: u64,
+    /// Some alert is muted now (the inhibition pass may skip frames otherwise).
+    any_inhibited: bool,
 }
 
 impl Alerts {
@@ -269,11 +275,18 @@ impl Alerts {
         a.state = AlertState::Firing;
         a.fired_at = Some(at);
         self.fired_total += 1;
-        self.newly_fired.push(a.id.clone());
+        self.newly_fired.push(index);
+    }
+
+    fn forget_active(&mut self, device: &Text) {
+        if let Some(t) = self.devices.get_mut(device) {
+            t.active = t.active.saturating_sub(1);
+        }
     }
 
     fn resolve(&mut self, key: &(Text, u16), at: DateTime<FixedOffset>, by: &str) {
         if let Some(active) = self.active.remove(key) {
+            self.forget_active(&key.0);
             let a = &mut self.list[active.alert];
             a.state = AlertState::Resolved;
             a.resolved = Some(Stamp {
@@ -292,12 +305,13 @@ impl Alerts {
         holds: bool,
         value: Option<f64>,
         at: DateTime<FixedOffset>,
-        place: &Place,
+        place: &dyn Fn() -> Place,
     ) {
         let r = &rules[rule as usize];
         let key = (device.clone(), rule);
         match (self.active.get_mut(&key), holds) {
             (None, true) => {
+                let place = place();
                 let track = self.devices.get(device);
                 let index = self.list.len();
                 self.list.push(Alert {
@@ -320,6 +334,9 @@ impl Alerts {
                     cameras: Vec::new(),
                     inhibited_by: None,
                 });
+                if let Some(t) = self.devices.get_mut(device) {
+                    t.active += 1;
+                }
                 self.active.insert(
                     key.clone(),
                     Active {
@@ -354,10 +371,16 @@ impl Alerts {
                 if self.list[index].state == AlertState::Pending {
                     // Never fired: it goes without a trace.
                     self.active.remove(&key);
+                    self.forget_active(device);
                     self.list.remove(index);
                     for a in self.active.values_mut() {
                         if a.alert > index {
                             a.alert -= 1;
+                        }
+                    }
+                    for i in &mut self.newly_fired {
+                        if *i > index {
+                            *i -= 1;
                         }
                     }
                 } else if active.clear_since.is_none() {
@@ -421,7 +444,9 @@ impl Alerts {
                 let place = places.of(track.position);
                 for (i, r) in rules.iter().enumerate() {
                     if r.spec.when == Condition::MissedHeartbeat && applies(r, kind) {
-                        self.set_condition(rules, i as u16, &device, true, None, due, &place);
+                        self.set_condition(rules, i as u16, &device, true, None, due, &|| {
+                            place.clone()
+                        });
                     }
                 }
             }
@@ -446,7 +471,9 @@ impl Alerts {
                     let at = changed + hours_delta(hours);
                     if at <= due {
                         if online && !self.active.contains_key(&(device.clone(), i as u16)) {
-                            self.set_condition(rules, i as u16, &device, true, None, at, &place);
+                            self.set_condition(rules, i as u16, &device, true, None, at, &|| {
+                                place.clone()
+                            });
                         }
                     } else {
                         next = Some(next.map_or(at, |n| n.min(at)));
@@ -463,15 +490,21 @@ impl Alerts {
     }
 
     /// Judges one device report against every rule.
-    fn observe(&mut self, rules: &[Rule], report: &DeviceReported, place: &Place) {
+    fn observe(
+        &mut self,
+        rules: &[Rule],
+        report: &DeviceReported,
+        position: Option<LonLat>,
+        place: &dyn Fn() -> Place,
+    ) {
         let fingerprint = readings_fingerprint(&report.readings);
         let track = self.devices.entry(report.id.clone()).or_default();
         track.kind = report.kind.or(track.kind);
         track.status = Some(report.status);
         track.last_report = Some(report.ts);
         track.heartbeat_s = report.heartbeat_s;
-        if place.position.is_some() {
-            track.position = place.position;
+        if position.is_some() {
+            track.position = position;
         }
         let changed = track.last_change.is_none()
             || (!report.readings.is_empty() && track.readings != fingerprint);
@@ -480,6 +513,7 @@ impl Alerts {
             track.last_change = Some(report.ts);
         }
         let needs_heartbeat = report.heartbeat_s > 0 && track.heartbeat_due.is_none();
+        let none_active = track.active == 0;
         let mut inactive_due = None;
         for (i, r) in rules.iter().enumerate() {
             if !applies(r, report.kind) {
@@ -519,7 +553,13 @@ impl Alerts {
                     (false, None)
                 }
             };
+            if !holds && none_active {
+                continue;
+            }
             self.set_condition(rules, i as u16, &report.id, holds, value, report.ts, place);
+        }
+        if !needs_heartbeat && inactive_due.is_none() {
+            return;
         }
         let track = self
             .devices
@@ -572,7 +612,7 @@ impl Alerts {
                 Condition::InRestrictedZone => check.in_restricted_zone,
                 _ => continue,
             };
-            self.set_condition(rules, i as u16, &id, holds, None, v.ts, place);
+            self.set_condition(rules, i as u16, &id, holds, None, v.ts, &|| place.clone());
         }
     }
 
@@ -713,6 +753,15 @@ pub struct Places<'a> {
 }
 
 impl Places<'_> {
+    /// The place of a position whose local-frame point is known already.
+    pub fn at(&self, position: LonLat, local: crate::geo::LocalPoint) -> Place {
+        Place {
+            position: Some(position),
+            district: self.areas.districts.name_at(local).map(str::to_string),
+            grid: self.areas.grids.id_at(local).map(str::to_string),
+        }
+    }
+
     pub fn of(&self, position: Option<LonLat>) -> Place {
         let local = position.and_then(|p| self.frame?.to_local(p).ok());
         Place {
@@ -735,7 +784,7 @@ pub(super) fn plugin(app: &mut App) {
         .add_message::<OperatorAction>()
         .add_systems(
             Update,
-            (evaluate, operator_actions, inhibit, prune)
+            (prune, evaluate, operator_actions, inhibit)
                 .chain()
                 .in_set(super::OpsSet::Rules)
                 .in_set(TwinSet::Ops),
@@ -765,7 +814,7 @@ fn evaluate(
     mut reports: MessageReader<DeviceReported>,
     mut modes: MessageReader<ModeRequested>,
     mut vehicle_reports: MessageReader<VehicleReported>,
-    positions: Query<&GeoPosition>,
+    positions: Query<(&GeoPosition, &crate::feeds::ingest::MarkerAt)>,
     rules: Res<AlertRules>,
     vehicle_rules: Res<super::vehicles::VehicleRules>,
     mut vehicles: ResMut<super::vehicles::Vehicles>,
@@ -784,15 +833,24 @@ fn evaluate(
     seen.extend(modes.read().map(Seen::Mode));
     seen.extend(vehicle_reports.read().map(Seen::Vehicle));
     // Stable: reports of one time keep the order they were applied in.
-    seen.sort_by_key(Seen::ts);
+    if !seen.is_sorted_by_key(Seen::ts) {
+        seen.sort_by_key(Seen::ts);
+    }
     for s in seen {
         let in_force = rules.in_mode(state.mode);
         alerts.run_timers(in_force, s.ts(), &places);
         match s {
             Seen::Device(report) => {
-                let position = positions.get(report.entity).ok().map(|p| p.0);
-                let place = places.of(position);
-                alerts.observe(in_force, report, &place);
+                let at = positions.get(report.entity).ok();
+                // Placed (districts, grids) only when an alert is raised, from the
+                // marker's place in the local frame: no projection per report.
+                let place = || match at {
+                    Some((geo, marker)) => {
+                        places.at(geo.0, crate::geo::LocalPoint::from_world(marker.0))
+                    }
+                    None => Place::default(),
+                };
+                alerts.observe(in_force, report, at.map(|(g, _)| g.0), &place);
             }
             Seen::Mode(m) => {
                 let by = format!("{} ({})", m.change.by, m.source);
@@ -876,10 +934,21 @@ fn inhibit(
     mut alerts: ResMut<Alerts>,
 ) {
     use crate::scene::ops::InhibitScope;
+    let down = |s: &crate::feeds::ingest::SourceStats| {
+        matches!(
+            s.state,
+            crate::feeds::SourceState::Reconnecting(_) | crate::feeds::SourceState::Failed(_)
+        )
+    };
+    // Nothing can be muted, and nothing is: no need to look at every alert.
+    if inhibitions.0.is_empty() && !stats.sources.iter().any(down) && !alerts.any_inhibited {
+        return;
+    }
     let alerts = alerts.bypass_change_detection();
     let sources: Vec<(&str, &str, Option<&str>, Option<&str>)> = alerts
         .list
         .iter()
+        .filter(|_| !inhibitions.0.is_empty())
         .filter(|a| a.state == AlertState::Firing || a.state == AlertState::Acknowledged)
         .map(|a| {
             (
@@ -936,9 +1005,16 @@ fn inhibit(
     for (i, why) in muted {
         alerts.list[i].inhibited_by = why;
     }
+    alerts.any_inhibited = alerts.list.iter().any(|a| a.inhibited_by.is_some());
 }
 
-fn prune(clock: Res<TwinClock>, mut alerts: ResMut<Alerts>) {
+/// Once a twin minute: what is kept for a day need not be looked at every frame.
+fn prune(clock: Res<TwinClock>, mut last: Local<Option<i64>>, mut alerts: ResMut<Alerts>) {
     let now = clock.now();
+    let minute = now.timestamp().div_euclid(60);
+    if *last == Some(minute) {
+        return;
+    }
+    *last = Some(minute);
     alerts.bypass_change_detection().prune(now);
 }

@@ -181,8 +181,8 @@ fn sample(
     // Counts go under the minute of their own time.
     {
         let h = history.bypass_change_detection();
-        for id in &alerts.newly_fired {
-            if let Some(at) = alerts.get(id).and_then(|a| a.fired_at) {
+        for &i in &alerts.newly_fired {
+            if let Some(at) = alerts.list.get(i).and_then(|a| a.fired_at) {
                 h.city
                     .update(at.timestamp().div_euclid(60), |m| m.alerts_fired += 1);
             }

@@ -53,8 +53,8 @@ fn link(
 
     let alerts = alerts.as_mut();
     let fired = std::mem::take(&mut alerts.newly_fired);
-    for id in &fired {
-        let Some(a) = alerts.list.iter_mut().find(|a| a.id == *id) else {
+    for &i in &fired {
+        let Some(a) = alerts.list.get_mut(i) else {
             continue;
         };
         if a.severity == Severity::Critical
