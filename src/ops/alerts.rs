@@ -152,11 +152,6 @@ impl AlertRules {
             .find(|(m, _)| *m == mode)
             .map_or(&[], |(_, r)| r.as_slice())
     }
-
-    /// The rules in force in `mode`.
-    pub fn specs(&self, mode: OperatingMode) -> Vec<&RuleSpec> {
-        self.in_mode(mode).iter().map(|r| &r.spec).collect()
-    }
 }
 
 /// Per device and rule: the alert now active and the times its timers check.
@@ -171,19 +166,16 @@ struct Active {
     hold: TimeDelta,
 }
 
-/// Per device, what the heartbeat and inactivity rules follow.
+/// Per device, what the inactivity rules follow and what an alert needs to say.
 #[derive(Debug, Clone, Default)]
 struct DeviceTrack {
-    last_report: Option<DateTime<FixedOffset>>,
-    heartbeat_s: u32,
     /// Readings fingerprint and when they last changed.
     readings: u64,
     last_change: Option<DateTime<FixedOffset>>,
     status: Option<DeviceStatus>,
     kind: Option<DeviceKind>,
     position: Option<LonLat>,
-    /// A heartbeat/inactivity check is scheduled (one at a time per device).
-    heartbeat_due: Option<DateTime<FixedOffset>>,
+    /// An inactivity check is scheduled (one at a time per device).
     inactive_due: Option<DateTime<FixedOffset>>,
     /// Alerts of this device now active (any rule): with none, a condition that
     /// does not hold needs no look-up.
@@ -201,9 +193,6 @@ enum Due {
     Clear {
         device: Text,
         rule: u16,
-    },
-    Heartbeat {
-        device: Text,
     },
     Inactive {
         device: Text,
@@ -426,30 +415,6 @@ impl Alerts {
                     self.resolve(&key, due, "rule");
                 }
             }
-            Due::Heartbeat { device } => {
-                let Some(track) = self.devices.get_mut(&device) else {
-                    return;
-                };
-                track.heartbeat_due = None;
-                let Some(last) = track.last_report else {
-                    return;
-                };
-                let expires = last + heartbeat_window(track.heartbeat_s);
-                if expires > due {
-                    track.heartbeat_due = Some(expires);
-                    self.timers.at(expires, Due::Heartbeat { device });
-                    return;
-                }
-                let kind = track.kind;
-                let place = places.of(track.position);
-                for (i, r) in rules.iter().enumerate() {
-                    if r.spec.when == Condition::MissedHeartbeat && applies(r, kind) {
-                        self.set_condition(rules, i as u16, &device, true, None, due, &|| {
-                            place.clone()
-                        });
-                    }
-                }
-            }
             Due::Inactive { device } => {
                 let Some(track) = self.devices.get_mut(&device) else {
                     return;
@@ -501,8 +466,6 @@ impl Alerts {
         let track = self.devices.entry(report.id.clone()).or_default();
         track.kind = report.kind.or(track.kind);
         track.status = Some(report.status);
-        track.last_report = Some(report.ts);
-        track.heartbeat_s = report.heartbeat_s;
         if position.is_some() {
             track.position = position;
         }
@@ -512,7 +475,6 @@ impl Alerts {
             track.readings = fingerprint;
             track.last_change = Some(report.ts);
         }
-        let needs_heartbeat = report.heartbeat_s > 0 && track.heartbeat_due.is_none();
         let none_active = track.active == 0;
         let mut inactive_due = None;
         for (i, r) in rules.iter().enumerate() {
@@ -558,26 +520,14 @@ impl Alerts {
             }
             self.set_condition(rules, i as u16, &report.id, holds, value, report.ts, place);
         }
-        if !needs_heartbeat && inactive_due.is_none() {
+        let Some(due) = inactive_due else {
             return;
-        }
+        };
         let track = self
             .devices
             .get_mut(&report.id)
             .expect("tracked just above");
-        if needs_heartbeat {
-            let due = report.ts + heartbeat_window(report.heartbeat_s);
-            track.heartbeat_due = Some(due);
-            self.timers.at(
-                due,
-                Due::Heartbeat {
-                    device: report.id.clone(),
-                },
-            );
-        }
-        if let Some(due) = inactive_due
-            && track.inactive_due.is_none_or(|d| d > due)
-        {
+        if track.inactive_due.is_none_or(|d| d > due) {
             track.inactive_due = Some(due);
             self.timers.at(
                 due,
@@ -585,6 +535,26 @@ impl Alerts {
                     device: report.id.clone(),
                 },
             );
+        }
+    }
+
+    /// A device missed its heartbeats at `at` (see `ops::heartbeats`).
+    fn heartbeat_missed(
+        &mut self,
+        rules: &[Rule],
+        id: &Text,
+        at: DateTime<FixedOffset>,
+        places: &Places,
+    ) {
+        let (kind, position) = self
+            .devices
+            .get(id)
+            .map_or((None, None), |t| (t.kind, t.position));
+        let place = places.of(position);
+        for (i, r) in rules.iter().enumerate() {
+            if r.spec.when == Condition::MissedHeartbeat && applies(r, kind) {
+                self.set_condition(rules, i as u16, id, true, None, at, &|| place.clone());
+            }
         }
     }
 
@@ -599,7 +569,6 @@ impl Alerts {
         let id = v.report.id.clone();
         let track = self.devices.entry(id.clone()).or_default();
         track.position = Some(v.report.position);
-        track.last_report = Some(v.ts);
         for (i, r) in rules.iter().enumerate() {
             if !r.spec.enabled {
                 continue;
@@ -712,10 +681,6 @@ fn applies(rule: &Rule, kind: Option<DeviceKind>) -> bool {
     rule.spec.enabled && rule.spec.kind.is_none_or(|k| Some(k) == kind)
 }
 
-fn heartbeat_window(heartbeat_s: u32) -> TimeDelta {
-    TimeDelta::seconds(crate::feeds::ingest::MISSED_HEARTBEATS * i64::from(heartbeat_s.max(1)))
-}
-
 fn hours_delta(hours: f64) -> TimeDelta {
     TimeDelta::milliseconds((hours * 3_600_000.0).round() as i64)
 }
@@ -762,12 +727,15 @@ impl Places<'_> {
         }
     }
 
+    /// The place of a position, projected into the local frame.
     pub fn of(&self, position: Option<LonLat>) -> Place {
-        let local = position.and_then(|p| self.frame?.to_local(p).ok());
-        Place {
-            position,
-            district: local.and_then(|l| self.areas.districts.name_at(l).map(str::to_string)),
-            grid: local.and_then(|l| self.areas.grids.id_at(l).map(str::to_string)),
+        let local = position.and_then(|p| Some((p, self.frame?.to_local(p).ok()?)));
+        match local {
+            Some((p, l)) => self.at(p, l),
+            None => Place {
+                position,
+                ..default()
+            },
         }
     }
 }
@@ -796,6 +764,7 @@ enum Seen<'a> {
     Device(&'a DeviceReported),
     Mode(&'a ModeRequested),
     Vehicle(&'a VehicleReported),
+    Missed(&'a super::heartbeats::HeartbeatMissed),
 }
 
 impl Seen<'_> {
@@ -804,6 +773,7 @@ impl Seen<'_> {
             Seen::Device(r) => r.ts,
             Seen::Mode(m) => m.ts,
             Seen::Vehicle(v) => v.ts,
+            Seen::Missed(m) => m.at,
         }
     }
 }
@@ -814,6 +784,7 @@ fn evaluate(
     mut reports: MessageReader<DeviceReported>,
     mut modes: MessageReader<ModeRequested>,
     mut vehicle_reports: MessageReader<VehicleReported>,
+    mut missed: MessageReader<super::heartbeats::HeartbeatMissed>,
     positions: Query<(&GeoPosition, &crate::feeds::ingest::MarkerAt)>,
     rules: Res<AlertRules>,
     vehicle_rules: Res<super::vehicles::VehicleRules>,
@@ -832,6 +803,7 @@ fn evaluate(
     let mut seen: Vec<Seen> = reports.read().map(Seen::Device).collect();
     seen.extend(modes.read().map(Seen::Mode));
     seen.extend(vehicle_reports.read().map(Seen::Vehicle));
+    seen.extend(missed.read().map(Seen::Missed));
     // Stable: reports of one time keep the order they were applied in.
     if !seen.is_sorted_by_key(Seen::ts) {
         seen.sort_by_key(Seen::ts);
@@ -852,6 +824,7 @@ fn evaluate(
                 };
                 alerts.observe(in_force, report, at.map(|(g, _)| g.0), &place);
             }
+            Seen::Missed(m) => alerts.heartbeat_missed(in_force, &m.id, m.at, &places),
             Seen::Mode(m) => {
                 let by = format!("{} ({})", m.change.by, m.source);
                 state.switch(m.change.mode, m.ts, &by, m.change.reason.clone());

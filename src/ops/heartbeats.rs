@@ -1,6 +1,6 @@
 //! Heartbeats: a device that promised to report every `heartbeat_s` and has been
 //! silent for three of them goes offline at that exact twin time, with the usual
-//! status-change message (the `missed-heartbeat` rule raises its alert alike).
+//! status-change message, and [`HeartbeatMissed`] for the `missed-heartbeat` rule.
 
 use super::clock::TwinClock;
 use super::timers::Timers;
@@ -13,6 +13,13 @@ use bevy::platform::collections::HashSet;
 use bevy::prelude::*;
 use chrono::TimeDelta;
 
+/// A device went silent for three of its heartbeats, at `at` (twin time).
+#[derive(Message, Debug, Clone)]
+pub struct HeartbeatMissed {
+    pub id: Text,
+    pub at: chrono::DateTime<chrono::FixedOffset>,
+}
+
 /// One expiry check pending per device that promised a heartbeat.
 #[derive(Resource, Default)]
 pub struct HeartbeatWatch {
@@ -21,12 +28,16 @@ pub struct HeartbeatWatch {
 }
 
 pub(super) fn plugin(app: &mut App) {
-    app.init_resource::<HeartbeatWatch>().add_systems(
-        Update,
-        expire_silent_devices
-            .in_set(super::OpsSet::Rules)
-            .in_set(TwinSet::Ops),
-    );
+    app.init_resource::<HeartbeatWatch>()
+        .add_message::<HeartbeatMissed>()
+        .add_systems(
+            Update,
+            // Before the rules, which take the misses in time order with the reports.
+            expire_silent_devices
+                .after(super::clock::tick)
+                .before(super::OpsSet::Rules)
+                .in_set(TwinSet::Ops),
+        );
 }
 
 fn window(heartbeat_s: u32) -> TimeDelta {
@@ -40,6 +51,7 @@ fn expire_silent_devices(
     mut entities: ResMut<FeedEntities>,
     mut statuses: Query<&mut Status>,
     mut changes: MessageWriter<DeviceStatusChanged>,
+    mut missed: MessageWriter<HeartbeatMissed>,
 ) {
     let watch = watch.as_mut();
     for r in reports.read() {
@@ -64,6 +76,10 @@ fn expire_silent_devices(
         if heartbeat_s == 0 {
             continue;
         }
+        missed.write(HeartbeatMissed {
+            id: id.clone(),
+            at: due,
+        });
         // Only written when a device does expire: the panels need not redraw otherwise.
         let Some((entity, from)) = entities.mark_offline(&id) else {
             continue;

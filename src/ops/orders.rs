@@ -231,12 +231,11 @@ impl OrderBook {
         &mut self,
         policy: &SlaPolicy,
         c: &WorkOrderChanged,
-        order: Option<&WorkOrderEvent>,
         place: super::alerts::Place,
         districts: &[String],
     ) {
+        let order = &*c.order;
         if !self.orders.contains_key(&c.id) {
-            let Some(order) = order else { return };
             let urgency = order.urgency.unwrap_or(Urgency::Normal);
             let sla = OrderSla {
                 id: c.id.clone(),
@@ -276,29 +275,27 @@ impl OrderBook {
             return;
         };
         // What a message adds to the places, departments and levels involved.
-        if let Some(order) = order {
-            let add = |list: &mut Vec<String>, v: &str| {
-                if !list.iter().any(|x| x == v) {
-                    list.push(v.to_string());
-                }
-            };
-            for d in districts {
-                add(&mut o.districts, d);
+        let add = |list: &mut Vec<String>, v: &str| {
+            if !list.iter().any(|x| x == v) {
+                list.push(v.to_string());
             }
-            for d in order.department.iter().chain(&order.departments) {
-                add(&mut o.departments, d);
-            }
-            for l in &order.levels {
-                if !o.levels.contains(l) {
-                    o.levels.push(*l);
-                }
-            }
-            o.three_cross = ThreeCross {
-                district: o.districts.len() > 1,
-                department: o.departments.len() > 1,
-                level: o.levels.len() > 1,
-            };
+        };
+        for d in districts {
+            add(&mut o.districts, d);
         }
+        for d in order.department.iter().chain(&order.departments) {
+            add(&mut o.departments, d);
+        }
+        for l in &order.levels {
+            if !o.levels.contains(l) {
+                o.levels.push(*l);
+            }
+        }
+        o.three_cross = ThreeCross {
+            district: o.districts.len() > 1,
+            department: o.departments.len() > 1,
+            level: o.levels.len() > 1,
+        };
         let reopened = o.status == OrderStatus::Closed && c.to != OrderStatus::Closed;
         o.status = c.to;
         if reopened {
@@ -320,7 +317,7 @@ impl OrderBook {
         if c.to == OrderStatus::Closed {
             o.closed_at = Some(c.ts);
             self.totals.closed += 1;
-            if let Some(s) = order.and_then(|o| o.satisfaction) {
+            if let Some(s) = order.satisfaction {
                 o.satisfaction = Some(s);
                 self.totals.satisfaction_sum += u64::from(s);
                 self.totals.satisfaction_n += 1;
@@ -428,7 +425,7 @@ fn follow_orders(
                     .filter_map(|p| places.of(Some(*p)).district),
             )
             .collect();
-        book.change(&policy, c, Some(&c.order), place, &districts);
+        book.change(&policy, c, place, &districts);
     }
     let now = clock.now();
     book.run_timers(&policy, now);
