@@ -4,6 +4,7 @@
 //! updated, the spatial index follows, then the view and the panels.
 
 pub mod bench;
+pub mod check;
 pub mod city;
 pub mod feeds;
 pub mod generate;
@@ -38,25 +39,51 @@ pub struct TwinOptions {
     pub feeds: Vec<(String, FeedSpec)>,
     /// Extra CA certificates for TLS (the scene's `tls_ca`, resolved).
     pub tls_ca: Option<std::path::PathBuf>,
+    /// `--instance`: this instance's name in MQTT client ids.
+    pub instance: Option<String>,
 }
 
 impl TwinOptions {
     /// The scene with its own feeds.
     pub fn from_scene(scene: Scene) -> Result<Self, feeds::SpecError> {
         let base = scene.base_dir();
-        let feeds = scene
-            .file
-            .feeds
-            .iter()
-            .map(|s| FeedSpec::parse(s, &base).map(|f| (s.clone(), f)))
-            .collect::<Result<_, _>>()?;
+        let feeds = feeds::resolve(&scene.file.feeds, &base, &scene_credentials(&scene)?)?;
         let tls_ca = scene.file.tls_ca.as_ref().map(|p| base.join(p));
         Ok(Self {
             scene,
             feeds,
             tls_ca,
+            instance: None,
         })
     }
+
+    /// Replaces the scene's feeds with specs given on the command line (relative
+    /// paths against the working directory).
+    pub fn with_feeds(mut self, specs: &[String]) -> Result<Self, feeds::SpecError> {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        self.feeds = feeds::resolve(specs, &cwd, &scene_credentials(&self.scene)?)?;
+        Ok(self)
+    }
+
+    /// What the feed sources are started with.
+    pub fn feed_config(&self) -> FeedConfig {
+        FeedConfig {
+            sources: self.feeds.clone(),
+            tls_ca: self.tls_ca.clone(),
+            instance: self.instance.clone(),
+            security: self.scene.file.security.clone(),
+        }
+    }
+}
+
+/// The credentials file for a scene's sources (`CITYTWIN_CREDENTIALS`, else the
+/// scene's `security.credentials`), or none.
+pub fn scene_credentials(scene: &Scene) -> Result<feeds::secrets::Credentials, feeds::SpecError> {
+    feeds::secrets::Credentials::locate(
+        scene.file.security.credentials.as_deref(),
+        &scene.base_dir(),
+    )
+    .map_err(feeds::SpecError::Credentials)
 }
 
 #[derive(Debug, Clone)]
@@ -87,10 +114,7 @@ pub fn add_core(app: &mut App, options: &TwinOptions) {
             .chain(),
     )
     .insert_resource(city::CurrentScene(options.scene.clone()))
-    .insert_resource(FeedConfig {
-        sources: options.feeds.clone(),
-        tls_ca: options.tls_ca.clone(),
-    })
+    .insert_resource(options.feed_config())
     .insert_resource(feeds::ingest::FeedStats {
         stale_after: options
             .scene
@@ -189,4 +213,39 @@ pub fn wall_app(options: &TwinOptions, window: &WindowOptions) -> App {
         });
     }
     app
+}
+
+/// The message of a caught panic, for an error that says a part failed.
+pub fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panicked".into())
+}
+
+/// `%XX` escapes decoded (a URL's user and password, a glTF's relative URIs); other
+/// bytes, a stray `%` included, pass as they are.
+pub fn percent_decode(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (
+            bytes[i],
+            bytes.get(i + 1).and_then(|&b| hex(b)),
+            bytes.get(i + 2).and_then(|&b| hex(b)),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
 }

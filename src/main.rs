@@ -1,7 +1,6 @@
 //! The `citytwin` command line: the wall, screenshots, scene checks, demo data.
 
 use anyhow::{Context, Result, bail};
-use citytwin::city::import::Severity;
 use citytwin::feeds::FeedSpec;
 use citytwin::scene::{Scene, default_scene_path};
 use citytwin::{TwinOptions, WindowOptions};
@@ -41,6 +40,10 @@ enum Command {
         /// Select the device or camera with this feed id once it appears.
         #[arg(long, value_name = "ID")]
         select: Option<String>,
+        /// This wall's name in MQTT client ids (default: CITYTWIN_INSTANCE, else the
+        /// host name and the first free slot on this machine).
+        #[arg(long, value_name = "NAME")]
+        instance: Option<String>,
     },
     /// Open a window, wait until everything is drawn, save a PNG and exit.
     Shot {
@@ -83,7 +86,7 @@ enum Command {
         #[arg(long, value_name = "FILE.json")]
         out: PathBuf,
         /// Give up after this many seconds of real time.
-        #[arg(long, default_value_t = 600.0)]
+        #[arg(long, default_value_t = 600.0, value_parser = within(0.1, 86_400.0))]
         timeout: f64,
     },
     /// Record what feeds deliver to a file that `replay:` plays back.
@@ -94,12 +97,19 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
         /// Stop after this many seconds (default: until Ctrl-C or the sources end).
-        #[arg(long, value_name = "SECONDS")]
+        #[arg(long, value_name = "SECONDS", value_parser = within(0.001, 366.0 * 86_400.0))]
         duration: Option<f64>,
         /// PEM file of CA certificates to trust for mqtts:// and https:// besides the
         /// system's.
         #[arg(long, value_name = "FILE")]
         tls_ca: Option<PathBuf>,
+        /// Credentials file (mode 0600; default: CITYTWIN_CREDENTIALS).
+        #[arg(long, value_name = "FILE")]
+        credentials: Option<PathBuf>,
+        /// This recorder's name in MQTT client ids (default: CITYTWIN_INSTANCE, else
+        /// the host name and the first free slot on this machine).
+        #[arg(long, value_name = "NAME")]
+        instance: Option<String>,
     },
     /// Benchmarks that print figures and ratios against a baseline from the same run.
     Bench {
@@ -131,26 +141,26 @@ enum Command {
 enum BenchKind {
     /// Device updates decoded and applied into the ECS vs plain serde decoding.
     Ingest {
-        #[arg(long, default_value_t = 300_000)]
+        #[arg(long, default_value_t = 300_000, value_parser = within(1, 100_000_000))]
         messages: usize,
-        #[arg(long, default_value_t = 30_000)]
+        #[arg(long, default_value_t = 30_000, value_parser = within(1, 10_000_000))]
         devices: usize,
     },
     /// Publisher → mosquitto → citytwin vs mosquitto_sub on the same stream; lag at a
     /// steady rate.
     Mqtt {
         /// Messages in the burst both subscribers read.
-        #[arg(long, default_value_t = 200_000)]
+        #[arg(long, default_value_t = 200_000, value_parser = within(1, 100_000_000))]
         burst: u64,
         /// Messages per second in the paced phase.
-        #[arg(long, default_value_t = 50_000)]
+        #[arg(long, default_value_t = 50_000, value_parser = within(1, 10_000_000))]
         rate: u32,
         /// Length of the paced phase.
-        #[arg(long, default_value_t = 5.0)]
+        #[arg(long, default_value_t = 5.0, value_parser = within(0.1, 3600.0))]
         seconds: f64,
         /// QoS of the publisher: 0, as sensors send telemetry, or 1 (the subscribers
         /// always ask for 1; the broker delivers at the lower of the two).
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, default_value_t = 0, value_parser = within(0, 1))]
         qos: u8,
     },
     /// Loading a generated city (default: full scale) against parsing its GeoJSON with
@@ -162,7 +172,7 @@ enum BenchKind {
         #[arg(long)]
         dir: Option<PathBuf>,
         /// Frames timed in the headless app once everything is in.
-        #[arg(long, default_value_t = 300)]
+        #[arg(long, default_value_t = 300, value_parser = within(1, 1_000_000))]
         frames: usize,
     },
     /// Frame time of the wall in a real window once the city and its devices are in,
@@ -175,7 +185,7 @@ enum BenchKind {
         /// Named view to measure from (default: the scene's first).
         #[arg(long)]
         view: Option<String>,
-        #[arg(long, default_value_t = 120)]
+        #[arg(long, default_value_t = 120, value_parser = within(1, 1_000_000))]
         frames: usize,
         /// The city alone: the scene's feeds are not started, so no device markers.
         #[arg(long)]
@@ -191,23 +201,23 @@ enum BenchKind {
     /// Operations at city scale: nearest cameras vs brute force and PostGIS, grid
     /// lookup vs brute force, rules and KPIs per frame at the city's real rates.
     Ops {
-        #[arg(long, default_value_t = 130_000)]
+        #[arg(long, default_value_t = 130_000, value_parser = within(1, 10_000_000))]
         cameras: usize,
         /// Incident points queried for their 10 nearest cameras.
-        #[arg(long, default_value_t = 10_000)]
+        #[arg(long, default_value_t = 10_000, value_parser = within(1, 10_000_000))]
         queries: usize,
         /// Events located in their micro-grid.
-        #[arg(long, default_value_t = 100_000)]
+        #[arg(long, default_value_t = 100_000, value_parser = within(1, 100_000_000))]
         events: usize,
         /// Frames (1/60 s of twin time each) timed with every device reporting.
-        #[arg(long, default_value_t = 600)]
+        #[arg(long, default_value_t = 600, value_parser = within(1, 1_000_000))]
         frames: usize,
     },
     /// Memory of the live feed state for a city's cameras and devices.
     State {
-        #[arg(long, default_value_t = 130_000)]
+        #[arg(long, default_value_t = 130_000, value_parser = within(0, 10_000_000))]
         cameras: usize,
-        #[arg(long, default_value_t = 219_300)]
+        #[arg(long, default_value_t = 219_300, value_parser = within(0, 10_000_000))]
         devices: usize,
     },
 }
@@ -251,19 +261,42 @@ fn parse_point(s: &str) -> Result<(f32, f32), String> {
         .ok_or_else(|| format!("'{s}' is not X,Y"))?;
     let x: f32 = x.trim().parse().map_err(|_| format!("bad X in '{s}'"))?;
     let y: f32 = y.trim().parse().map_err(|_| format!("bad Y in '{s}'"))?;
+    if !(x.is_finite()
+        && y.is_finite()
+        && (0.0..=16384.0).contains(&x)
+        && (0.0..=16384.0).contains(&y))
+    {
+        return Err(format!("'{s}' is not a point within the window"));
+    }
     Ok((x, y))
 }
 
 fn options(scene: Scene, feeds: &[String]) -> Result<TwinOptions> {
-    let mut options = TwinOptions::from_scene(scene)?;
-    if !feeds.is_empty() {
-        let cwd = std::env::current_dir().context("no working directory")?;
-        options.feeds = feeds
-            .iter()
-            .map(|s| FeedSpec::parse(s, &cwd).map(|f| (s.clone(), f)))
-            .collect::<Result<_, _>>()?;
+    let options = TwinOptions::from_scene(scene)?;
+    if feeds.is_empty() {
+        return Ok(options);
     }
-    Ok(options)
+    Ok(options.with_feeds(feeds)?)
+}
+
+/// A clap parser for a number within `min..=max` (finite, for floats), so an absurd
+/// value is refused with the option's name instead of overflowing later.
+fn within<T>(min: T, max: T) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy + Send + Sync + 'static,
+{
+    move |s: &str| {
+        let v: T = s
+            .trim()
+            .parse()
+            .map_err(|_| format!("'{s}' is not a number"))?;
+        // NaN fails both comparisons, so it is refused too.
+        if v >= min && v <= max {
+            Ok(v)
+        } else {
+            Err(format!("{s} is outside {min}..={max}"))
+        }
+    }
 }
 
 /// `bench frames --compare`: the same scene, view and size without and with the
@@ -358,6 +391,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         fullscreen: false,
         view: None,
         select: None,
+        instance: None,
     });
     match command {
         Command::Wall {
@@ -367,8 +401,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             fullscreen,
             view,
             select,
+            instance,
         } => {
-            let options = options(scene.load()?, &feeds)?;
+            let mut options = options(scene.load()?, &feeds)?;
+            options.instance = instance;
             let window = WindowOptions {
                 size,
                 fullscreen,
@@ -427,9 +463,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     }
                 }
             }
-            if !(timeout.is_finite() && timeout > 0.0 && timeout <= 86_400.0) {
-                anyhow::bail!("--timeout {timeout}: seconds within 0–86400");
-            }
             let report = citytwin::ops::report::run(
                 &options,
                 until,
@@ -454,12 +487,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
             out,
             duration,
             tls_ca,
+            credentials,
+            instance,
         } => {
             let cwd = std::env::current_dir().context("no working directory")?;
-            let sources = feeds
-                .iter()
-                .map(|s| FeedSpec::parse(s, &cwd).map(|f| (s.clone(), f)))
-                .collect::<Result<Vec<_>, _>>()?;
+            let creds = match &credentials {
+                Some(path) => citytwin::feeds::secrets::Credentials::load(path),
+                None => citytwin::feeds::secrets::Credentials::locate(None, &cwd),
+            }
+            .map_err(|e| anyhow::anyhow!(e))?;
+            let config = citytwin::feeds::FeedConfig {
+                sources: citytwin::feeds::resolve(&feeds, &cwd, &creds)?,
+                tls_ca,
+                instance,
+                security: Default::default(),
+            };
+            for (_, spec) in &config.sources {
+                for warning in spec.warnings() {
+                    eprintln!("record: warning: {warning}");
+                }
+            }
             let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
             let flag = stop.clone();
             std::thread::spawn(move || {
@@ -473,8 +520,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             });
             let duration = duration.map(std::time::Duration::from_secs_f64);
-            let summary =
-                citytwin::feeds::record::record(&sources, &out, duration, stop, tls_ca.as_deref())?;
+            let summary = citytwin::feeds::record::record(&config, &out, duration, stop)?;
             println!(
                 "recorded {} messages to {} ({} rejected)",
                 summary.written,
@@ -854,106 +900,11 @@ fn bench_city(
 }
 
 fn check(scene: &Scene) -> Result<ExitCode> {
-    let started = std::time::Instant::now();
-    let f = &scene.file;
-    println!("scene    {} — {}", scene.path.display(), f.name);
-    println!(
-        "origin   {}   language {}",
-        f.origin,
-        String::from(f.language)
-    );
-    let city = citytwin::city::load_city(scene);
-    println!("layers");
-    for l in &city.data.layers {
-        let bbox = l.bbox.map_or("-".to_string(), |(lo, hi)| {
-            format!("{:.5},{:.5} … {:.5},{:.5}", lo.lon, lo.lat, hi.lon, hi.lat)
-        });
-        let declared = l
-            .declared_crs
-            .as_ref()
-            .map(|d| format!(" (file declares {d})"))
-            .unwrap_or_default();
-        println!(
-            "  {:<9} {}  {}{declared}  {} features, {} loaded, {} skipped  bbox {bbox}",
-            l.kind.label(),
-            l.path.display(),
-            l.crs,
-            l.features,
-            l.loaded,
-            l.skipped()
-        );
-    }
-    println!("models");
-    for m in &f.models {
-        let path = scene.resolve(&m.path);
-        match citytwin::city::models::validate(&path) {
-            Ok(info) => println!(
-                "  {}  {}  {} meshes, {} triangles at {}",
-                m.name,
-                path.display(),
-                info.meshes,
-                info.triangles,
-                m.position
-            ),
-            Err(_) => println!("  {}  {}  INVALID (see problems)", m.name, path.display()),
-        }
-    }
-    let views: Vec<_> = f.views.iter().map(|v| v.name.as_str()).collect();
-    println!("views    {}", views.join(", "));
-    let mut feed_errors = Vec::new();
-    println!("feeds");
-    let base = scene.base_dir();
-    for spec in &f.feeds {
-        match FeedSpec::parse(spec, &base) {
-            Ok(FeedSpec::Replay { path, .. }) => match std::fs::read_to_string(&path) {
-                Ok(text) => {
-                    let lines = text
-                        .lines()
-                        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-                        .count();
-                    println!("  {spec}  {lines} messages");
-                }
-                Err(e) => {
-                    feed_errors.push(format!("{}: cannot read recording: {e}", path.display()))
-                }
-            },
-            // A live source is only known to work once connected; the wall shows it.
-            Ok(FeedSpec::Mqtt(m)) => {
-                println!("  {spec}  (MQTT {}:{}, not contacted)", m.host, m.port)
-            }
-            Ok(FeedSpec::Http(h)) => println!("  {spec}  (HTTP {}, not contacted)", h.url),
-            Err(e) => feed_errors.push(e.to_string()),
-        }
-    }
-    let errors = city.data.errors().count() + feed_errors.len();
-    let warnings = city
-        .data
-        .problems
-        .iter()
-        .filter(|p| p.severity == Severity::Warning)
-        .count();
-    if errors + warnings > 0 {
-        println!("problems");
-        for p in &city.data.problems {
-            println!("  {p}");
-        }
-        for e in &feed_errors {
-            println!("  {e}");
-        }
-    }
-    println!(
-        "summary  {} buildings, {} roads, {} districts, {} grids, {} pois, {} land; {errors} errors, {warnings} warnings; checked in {:.2?}",
-        city.data.buildings.len(),
-        city.data.roads.len(),
-        city.data.districts.len(),
-        city.data.grids.len(),
-        city.data.pois.len(),
-        city.data.land.len(),
-        started.elapsed()
-    );
-    Ok(if errors > 0 {
-        ExitCode::FAILURE
-    } else {
+    let report = citytwin::check::check(scene);
+    println!("{report}");
+    Ok(if report.ok() {
         ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     })
 }

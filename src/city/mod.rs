@@ -375,6 +375,9 @@ pub enum LoadPhase {
     #[default]
     Loading,
     Ready,
+    /// The loader failed (it panicked, or its thread could not start): the wall
+    /// says so and why (in `problems`) and keeps running its feeds.
+    Failed,
 }
 
 /// What the UI and `shot` need to know about loading.
@@ -454,7 +457,7 @@ pub struct CityAreas {
 pub struct CurrentScene(pub Scene);
 
 #[derive(Resource)]
-struct CityLoader(Receiver<LoadedCity>);
+struct CityLoader(Receiver<Result<LoadedCity, String>>);
 
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<CityStatus>()
@@ -465,19 +468,38 @@ pub(super) fn plugin(app: &mut App) {
         .add_systems(Update, (receive_city, track_models).in_set(TwinSet::Ingest));
 }
 
-fn start_loading(mut commands: Commands, scene: Res<CurrentScene>) {
+fn start_loading(mut commands: Commands, scene: Res<CurrentScene>, mut status: ResMut<CityStatus>) {
     let (tx, rx) = bounded(1);
     let scene = scene.0.clone();
     let spawned = std::thread::Builder::new()
         .name("city-loader".into())
         .spawn(move || {
+            let path = scene.path.clone();
+            let result =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| load_city(&scene)))
+                    .map_err(|panic| {
+                        format!(
+                            "{}: the city loader failed: {}",
+                            path.display(),
+                            crate::panic_text(&panic)
+                        )
+                    });
             // The receiver may be gone if the app quit first; nothing to do then.
-            let _ = tx.send(load_city(&scene));
+            let _ = tx.send(result);
         });
     match spawned {
         Ok(_) => commands.insert_resource(CityLoader(rx)),
-        Err(e) => error!("cannot start the city loader thread: {e}"),
+        Err(e) => fail(
+            &mut status,
+            format!("cannot start the city loader thread: {e}"),
+        ),
     }
+}
+
+fn fail(status: &mut CityStatus, why: String) {
+    error!("{why}");
+    status.phase = LoadPhase::Failed;
+    status.problems.push(why);
 }
 
 fn receive_city(
@@ -492,8 +514,20 @@ fn receive_city(
     images: Option<ResMut<Assets<Image>>>,
 ) {
     let Some(loader) = loader else { return };
-    let Ok(city) = loader.0.try_recv() else {
-        return;
+    let city = match loader.0.try_recv() {
+        Ok(Ok(city)) => city,
+        Err(crossbeam_channel::TryRecvError::Empty) => return,
+        Ok(Err(why)) => {
+            commands.remove_resource::<CityLoader>();
+            return fail(&mut status, why);
+        }
+        Err(crossbeam_channel::TryRecvError::Disconnected) => {
+            commands.remove_resource::<CityLoader>();
+            return fail(
+                &mut status,
+                "the city loader stopped without a result".into(),
+            );
+        }
     };
     commands.remove_resource::<CityLoader>();
     // A file can hold thousands of bad features: log the first few, the panel and

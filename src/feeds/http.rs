@@ -21,14 +21,28 @@ use std::time::Duration;
 pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
 /// Largest polled document read.
 const MAX_DOCUMENT_BYTES: usize = 64 << 20;
+/// Redirects followed at most.
+const MAX_REDIRECTS: usize = 5;
+/// Bounds on the URL options: below, a busy loop; above, `Duration` overflows or a
+/// source that never retries.
+const SHORTEST: Duration = Duration::from_millis(10);
+const LONGEST: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpSpec {
+    /// The URL without credentials (safe to show, apart from its query: see `redact`).
     pub url: String,
     /// Poll period for JSON documents.
     pub every: Duration,
-    /// Longest wait for a response or, in a stream, for the next bytes.
+    /// Longest wait to connect and for the response's headers, and for the whole body
+    /// of a polled document. A stream is not cut by it.
     pub timeout: Duration,
+    /// Longest silence in a stream (NDJSON, SSE) before it is reopened.
+    pub idle: Duration,
+    /// From the URL's `user:password@` or the credentials file.
+    pub auth: Option<super::secrets::HttpAuth>,
+    /// The URL carried credentials.
+    pub inline_secret: bool,
 }
 
 fn parse_duration(s: &str) -> Option<Duration> {
@@ -38,32 +52,124 @@ fn parse_duration(s: &str) -> Option<Duration> {
         .or_else(|| s.strip_suffix('s').map(|n| (n, 1.0)))
         .or_else(|| s.strip_suffix('m').map(|n| (n, 60.0)))?;
     let secs = n.parse::<f64>().ok()? * unit;
-    (secs.is_finite() && secs > 0.0).then(|| Duration::from_secs_f64(secs))
+    (secs.is_finite() && secs >= SHORTEST.as_secs_f64() && secs <= LONGEST.as_secs_f64())
+        .then(|| Duration::from_secs_f64(secs))
+}
+
+fn percent_decode(text: &str) -> String {
+    String::from_utf8_lossy(&crate::percent_decode(text)).into_owned()
 }
 
 impl HttpSpec {
     pub fn parse(spec: &str) -> Result<Self, String> {
         let (url, fragment) = spec.split_once('#').unwrap_or((spec, ""));
+        let mut parsed = reqwest::Url::parse(url).map_err(|e| format!("bad URL: {e}"))?;
+        if parsed.host_str().is_none_or(str::is_empty) {
+            return Err("no host in the URL".into());
+        }
+        // Credentials leave the URL at once, so nothing that shows it can show them.
+        let auth = (!parsed.username().is_empty()).then(|| super::secrets::HttpAuth::Basic {
+            user: percent_decode(parsed.username()),
+            password: super::secrets::Secret::new(percent_decode(parsed.password().unwrap_or(""))),
+        });
+        let _ = parsed.set_username("");
+        let _ = parsed.set_password(None);
         let mut out = HttpSpec {
-            url: url.to_string(),
+            url: parsed.to_string(),
             every: Duration::from_secs(5),
             timeout: Duration::from_secs(30),
+            idle: Duration::from_secs(120),
+            inline_secret: auth.is_some(),
+            auth,
         };
         for opt in fragment.split('&').filter(|o| !o.is_empty()) {
             let (key, value) = opt
                 .split_once('=')
                 .ok_or(format!("option '{opt}' is not key=value"))?;
-            let d = parse_duration(value)
-                .ok_or(format!("'{value}' is not a duration like 5s or 250ms"))?;
+            let d = parse_duration(value).ok_or(format!(
+                "'{value}' is not a duration from 10ms to 24h, like 5s or 250ms"
+            ))?;
             match key {
                 "every" => out.every = d,
                 "timeout" => out.timeout = d,
-                _ => return Err(format!("unknown option '{key}' (every, timeout)")),
+                "idle" => out.idle = d,
+                _ => return Err(format!("unknown option '{key}' (every, timeout, idle)")),
             }
         }
-        reqwest::Url::parse(&out.url).map_err(|e| format!("bad URL: {e}"))?;
         Ok(out)
     }
+
+    /// The URL as it may be shown.
+    pub fn shown(&self) -> String {
+        super::secrets::redact(&self.url)
+    }
+
+    /// Takes credentials from the file's entry when the URL brought none.
+    pub fn apply(&mut self, creds: &super::secrets::Credentials) {
+        use super::secrets::HttpAuth;
+        let Ok(url) = reqwest::Url::parse(&self.url) else {
+            return;
+        };
+        let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+            return;
+        };
+        let Some(c) = creds.for_source(url.scheme(), host, port, url.path()) else {
+            return;
+        };
+        if self.auth.is_none() {
+            self.auth = match (&c.bearer, &c.user) {
+                (Some(token), _) => Some(HttpAuth::Bearer(token.clone())),
+                (None, Some(user)) => Some(HttpAuth::Basic {
+                    user: user.clone(),
+                    password: c
+                        .password
+                        .clone()
+                        .unwrap_or(super::secrets::Secret::new("")),
+                }),
+                (None, None) => None,
+            };
+        }
+    }
+
+    /// A warning when credentials would cross the network in the clear.
+    pub fn plaintext_warning(&self) -> Option<String> {
+        (self.auth.is_some() && self.url.starts_with("http://")).then(|| {
+            format!(
+                "{}: credentials are sent over plain http; use https",
+                self.shown()
+            )
+        })
+    }
+}
+
+/// Follows redirects to the same host, or to hosts the scene lists, never from
+/// https to http, at most [`MAX_REDIRECTS`].
+pub(crate) fn redirect_policy(
+    url: Option<&str>,
+    allowed: Vec<String>,
+) -> reqwest::redirect::Policy {
+    let origin = url.and_then(|u| reqwest::Url::parse(u).ok());
+    reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() > MAX_REDIRECTS {
+            return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
+        }
+        let to = attempt.url();
+        let shown = super::secrets::redact(to.as_str());
+        let from_https = attempt.previous().iter().any(|u| u.scheme() == "https");
+        if from_https && to.scheme() != "https" {
+            return attempt.error(format!("redirect from https to {shown} refused"));
+        }
+        let same = origin.as_ref().is_some_and(|o| {
+            o.host_str() == to.host_str() && o.port_or_known_default() == to.port_or_known_default()
+        });
+        if same || super::secrets::host_allowed(to.host_str().unwrap_or(""), &allowed) {
+            attempt.follow()
+        } else {
+            attempt.error(format!(
+                "redirect to {shown} refused: another host (allow it in the scene's security.redirect_hosts)"
+            ))
+        }
+    })
 }
 
 /// Counts messages for "message N" in rejection reasons.
@@ -84,6 +190,16 @@ impl Sink<'_> {
             }
         } else {
             match FeedMessage::decode(text.trim()) {
+                Ok(message) if matches!(message.body, super::schema::FeedBody::Operator(_)) => {
+                    FeedEvent::Rejected {
+                        source: self.source,
+                        line: self.n,
+                        error: DecodeError::NotAllowed(
+                            "operator actions are taken only over MQTT, on the scene's security.control_topics"
+                                .into(),
+                        ),
+                    }
+                }
                 Ok(message) => FeedEvent::Message {
                     source: self.source,
                     message,
@@ -124,14 +240,25 @@ impl Sink<'_> {
     }
 }
 
-pub async fn run(source: usize, spec: HttpSpec, tx: Sender<FeedEvent>, tls: TlsSetup) {
+pub async fn run(
+    source: usize,
+    spec: HttpSpec,
+    tx: Sender<FeedEvent>,
+    tls: TlsSetup,
+    redirect_hosts: Vec<String>,
+) {
     let https = spec.url.starts_with("https://");
     let Ok(tls) = source_tls(source, https, &tls, &tx).await else {
         return;
     };
+    // No whole-request timeout: it would cut a stream. Connecting, the response's
+    // headers and a polled body each have their own deadline (`timeout`), a stream
+    // its longest silence (`idle`); TCP keepalive finds a peer that vanished.
     let client = match super::tls::reqwest_builder(tls.as_ref())
         .connect_timeout(spec.timeout.min(Duration::from_secs(10)))
-        .read_timeout(spec.timeout)
+        .tcp_keepalive(Duration::from_secs(30))
+        .redirect(redirect_policy(Some(&spec.url), redirect_hosts))
+        .user_agent(concat!("citytwin/", env!("CARGO_PKG_VERSION")))
         .build()
     {
         Ok(c) => c,
@@ -152,6 +279,7 @@ pub async fn run(source: usize, spec: HttpSpec, tx: Sender<FeedEvent>, tls: TlsS
         tx: &tx,
         n: 0,
     };
+    let shown = spec.shown();
     let mut backoff = Backoff::new();
     let mut validators: (Option<String>, Option<String>) = (None, None);
     let mut live = false;
@@ -163,13 +291,12 @@ pub async fn run(source: usize, spec: HttpSpec, tx: Sender<FeedEvent>, tls: TlsS
                 backoff.reset();
                 tokio::time::sleep(spec.every).await;
             }
-            Fetch::StreamEnded => {
+            Fetch::StreamEnded(why) => {
                 backoff.reset();
                 live = false;
                 if !sink
                     .state(SourceState::Reconnecting(format!(
-                        "{}: stream ended; reopening",
-                        spec.url
+                        "{shown}: {why}; reopening"
                     )))
                     .await
                 {
@@ -179,7 +306,7 @@ pub async fn run(source: usize, spec: HttpSpec, tx: Sender<FeedEvent>, tls: TlsS
             }
             Fetch::Failed(why) => {
                 live = false;
-                let why = format!("{}: {why}; retrying in {:.1?}", spec.url, backoff.next());
+                let why = format!("{shown}: {why}; retrying in {:.1?}", backoff.next());
                 if !sink.state(SourceState::Reconnecting(why)).await {
                     return;
                 }
@@ -191,7 +318,8 @@ pub async fn run(source: usize, spec: HttpSpec, tx: Sender<FeedEvent>, tls: TlsS
 
 enum Fetch {
     Polled,
-    StreamEnded,
+    /// The stream ended or fell silent for longer than `idle`: why.
+    StreamEnded(String),
     Failed(String),
     /// The app has gone away.
     Gone,
@@ -204,16 +332,23 @@ async fn fetch_once(
     (etag, modified): &mut (Option<String>, Option<String>),
     live: &mut bool,
 ) -> Fetch {
-    let mut req = client.get(&spec.url).timeout(spec.timeout);
+    use super::secrets::HttpAuth;
+    let mut req = client.get(&spec.url);
+    req = match &spec.auth {
+        Some(HttpAuth::Basic { user, password }) => req.basic_auth(user, Some(password.expose())),
+        Some(HttpAuth::Bearer(token)) => req.bearer_auth(token.expose()),
+        None => req,
+    };
     if let Some(e) = etag.as_deref() {
         req = req.header(IF_NONE_MATCH, e);
     }
     if let Some(m) = modified.as_deref() {
         req = req.header(IF_MODIFIED_SINCE, m);
     }
-    let mut resp = match req.send().await {
-        Ok(r) => r,
-        Err(e) => return Fetch::Failed(super::error_chain(&e)),
+    let mut resp = match tokio::time::timeout(spec.timeout, req.send()).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => return Fetch::Failed(super::error_chain(&e.without_url())),
+        Err(_) => return Fetch::Failed(format!("no response within {:?}", spec.timeout)),
     };
     let status = resp.status();
     if status != reqwest::StatusCode::NOT_MODIFIED && !status.is_success() {
@@ -239,21 +374,36 @@ async fn fetch_once(
         || content_type.starts_with("application/x-ndjson")
     {
         let sse = content_type.starts_with("text/event-stream");
-        return stream(&mut resp, sse, sink).await;
+        return stream(&mut resp, sse, spec.idle, sink).await;
     }
     *etag = header(ETAG);
     *modified = header(LAST_MODIFIED);
+    if resp
+        .content_length()
+        .is_some_and(|n| n > MAX_DOCUMENT_BYTES as u64)
+    {
+        return Fetch::Failed(format!("document over {MAX_DOCUMENT_BYTES} bytes"));
+    }
+    // The whole body within `timeout`: a server trickling a byte a second is cut.
+    let deadline = tokio::time::Instant::now() + spec.timeout;
     let mut body = Vec::new();
     loop {
-        match resp.chunk().await {
-            Ok(Some(c)) => {
-                body.extend_from_slice(&c);
-                if body.len() > MAX_DOCUMENT_BYTES {
+        match tokio::time::timeout_at(deadline, resp.chunk()).await {
+            Ok(Ok(Some(c))) => {
+                if body.len() + c.len() > MAX_DOCUMENT_BYTES {
                     return Fetch::Failed(format!("document over {MAX_DOCUMENT_BYTES} bytes"));
                 }
+                body.extend_from_slice(&c);
             }
-            Ok(None) => break,
-            Err(e) => return Fetch::Failed(super::error_chain(&e)),
+            Ok(Ok(None)) => break,
+            Ok(Err(e)) => return Fetch::Failed(super::error_chain(&e.without_url())),
+            Err(_) => {
+                return Fetch::Failed(format!(
+                    "document not complete within {:?} ({} bytes read)",
+                    spec.timeout,
+                    body.len()
+                ));
+            }
         }
     }
     let Ok(text) = std::str::from_utf8(&body) else {
@@ -273,16 +423,25 @@ async fn fetch_once(
 }
 
 /// Reads a stream to its end: one message per line (NDJSON) or per event (SSE).
-async fn stream(resp: &mut reqwest::Response, sse: bool, sink: &mut Sink<'_>) -> Fetch {
+/// Memory is bounded by [`MAX_MESSAGE_BYTES`] for the line and for the SSE event
+/// being read; a longer one is rejected as too large and skipped.
+async fn stream(
+    resp: &mut reqwest::Response,
+    sse: bool,
+    idle: Duration,
+    sink: &mut Sink<'_>,
+) -> Fetch {
     let mut pending: Vec<u8> = Vec::new();
     let mut event_data = String::new();
-    // Inside a line too long to keep: drop bytes until its end.
+    // Inside a line (or SSE event) too long to keep: drop bytes until its end.
     let mut skipping = false;
+    let mut skipping_event = false;
     loop {
-        let chunk = match resp.chunk().await {
-            Ok(Some(c)) => c,
-            Ok(None) => return Fetch::StreamEnded,
-            Err(e) => return Fetch::Failed(super::error_chain(&e)),
+        let chunk = match tokio::time::timeout(idle, resp.chunk()).await {
+            Ok(Ok(Some(c))) => c,
+            Ok(Ok(None)) => return Fetch::StreamEnded("stream ended".into()),
+            Ok(Err(e)) => return Fetch::Failed(super::error_chain(&e.without_url())),
+            Err(_) => return Fetch::StreamEnded(format!("nothing for {idle:?}")),
         };
         pending.extend_from_slice(&chunk);
         while let Some(i) = pending.iter().position(|&b| b == b'\n') {
@@ -295,13 +454,27 @@ async fn stream(resp: &mut reqwest::Response, sse: bool, sink: &mut Sink<'_>) ->
             let message = if sse {
                 // SSE: `data:` lines accumulate; a blank line ends the event.
                 if let Some(data) = line.strip_prefix("data:") {
-                    if !event_data.is_empty() {
-                        event_data.push('\n');
+                    let data = data.strip_prefix(' ').unwrap_or(data);
+                    if skipping_event {
+                        None
+                    } else if event_data.len() + data.len() + 1 > MAX_MESSAGE_BYTES {
+                        skipping_event = true;
+                        let len = event_data.len() + data.len();
+                        event_data = String::new();
+                        if !sink.too_large(len).await {
+                            return Fetch::Gone;
+                        }
+                        None
+                    } else {
+                        if !event_data.is_empty() {
+                            event_data.push('\n');
+                        }
+                        event_data.push_str(data);
+                        None
                     }
-                    event_data.push_str(data.strip_prefix(' ').unwrap_or(data));
-                    None
-                } else if line.is_empty() && !event_data.is_empty() {
-                    Some(std::mem::take(&mut event_data))
+                } else if line.is_empty() {
+                    skipping_event = false;
+                    (!event_data.is_empty()).then(|| std::mem::take(&mut event_data))
                 } else {
                     None
                 }

@@ -12,12 +12,14 @@ pub mod mqtt;
 pub mod record;
 pub mod replay;
 pub mod schema;
+pub mod secrets;
 pub mod snapshot;
 pub mod tls;
 
 use bevy::prelude::*;
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 use schema::{DecodeError, FeedMessage};
+pub use secrets::redact;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -50,17 +52,69 @@ pub enum SpecError {
     Mqtt { spec: String, reason: String },
     #[error("feed '{spec}': {reason}")]
     Http { spec: String, reason: String },
-    #[error("feed '{spec}': bad speed '{speed}' (a positive number, e.g. 4 or 4x, or max)")]
+    #[error(
+        "feed '{spec}': bad speed '{speed}' (a number from 0.001 to 1000000, e.g. 4 or 4x, or max)"
+    )]
     Speed { spec: String, speed: String },
     #[error("feed '{0}': empty path")]
     EmptyPath(String),
+    #[error("{0}")]
+    Credentials(String),
+}
+
+/// Parses feed specs as written (relative paths against `base`), labels each with
+/// its [`redact`]ed text, and gives each network source its credentials.
+pub fn resolve(
+    specs: &[String],
+    base: &Path,
+    creds: &secrets::Credentials,
+) -> Result<Vec<(String, FeedSpec)>, SpecError> {
+    specs
+        .iter()
+        .map(|text| {
+            let mut spec = FeedSpec::parse(text, base)?;
+            match &mut spec {
+                FeedSpec::Mqtt(m) => m.apply(creds),
+                FeedSpec::Http(h) => h.apply(creds),
+                FeedSpec::Replay { .. } => {}
+            }
+            Ok((redact(text), spec))
+        })
+        .collect()
+}
+
+impl FeedSpec {
+    /// Warnings to show at start: credentials written in the spec (they belong in
+    /// the credentials file) or about to cross the network in the clear.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let (inline, shown) = match self {
+            FeedSpec::Mqtt(m) => (m.inline_secret, m.shown()),
+            FeedSpec::Http(h) => (h.inline_secret, h.shown()),
+            FeedSpec::Replay { .. } => (false, String::new()),
+        };
+        if inline {
+            out.push(format!(
+                "{shown}: a password in the feed spec; put it in the credentials file instead"
+            ));
+        }
+        match self {
+            FeedSpec::Mqtt(m) => out.extend(m.plaintext_warning()),
+            FeedSpec::Http(h) => out.extend(h.plaintext_warning()),
+            FeedSpec::Replay { .. } => {}
+        }
+        out
+    }
 }
 
 impl FeedSpec {
     /// Parses a spec; relative paths resolve against `base` (the scene's folder, or the
     /// working directory for specs given on the command line).
-    pub fn parse(spec: &str, base: &Path) -> Result<Self, SpecError> {
-        if let Some(rest) = spec.strip_prefix("mqtt://") {
+    pub fn parse(spec_text: &str, base: &Path) -> Result<Self, SpecError> {
+        // Errors show the spec without its credentials.
+        let shown = redact(spec_text);
+        let spec = shown.as_str();
+        if let Some(rest) = spec_text.strip_prefix("mqtt://") {
             return mqtt::MqttSpec::parse(rest)
                 .map(FeedSpec::Mqtt)
                 .map_err(|reason| SpecError::Mqtt {
@@ -68,15 +122,15 @@ impl FeedSpec {
                     reason,
                 });
         }
-        if spec.starts_with("http://") || spec.starts_with("https://") {
-            return http::HttpSpec::parse(spec)
+        if spec_text.starts_with("http://") || spec_text.starts_with("https://") {
+            return http::HttpSpec::parse(spec_text)
                 .map(FeedSpec::Http)
                 .map_err(|reason| SpecError::Http {
                     spec: spec.to_string(),
                     reason,
                 });
         }
-        if let Some(rest) = spec.strip_prefix("mqtts://") {
+        if let Some(rest) = spec_text.strip_prefix("mqtts://") {
             return mqtt::MqttSpec::parse(rest)
                 .map(|s| FeedSpec::Mqtt(mqtt::MqttSpec { tls: true, ..s }))
                 .map_err(|reason| SpecError::Mqtt {
@@ -104,7 +158,9 @@ impl FeedSpec {
                         .trim_end_matches('x')
                         .parse()
                         .map_err(|_| bad())?;
-                    if !(n.is_finite() && n > 0.0) {
+                    // Beyond a million times, replay at `max`; below a thousandth, a
+                    // message's wait overflows.
+                    if !(n.is_finite() && (0.001..=1e6).contains(&n)) {
                         return Err(bad());
                     }
                     Some(n)
@@ -173,32 +229,25 @@ impl Default for FeedChannel {
     }
 }
 
-/// A feed spec or URL as it may be shown: any `user:password@` part removed.
-pub fn redact(spec: &str) -> String {
-    match spec.split_once("://") {
-        Some((scheme, rest)) => {
-            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-            match rest[..end].rfind('@') {
-                Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
-                None => spec.to_string(),
-            }
-        }
-        None => spec.to_string(),
-    }
-}
-
-/// Feeds to start, labelled as the user wrote them.
+/// Feeds to start, each labelled by its [`redact`]ed spec.
 #[derive(Resource, Debug, Clone, Default)]
 pub struct FeedConfig {
     pub sources: Vec<(String, FeedSpec)>,
     /// Extra CA certificates for TLS sources and snapshots.
     pub tls_ca: Option<PathBuf>,
+    /// This instance's name for MQTT client ids (`--instance`); `None`: claimed per
+    /// machine (see [`secrets::Instance`]).
+    pub instance: Option<String>,
+    /// Redirect and snapshot hosts, control topics.
+    pub security: crate::scene::SecuritySpec,
 }
 
 /// Owns the tokio runtime the sources run on; dropping it stops them.
 #[derive(Resource)]
 pub struct FeedRuntime {
     _runtime: tokio::runtime::Runtime,
+    /// The instance name the MQTT client ids were made from.
+    pub instance: secrets::Instance,
 }
 
 /// Exponential backoff between reconnection attempts, shared by the network sources:
@@ -299,31 +348,52 @@ fn start_sources(
     channel: Res<FeedChannel>,
     mut stats: ResMut<ingest::FeedStats>,
 ) {
-    for (label, _) in &config.sources {
-        stats.add_source(label);
+    for (label, spec) in &config.sources {
+        let index = stats.add_source(label);
+        let warnings = spec.warnings();
+        for warning in &warnings {
+            warn!("feed {warning}");
+        }
+        if !warnings.is_empty() {
+            stats.sources[index].last_problem = Some(warnings.join("; "));
+        }
     }
     if config.sources.is_empty() {
         return;
     }
-    match spawn_sources(&config.sources, &channel.sender, config.tls_ca.as_deref()) {
-        Ok(runtime) => commands.insert_resource(FeedRuntime { _runtime: runtime }),
+    match spawn_sources(&config, &channel.sender, "wall") {
+        Ok((runtime, instance)) => commands.insert_resource(FeedRuntime {
+            _runtime: runtime,
+            instance,
+        }),
         Err(e) => error!("cannot start the feed runtime: {e}"),
     }
 }
 
 /// Starts a runtime (one worker thread of its own) running every source, each
-/// sending into `tx` with its index as the source number.
+/// sending into `tx` with its index as the source number. `role` names the program
+/// (wall, record, report) in the instance name MQTT client ids are made from.
 pub fn spawn_sources(
-    sources: &[(String, FeedSpec)],
+    config: &FeedConfig,
     tx: &Sender<FeedEvent>,
-    tls_ca: Option<&Path>,
-) -> std::io::Result<tokio::runtime::Runtime> {
+    role: &str,
+) -> std::io::Result<(tokio::runtime::Runtime, secrets::Instance)> {
+    let sources = &config.sources;
     let needs_tls = sources.iter().any(|(_, spec)| match spec {
-        FeedSpec::Mqtt(m) => m.tls,
+        FeedSpec::Mqtt(m) => m.tls && m.client_cert.is_none(),
         FeedSpec::Http(h) => h.url.starts_with("https://"),
         FeedSpec::Replay { .. } => false,
     });
+    let tls_ca = config.tls_ca.as_deref();
     let tls = tls::setup(needs_tls, tls_ca);
+    let needs_instance = sources
+        .iter()
+        .any(|(_, s)| matches!(s, FeedSpec::Mqtt(m) if m.client_id.is_none()));
+    let instance = if needs_instance {
+        secrets::Instance::claim(config.instance.as_deref(), role)
+    } else {
+        secrets::Instance::claim(Some(role), role)
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("citytwin-feeds")
@@ -341,14 +411,35 @@ pub fn spawn_sources(
                 runtime.spawn(replay::run(index, path, speed, looping, tx));
             }
             FeedSpec::Mqtt(spec) => {
-                runtime.spawn(mqtt::run(index, spec, tx, tls.clone()));
+                // A client certificate makes the source's TLS configuration its own.
+                let tls = match &spec.client_cert {
+                    Some((cert, key)) if spec.tls => Some(tls::client_config_with(
+                        tls_ca,
+                        Some((cert.as_path(), key.as_path())),
+                    )),
+                    _ => tls.clone(),
+                };
+                runtime.spawn(mqtt::run(
+                    index,
+                    spec,
+                    tx,
+                    tls,
+                    instance.name.clone(),
+                    config.security.control_topics.clone(),
+                ));
             }
             FeedSpec::Http(spec) => {
-                runtime.spawn(http::run(index, spec, tx, tls.clone()));
+                runtime.spawn(http::run(
+                    index,
+                    spec,
+                    tx,
+                    tls.clone(),
+                    config.security.redirect_hosts.clone(),
+                ));
             }
         }
     }
-    Ok(runtime)
+    Ok((runtime, instance))
 }
 
 #[cfg(test)]

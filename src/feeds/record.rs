@@ -2,7 +2,7 @@
 //! the recording format the `replay:` source reads, so a day of live feeds becomes a
 //! demo. Rejected messages are counted, not written.
 
-use super::{FeedEvent, FeedSpec, SourceState, spawn_sources};
+use super::{FeedConfig, FeedEvent, SourceState, spawn_sources};
 use crossbeam_channel::bounded;
 use std::io::Write;
 use std::path::Path;
@@ -18,13 +18,15 @@ pub struct RecordSummary {
 
 /// Records until every source has finished or failed, `duration` has passed, or
 /// `stop` is set (Ctrl-C). The file is flushed at least once a second.
+/// Sources are labelled by their redacted specs (see [`super::resolve`]), so the
+/// header and the messages printed carry no credentials.
 pub fn record(
-    sources: &[(String, FeedSpec)],
+    config: &FeedConfig,
     out: &Path,
     duration: Option<Duration>,
     stop: Arc<AtomicBool>,
-    tls_ca: Option<&std::path::Path>,
 ) -> anyhow::Result<RecordSummary> {
+    let sources = &config.sources;
     use anyhow::Context;
     let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
     let mut w = std::io::BufWriter::new(file);
@@ -38,7 +40,7 @@ pub fn record(
             .to_rfc3339()
     )?;
     let (tx, rx) = bounded(super::CHANNEL_CAPACITY);
-    let _runtime = spawn_sources(sources, &tx, tls_ca).context("starting the feed runtime")?;
+    let _runtime = spawn_sources(config, &tx, "record").context("starting the feed runtime")?;
     drop(tx);
     let started = Instant::now();
     let mut last_flush = Instant::now();
@@ -52,7 +54,14 @@ pub fn record(
             break;
         }
         match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(FeedEvent::Message { message, .. }) => {
+            Ok(FeedEvent::Message { mut message, .. }) => {
+                // Snapshot URLs often carry a token: the recording keeps the camera's
+                // address, not its credentials.
+                if let super::schema::FeedBody::Camera(c) = &mut message.body
+                    && let Some(url) = &mut c.snapshot_url
+                {
+                    *url = super::redact(url);
+                }
                 writeln!(w, "{}", message.encode())?;
                 summary.written += 1;
             }

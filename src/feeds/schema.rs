@@ -537,6 +537,10 @@ pub enum DecodeError {
     Invalid(String),
     #[error("message of {0} bytes is over the 1 MiB limit")]
     TooLarge(usize),
+    /// A well-formed message this source may not send (an operator action off the
+    /// scene's control topics).
+    #[error("{0}")]
+    NotAllowed(String),
 }
 
 impl DecodeError {
@@ -549,6 +553,7 @@ impl DecodeError {
             DecodeError::Data { .. } => "bad data",
             DecodeError::Invalid(_) => "invalid value",
             DecodeError::TooLarge(_) => "too large",
+            DecodeError::NotAllowed(_) => "not allowed",
         }
     }
 }

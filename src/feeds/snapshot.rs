@@ -86,6 +86,9 @@ struct Fetcher {
 pub struct SnapshotCache {
     /// Extra CA certificates for https snapshots (the scene's `tls_ca`).
     pub tls_ca: Option<std::path::PathBuf>,
+    /// Hosts snapshot URLs may name (the scene's `security.snapshot_hosts`); any
+    /// other URL is refused without a request.
+    pub allowed_hosts: Vec<String>,
     entries: HashMap<Text, Snapshot>,
     fetcher: Option<Fetcher>,
     generation: u64,
@@ -121,6 +124,26 @@ impl SnapshotCache {
                 return;
             }
         }
+        if let Err(why) = self.allowed(url) {
+            let entry = self.entries.entry(id.into()).or_insert_with(|| Snapshot {
+                url: url.to_string(),
+                state: SnapshotState::Loading,
+                updated_at: None,
+                generation: 0,
+                in_flight: false,
+                last_wanted: now,
+            });
+            if entry.updated_at.is_none() || entry.url != url {
+                warn!("camera {id}: snapshot {}: {why}", super::redact(url));
+                self.failed += 1;
+            }
+            entry.url = url.to_string();
+            entry.state = SnapshotState::Failed(why);
+            entry.updated_at = Some(now);
+            entry.last_wanted = now;
+            self.evict();
+            return;
+        }
         let Some(fetcher) = self.fetcher() else {
             return;
         };
@@ -147,9 +170,32 @@ impl SnapshotCache {
         self.evict();
     }
 
+    /// Only http(s) to a host the scene lists: a camera message must not make the
+    /// wall fetch an internal address.
+    fn allowed(&self, url: &str) -> Result<(), String> {
+        let parsed = reqwest::Url::parse(url).map_err(|e| format!("bad URL: {e}"))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(format!("scheme {} is not http or https", parsed.scheme()));
+        }
+        let host = parsed.host_str().unwrap_or("");
+        let with_port = match parsed.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_string(),
+        };
+        if super::secrets::host_allowed(host, &self.allowed_hosts)
+            || super::secrets::host_allowed(&with_port, &self.allowed_hosts)
+        {
+            Ok(())
+        } else {
+            Err(format!(
+                "host {with_port} is not in the scene's security.snapshot_hosts"
+            ))
+        }
+    }
+
     fn fetcher(&mut self) -> Option<&Fetcher> {
         if self.fetcher.is_none() {
-            match start_fetcher(self.tls_ca.as_deref()) {
+            match start_fetcher(self.tls_ca.as_deref(), self.allowed_hosts.clone()) {
                 Ok(f) => self.fetcher = Some(f),
                 Err(e) => error!("camera snapshots: cannot start the fetcher: {e}"),
             }
@@ -196,7 +242,7 @@ impl SnapshotCache {
                 }
                 Err(why) => {
                     self.failed += 1;
-                    warn!("camera {id}: snapshot {url}: {why}");
+                    warn!("camera {id}: snapshot {}: {why}", super::redact(&url));
                     entry.state = SnapshotState::Failed(why);
                 }
             }
@@ -212,6 +258,7 @@ pub(super) fn plugin(app: &mut App) {
 
 fn trust_scene_ca(config: Res<super::FeedConfig>, mut cache: ResMut<SnapshotCache>) {
     cache.tls_ca = config.tls_ca.clone();
+    cache.allowed_hosts = config.security.snapshot_hosts.clone();
 }
 
 fn collect_snapshots(mut cache: ResMut<SnapshotCache>) {
@@ -220,13 +267,17 @@ fn collect_snapshots(mut cache: ResMut<SnapshotCache>) {
     }
 }
 
-fn start_fetcher(tls_ca: Option<&std::path::Path>) -> Result<Fetcher, String> {
+fn start_fetcher(
+    tls_ca: Option<&std::path::Path>,
+    allowed_hosts: Vec<String>,
+) -> Result<Fetcher, String> {
     let tls = super::tls::client_config(tls_ca)
         .inspect_err(|e| warn!("camera snapshots: {e}; https snapshots will fail"))
         .ok();
     let client = super::tls::reqwest_builder(tls.as_ref())
         .timeout(TIMEOUT)
         .connect_timeout(TIMEOUT)
+        .redirect(super::http::redirect_policy(None, allowed_hosts))
         .user_agent(concat!("citytwin/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| format!("HTTP client: {e}"))?;
@@ -295,6 +346,8 @@ async fn fetch(client: &reqwest::Client, url: &str) -> Result<Picture, String> {
 }
 
 fn describe(e: reqwest::Error) -> String {
+    // The URL may carry a token: the error says what went wrong, not where.
+    let e = e.without_url();
     if e.is_timeout() {
         format!("timed out after {TIMEOUT:?}")
     } else if e.is_connect() {

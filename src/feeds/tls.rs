@@ -10,6 +10,15 @@ use std::sync::Arc;
 
 /// The client configuration every TLS connection of the app uses.
 pub fn client_config(extra_ca: Option<&Path>) -> Result<Arc<ClientConfig>, String> {
+    client_config_with(extra_ca, None)
+}
+
+/// The same, presenting a client certificate (PEM chain and key files) to servers
+/// that ask for one (mTLS).
+pub fn client_config_with(
+    extra_ca: Option<&Path>,
+    client: Option<(&Path, &Path)>,
+) -> Result<Arc<ClientConfig>, String> {
     let mut roots = rustls::RootCertStore::empty();
     let system = rustls_native_certs::load_native_certs();
     let (added, _ignored) = roots.add_parsable_certificates(system.certs);
@@ -36,11 +45,31 @@ pub fn client_config(extra_ca: Option<&Path>) -> Result<Arc<ClientConfig>, Strin
         );
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider)
+    let builder = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS setup: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .with_root_certificates(roots);
+    let config = match client {
+        None => builder.with_no_client_auth(),
+        Some((cert, key)) => {
+            use rustls_pki_types::PrivateKeyDer;
+            let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+                .and_then(|i| i.collect::<Result<_, _>>())
+                .map_err(|e| format!("client certificate {}: {e}", cert.display()))?;
+            if chain.is_empty() {
+                return Err(format!(
+                    "client certificate {}: no PEM certificate in it",
+                    cert.display()
+                ));
+            }
+            // The key file's own error text could quote key material: say which file only.
+            let key_der = PrivateKeyDer::from_pem_file(key)
+                .map_err(|_| format!("client key {}: not a PEM private key", key.display()))?;
+            builder
+                .with_client_auth_cert(chain, key_der)
+                .map_err(|e| format!("client certificate {}: {e}", cert.display()))?
+        }
+    };
     Ok(Arc::new(config))
 }
 

@@ -117,6 +117,10 @@ pub fn run(
     let over = |what: &str| (started.elapsed() > limit).then(|| format!("{what} within {limit:?}"));
     // The city first: alerts are placed in its districts and grids.
     while app.world().resource::<CityStatus>().phase != LoadPhase::Ready {
+        if app.world().resource::<CityStatus>().phase == LoadPhase::Failed {
+            let why = app.world().resource::<CityStatus>().problems.join("; ");
+            return Err(why);
+        }
         app.update();
         if let Some(e) = over("the city did not load") {
             return Err(e);

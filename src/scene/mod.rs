@@ -43,6 +43,32 @@ pub struct SceneFile {
     /// Alert rules, work-order deadlines, the working-day calendar, video linkage.
     #[serde(default)]
     pub operations: ops::OperationsSpec,
+    /// Where credentials come from and which hosts and topics are trusted.
+    #[serde(default)]
+    pub security: SecuritySpec,
+}
+
+/// What the scene trusts. Everything not listed is refused.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecuritySpec {
+    /// The credentials file (RON, mode 0600), relative to the scene file;
+    /// `CITYTWIN_CREDENTIALS` wins over it.
+    #[serde(default)]
+    pub credentials: Option<String>,
+    /// Hosts an HTTP source may be redirected to besides its own (`host` or
+    /// `*.domain`); https is never redirected to http.
+    #[serde(default)]
+    pub redirect_hosts: Vec<String>,
+    /// Hosts camera snapshot URLs may name (`host`, `host:port` or `*.domain`): a feed
+    /// must not make the wall fetch an internal address.
+    #[serde(default)]
+    pub snapshot_hosts: Vec<String>,
+    /// MQTT topic filters on which operator actions are accepted (with the operators
+    /// in `operations.operators`); an operator action on any other topic, or from an
+    /// HTTP source, is refused.
+    #[serde(default)]
+    pub control_topics: Vec<String>,
 }
 
 /// Written as a language tag: `"zh-CN"` or `"en"`.
@@ -241,6 +267,24 @@ impl Scene {
             path: path.to_owned(),
             message,
         };
+        if let Ok(value) = options.from_str::<ron::Value>(text) {
+            check_numbers(&value, &mut String::new()).map_err(invalid)?;
+        }
+        if let Some(s) = file.stale_after_s
+            && !(s > 0.0 && s <= 1e6)
+        {
+            return Err(invalid(format!(
+                "stale_after_s {s} is not within 0–1000000 seconds"
+            )));
+        }
+        for m in &file.models {
+            if !(m.scale > 0.0 && m.scale <= 1e4) {
+                return Err(invalid(format!(
+                    "model '{}': scale {} is not within 0–10000",
+                    m.name, m.scale
+                )));
+            }
+        }
         if !file.origin.is_valid() {
             return Err(invalid(format!(
                 "origin {} is not a valid lon/lat",
@@ -281,6 +325,57 @@ impl Scene {
     pub fn view(&self, name: &str) -> Option<&View> {
         self.file.views.iter().find(|v| v.name == name)
     }
+}
+
+/// Largest magnitude of any number in a scene file: beyond every sane setting
+/// (Gauss–Krüger eastings with a zone prefix are under 1e8), and small enough that no
+/// duration or offset made from it overflows.
+pub const MAX_SCENE_NUMBER: f64 = 1e9;
+
+/// Every number in the file is finite and within ±[`MAX_SCENE_NUMBER`]; the error
+/// names the field, e.g. `operations.rules[2].when.value`.
+fn check_numbers(value: &ron::Value, path: &mut String) -> Result<(), String> {
+    match value {
+        ron::Value::Number(n) => {
+            let x = (*n).into_f64();
+            if !x.is_finite() || x.abs() > MAX_SCENE_NUMBER {
+                let at = if path.is_empty() {
+                    "(top)"
+                } else {
+                    path.as_str()
+                };
+                return Err(format!(
+                    "{at}: {x} is not a finite number within ±{MAX_SCENE_NUMBER:e}"
+                ));
+            }
+        }
+        ron::Value::Map(map) => {
+            for (key, v) in map.iter() {
+                let len = path.len();
+                let name = match key {
+                    ron::Value::String(k) => k.clone(),
+                    other => format!("{other:?}"),
+                };
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(&name);
+                check_numbers(v, path)?;
+                path.truncate(len);
+            }
+        }
+        ron::Value::Seq(items) => {
+            for (i, v) in items.iter().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                check_numbers(v, path)?;
+                path.truncate(len);
+            }
+        }
+        ron::Value::Option(Some(v)) => check_numbers(v, path)?,
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Where the built-in scene lives: under the working directory when run from the source

@@ -292,7 +292,12 @@ fn marker_inspector(
             ui.label(RichText::new(tr.t("加载中…", "loading…")).color(theme::DIM));
         }
     }
-    ui.label(RichText::new(url).size(12.0).color(theme::DIM));
+    // Shown without credentials or token values.
+    ui.label(
+        RichText::new(crate::feeds::redact(url))
+            .size(12.0)
+            .color(theme::DIM),
+    );
 }
 
 fn header(ui: &mut egui::Ui, s: &WallState, tr: Tr) {
@@ -576,6 +581,11 @@ fn status_bar(ui: &mut egui::Ui, s: &WallState, tr: Tr) {
         match s.city.phase {
             LoadPhase::Loading => {
                 ui.label(RichText::new(tr.t("加载城市…", "loading city…")).color(theme::FAULT));
+            }
+            LoadPhase::Failed => {
+                ui.label(
+                    RichText::new(tr.t("城市加载失败", "city failed to load")).color(theme::ALARM),
+                );
             }
             LoadPhase::Ready => {
                 ui.label(

@@ -69,6 +69,14 @@ fn capture_when_ready(
     } else {
         *frames_since_texture_change += 1;
     }
+    if status.phase == LoadPhase::Failed {
+        error!(
+            "shot: the city failed to load: {}",
+            status.problems.join("; ")
+        );
+        exit.write(AppExit::from_code(2));
+        return;
+    }
     if p.started.elapsed() > request.timeout {
         error!(
             "shot: gave up after {:?}: city {:?}, {} models still loading",

@@ -1,0 +1,185 @@
+//! `citytwin check` as a library function: load a scene and all its data without a
+//! window and list every problem. The CLI prints the report; tests read it.
+
+use crate::city::import::Severity;
+use crate::feeds::FeedSpec;
+use crate::scene::Scene;
+use std::time::{Duration, Instant};
+
+/// What `check` found. `Display` gives the text the CLI prints.
+#[derive(Debug, Clone, Default)]
+pub struct CheckReport {
+    /// The report's lines up to the problems (scene, layers, models, views, feeds).
+    pub lines: Vec<String>,
+    /// Every problem, errors and warnings, as `file: where: what`.
+    pub problems: Vec<String>,
+    pub errors: usize,
+    pub warnings: usize,
+    /// Buildings, roads, districts, grids, pois, land areas loaded.
+    pub counts: [usize; 6],
+    pub elapsed: Duration,
+}
+
+impl CheckReport {
+    pub fn ok(&self) -> bool {
+        self.errors == 0
+    }
+}
+
+impl std::fmt::Display for CheckReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for l in &self.lines {
+            writeln!(f, "{l}")?;
+        }
+        if !self.problems.is_empty() {
+            writeln!(f, "problems")?;
+            for p in &self.problems {
+                writeln!(f, "  {p}")?;
+            }
+        }
+        let [b, r, d, g, p, l] = self.counts;
+        write!(
+            f,
+            "summary  {b} buildings, {r} roads, {d} districts, {g} grids, {p} pois, {l} land; {} errors, {} warnings; checked in {:.2?}",
+            self.errors, self.warnings, self.elapsed
+        )
+    }
+}
+
+/// Loads everything the scene names and reports on it. Never panics on bad data: a
+/// loader that panics is reported as an error of its own.
+pub fn check(scene: &Scene) -> CheckReport {
+    let started = Instant::now();
+    let f = &scene.file;
+    let mut r = CheckReport::default();
+    let mut line = |text: String| r.lines.push(text);
+    line(format!("scene    {} — {}", scene.path.display(), f.name));
+    line(format!(
+        "origin   {}   language {}",
+        f.origin,
+        String::from(f.language)
+    ));
+    let city = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        crate::city::load_city(scene)
+    })) {
+        Ok(city) => Some(city),
+        Err(panic) => {
+            r.problems.push(format!(
+                "{}: the city loader failed: {}",
+                scene.path.display(),
+                crate::panic_text(&panic)
+            ));
+            r.errors += 1;
+            None
+        }
+    };
+    let mut line = |text: String| r.lines.push(text);
+    line("layers".into());
+    if let Some(city) = &city {
+        for l in &city.data.layers {
+            let bbox = l.bbox.map_or("-".to_string(), |(lo, hi)| {
+                format!("{:.5},{:.5} … {:.5},{:.5}", lo.lon, lo.lat, hi.lon, hi.lat)
+            });
+            let declared = l
+                .declared_crs
+                .as_ref()
+                .map(|d| format!(" (file declares {d})"))
+                .unwrap_or_default();
+            line(format!(
+                "  {:<9} {}  {}{declared}  {} features, {} loaded, {} skipped  bbox {bbox}",
+                l.kind.label(),
+                l.path.display(),
+                l.crs,
+                l.features,
+                l.loaded,
+                l.skipped()
+            ));
+        }
+    }
+    line("models".into());
+    for m in &f.models {
+        let path = scene.resolve(&m.path);
+        match crate::city::models::validate(&path) {
+            Ok(info) => line(format!(
+                "  {}  {}  {} meshes, {} triangles at {}",
+                m.name,
+                path.display(),
+                info.meshes,
+                info.triangles,
+                m.position
+            )),
+            Err(_) => line(format!(
+                "  {}  {}  INVALID (see problems)",
+                m.name,
+                path.display()
+            )),
+        }
+    }
+    let views: Vec<_> = f.views.iter().map(|v| v.name.as_str()).collect();
+    line(format!("views    {}", views.join(", ")));
+    let mut feed_errors = Vec::new();
+    line("feeds".into());
+    let base = scene.base_dir();
+    let creds = crate::scene_credentials(scene);
+    if let Err(e) = &creds {
+        feed_errors.push(e.to_string());
+    }
+    for text in &f.feeds {
+        let shown = crate::feeds::redact(text);
+        let parsed = FeedSpec::parse(text, &base);
+        if let Ok(spec) = &parsed {
+            for w in spec.warnings() {
+                line(format!("  warning: {w}"));
+            }
+        }
+        match parsed {
+            Ok(FeedSpec::Replay { path, .. }) => match std::fs::read_to_string(&path) {
+                Ok(text) => {
+                    let lines = text
+                        .lines()
+                        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+                        .count();
+                    line(format!("  {shown}  {lines} messages"));
+                }
+                Err(e) => {
+                    feed_errors.push(format!("{}: cannot read recording: {e}", path.display()))
+                }
+            },
+            // A live source is only known to work once connected; the wall shows it.
+            Ok(FeedSpec::Mqtt(m)) => {
+                line(format!(
+                    "  {shown}  (MQTT {}:{}, not contacted)",
+                    m.host, m.port
+                ));
+            }
+            Ok(FeedSpec::Http(h)) => {
+                line(format!("  {shown}  (HTTP {}, not contacted)", h.shown()));
+            }
+            Err(e) => feed_errors.push(e.to_string()),
+        }
+    }
+    if let Some(city) = &city {
+        r.errors += city.data.errors().count();
+        r.warnings += city
+            .data
+            .problems
+            .iter()
+            .filter(|p| p.severity == Severity::Warning)
+            .count();
+        r.problems
+            .extend(city.data.problems.iter().map(|p| p.to_string()));
+        let d = &city.data;
+        r.counts = [
+            d.buildings.len(),
+            d.roads.len(),
+            d.districts.len(),
+            d.grids.len(),
+            d.pois.len(),
+            d.land.len(),
+        ];
+    }
+    r.errors += feed_errors.len();
+    r.problems.extend(feed_errors);
+    r.elapsed = started.elapsed();
+    r
+}
