@@ -92,6 +92,9 @@ pub struct Pki {
     pub ca: PathBuf,
     pub cert: PathBuf,
     pub key: PathBuf,
+    /// A client certificate the CA signed (for brokers that require one).
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
 }
 
 pub fn test_pki(dir: &Path) -> Pki {
@@ -111,10 +114,20 @@ pub fn test_pki(dir: &Path) -> Pki {
         .push(DnType::CommonName, "localhost");
     let key = KeyPair::generate().expect("server key");
     let cert = params.signed_by(&key, &issuer).expect("server certificate");
+    let mut client = CertificateParams::new(Vec::<String>::new()).expect("client params");
+    client
+        .distinguished_name
+        .push(DnType::CommonName, "citytwin wall");
+    let client_key = KeyPair::generate().expect("client key");
+    let client_cert = client
+        .signed_by(&client_key, &issuer)
+        .expect("client certificate");
     Pki {
         ca: write(dir, "ca.pem", &ca_cert.pem()),
         cert: write(dir, "server.pem", &cert.pem()),
         key: write(dir, "server.key", &key.serialize_pem()),
+        client_cert: write(dir, "client.pem", &client_cert.pem()),
+        client_key: write(dir, "client.key", &client_key.serialize_pem()),
     }
 }
 

@@ -140,7 +140,10 @@ fn broker_restart_reconnects_and_the_stream_goes_on() {
 
     broker.restart();
     update_until(&mut app, Duration::from_secs(60), "a reconnection", |w| {
-        w.resource::<FeedStats>().sources[0].state == SourceState::Live
+        w.resource::<FeedStats>()
+            .sources
+            .first()
+            .is_some_and(|s| s.state == SourceState::Live)
     });
     run_for(&mut app, Duration::from_millis(500));
     broker.publish("city/orders", &msg("work_order", r#"{"id":"r-2","source":"grid_patrol","category":"traffic","text":"井盖松动","status":"reported"}"#));
@@ -167,8 +170,28 @@ fn record_from_mqtt_then_replay_the_recording() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("citytwin runs");
-    // Give the recorder time to connect and subscribe before publishing.
-    std::thread::sleep(Duration::from_millis(1500));
+    let mut recorder = recorder;
+    // Publish once the recorder says it is subscribed (it prints its sources' states).
+    let stderr = recorder.stderr.take().expect("stderr piped");
+    let (live_tx, live_rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut seen = String::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.ends_with(": Live") {
+                let _ = live_tx.send(());
+            }
+            seen.push_str(&line);
+            seen.push('\n');
+        }
+        seen
+    });
+    live_rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the recorder to connect");
     let sent = [
         msg(
             "device",
@@ -189,11 +212,8 @@ fn record_from_mqtt_then_replay_the_recording() {
     broker.publish("city/x", "not json");
     let output = recorder.wait_with_output().expect("recorder exits");
     let report = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{report}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stderr = reader.join().unwrap_or_default();
+    assert!(output.status.success(), "{report}\n{stderr}");
     assert!(
         report.contains("recorded 3 messages") && report.contains("1 rejected"),
         "{report}"
@@ -331,8 +351,16 @@ fn qos1_work_orders_arrive_exactly_once_across_a_broker_restart() {
     update_until(&mut app, Duration::from_secs(60), "all 40 orders", |w| {
         w.resource::<WorkOrders>().0.len() == 40
     });
-    // Give any redelivery time to arrive, then count what the ECS saw.
+    // Give any redelivery time to arrive, then count what the source received and
+    // the ECS applied: a redelivered order with the same status changes no order, so
+    // only these counts can see it.
     run_for(&mut app, Duration::from_millis(1500));
+    let s = &app.world().resource::<FeedStats>().sources[0];
+    assert_eq!(
+        (s.received, s.applied, s.rejected_total()),
+        (40, 40, 0),
+        "each order received and applied once"
+    );
     assert_eq!(
         app.world().resource::<OrderCounts>().open,
         40,
@@ -398,4 +426,154 @@ fn mqtts_with_the_scene_ca_delivers_and_an_untrusted_broker_is_refused() {
     let mut app = headless(load_scene(&untrusted));
     let why = reconnect_reason(&mut app);
     assert!(why.to_lowercase().contains("certificate"), "{why}");
+}
+
+/// Two walls on one spec in one machine: each gets a client id of its own, so
+/// neither takes the other's session; both stay connected and both get every order.
+#[test]
+fn two_instances_on_one_spec_have_their_own_client_ids_and_sessions() {
+    use citytwin::feeds::FeedRuntime;
+    let dir = temp_dir("mqtt-two-walls");
+    let broker = Broker::start(&dir);
+    let mut a = app_on(&dir, broker.port);
+    let mut b = app_on(&dir, broker.port);
+    let name = |app: &bevy::app::App| app.world().resource::<FeedRuntime>().instance.name.clone();
+    assert_ne!(name(&a), name(&b));
+    for n in 0..5 {
+        broker.publish("city/orders", &order(n));
+    }
+    for app in [&mut a, &mut b] {
+        update_until(app, Duration::from_secs(20), "5 orders", |w| {
+            w.resource::<WorkOrders>().0.len() == 5
+        });
+    }
+    run_for(&mut a, Duration::from_millis(300));
+    run_for(&mut b, Duration::from_millis(300));
+    for app in [&a, &b] {
+        let s = &app.world().resource::<FeedStats>().sources[0];
+        assert_eq!(s.runs(), 1, "never kicked off by the other: {:?}", s.state);
+        assert_eq!(s.state, SourceState::Live);
+    }
+}
+
+#[test]
+fn operator_actions_count_only_on_the_scenes_control_topics() {
+    use citytwin::feeds::schema::OperatingMode;
+    use citytwin::ops::modes::OperatingState;
+    let dir = temp_dir("mqtt-control");
+    let broker = Broker::start(&dir);
+    let scene = write(
+        &dir,
+        "scene.ron",
+        &format!(
+            r#"(name: "control", origin: (lon: 113.665, lat: 34.754), feeds: ["mqtt://127.0.0.1:{}/city/#"], operations: (operators: ["值班员 张"]), security: (control_topics: ["city/control/#"]))"#,
+            broker.port
+        ),
+    );
+    let mut app = headless(load_scene(&scene));
+    update_until(&mut app, Duration::from_secs(20), "connected", |w| {
+        w.resource::<FeedStats>()
+            .sources
+            .first()
+            .is_some_and(|s| s.state == SourceState::Live)
+    });
+    let switch = |mode: &str| {
+        msg(
+            "operator",
+            &format!(
+                r#"{{"operator":"值班员 张","command":{{"switch_mode":{{"mode":"{mode}","why":"演练"}}}}}}"#
+            ),
+        )
+    };
+    broker.publish("city/iot/sensor-7", &switch("emergency"));
+    broker.publish("city/control/wall-1", &switch("major_event"));
+    update_until(&mut app, Duration::from_secs(20), "both messages", |w| {
+        w.resource::<FeedStats>().sources[0].received == 2
+    });
+    app.update();
+    let s = &app.world().resource::<FeedStats>().sources[0];
+    assert_eq!(s.rejected.get("not allowed"), Some(&1), "{:?}", s.rejected);
+    let state = app.world().resource::<OperatingState>();
+    assert_eq!(state.mode, OperatingMode::MajorEvent);
+    assert_eq!(state.history.len(), 1, "only the control topic's switch");
+}
+
+/// A broker that requires client certificates: the credentials file's certificate
+/// gets in; without it the handshake is refused and the source says so.
+#[test]
+fn mtls_client_certificates_come_from_the_credentials_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir("mqtt-mtls");
+    let pki = test_pki(&dir);
+    let conf = |port: u16| {
+        format!(
+            "listener {port} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate true\nallow_anonymous true\npersistence false\n",
+            pki.ca.display(),
+            pki.cert.display(),
+            pki.key.display()
+        )
+    };
+    let broker =
+        Broker(LocalBroker::with_config(&dir, "mtls.conf", conf).unwrap_or_else(|e| panic!("{e}")));
+    let port = broker.port;
+    let creds = write(
+        &dir,
+        "credentials.ron",
+        &format!(
+            r#"[(source: "mqtts://localhost:{port}", client_cert: "client.pem", client_key: "client.key")]"#
+        ),
+    );
+    std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let scene = |name: &str, security: &str| {
+        write(
+            &dir,
+            name,
+            &format!(
+                r#"(name: "mtls", origin: (lon: 113.665, lat: 34.754), feeds: ["mqtts://localhost:{port}/city/#"], tls_ca: "ca.pem"{security})"#
+            ),
+        )
+    };
+    let with = scene(
+        "with.ron",
+        r#", security: (credentials: "credentials.ron")"#,
+    );
+    let without = scene("without.ron", "");
+
+    let mut app = headless(load_scene(&with));
+    update_until(
+        &mut app,
+        Duration::from_secs(20),
+        "the mTLS connection",
+        |w| {
+            w.resource::<FeedStats>()
+                .sources
+                .first()
+                .is_some_and(|s| s.state == SourceState::Live)
+        },
+    );
+    let status = Command::new("mosquitto_pub")
+        .args(["-h", "localhost", "-p", &port.to_string(), "--cafile"])
+        .arg(&pki.ca)
+        .arg("--cert")
+        .arg(&pki.client_cert)
+        .arg("--key")
+        .arg(&pki.client_key)
+        .args(["-q", "1", "-t", "city/iot", "-m"])
+        .arg(msg("device", r#"{"id":"mtls-gas","kind":"gas_detector","status":"alarm","position":{"lon":113.666,"lat":34.755}}"#))
+        .status()
+        .expect(INSTALL_HINT);
+    assert!(
+        status.success(),
+        "mosquitto_pub with a client certificate failed"
+    );
+    update_until(&mut app, Duration::from_secs(20), "the message", |w| {
+        w.resource::<FeedEntities>().get("mtls-gas").is_some()
+    });
+
+    let mut app = headless(load_scene(&without));
+    let why = reconnect_reason(&mut app);
+    assert!(
+        why.contains("CertificateRequired"),
+        "refused without a certificate: {why}"
+    );
 }
