@@ -73,14 +73,11 @@ fn bad_scene(folder: &str) -> std::path::PathBuf {
 
 #[test]
 fn check_lists_every_problem_and_fails() {
-    let scene = bad_scene("bad-input-check");
-    let out = Command::new(env!("CARGO_BIN_EXE_citytwin"))
-        .args(["check", "--scene"])
-        .arg(&scene)
-        .output()
-        .expect("citytwin runs");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    let scene = load_scene(&bad_scene("bad-input-check"));
+    let report = citytwin::check::check(&scene);
+    let text = report.to_string();
+    assert!(!report.ok(), "{text}");
+    assert_eq!(report.errors, 9, "{text}");
     let expect = [
         "buildings.geojson: feature 1: error: ring 0 has 3 positions; a linear ring needs at least 4",
         "buildings.geojson: feature 2: error: invalid polygon: exterior ring has a self-intersection",
@@ -138,4 +135,107 @@ fn check_passes_on_the_built_in_scene() {
         "{text}"
     );
     assert!(text.contains("GCJ-02"), "{text}");
+}
+
+/// A one-triangle glTF whose buffer is `uri`; `count` positions are claimed.
+fn triangle_gltf(uri: &str, count: usize) -> String {
+    format!(
+        r#"{{"asset":{{"version":"2.0"}},"scene":0,"scenes":[{{"nodes":[0]}}],"nodes":[{{"mesh":0}}],
+"meshes":[{{"primitives":[{{"attributes":{{"POSITION":0}}}}]}}],
+"buffers":[{{"uri":"{uri}","byteLength":36}}],
+"bufferViews":[{{"buffer":0,"byteOffset":0,"byteLength":36}}],
+"accessors":[{{"bufferView":0,"componentType":5126,"count":{count},"type":"VEC3","min":[0,0,0],"max":[1,1,0]}}]}}"#
+    )
+}
+
+fn triangle_bytes() -> Vec<u8> {
+    [0f32, 0., 0., 1., 0., 0., 0., 1., 0.]
+        .iter()
+        .flat_map(|f| f.to_le_bytes())
+        .collect()
+}
+
+#[test]
+fn gltf_uris_may_not_leave_the_models_folder_and_sizes_are_bounded() {
+    use citytwin::city::models::validate;
+    let root = temp_dir("bad-gltf");
+    let dir = root.join("model");
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::write(dir.join("tri.bin"), triangle_bytes()).unwrap();
+    std::fs::write(root.join("outside.bin"), triangle_bytes()).unwrap();
+    std::os::unix::fs::symlink(root.join("outside.bin"), dir.join("sub/link.bin")).unwrap();
+    let fifo = Command::new("mkfifo").arg(dir.join("fifo.bin")).status();
+    let check = |name: &str, uri: &str, count: usize| {
+        let path = write(&dir, name, &triangle_gltf(uri, count));
+        validate(&path)
+    };
+    let ok = check("ok.gltf", "tri.bin", 3).expect("a model beside its buffer");
+    assert_eq!(ok.triangles, 1);
+    let refused = [
+        ("up.gltf", "../outside.bin", "leaves the model's folder"),
+        ("abs.gltf", "/etc/passwd", "leaves the model's folder"),
+        ("file.gltf", "file:///etc/passwd", "has a scheme"),
+        ("web.gltf", "http://169.254.169.254/latest", "has a scheme"),
+        ("utf8.gltf", "%FF%FE.bin", "not UTF-8"),
+        ("link.gltf", "sub/link.bin", "leads out of the model's folder"),
+        ("dev.gltf", "/dev/zero", "leaves the model's folder"),
+    ];
+    for (name, uri, why) in refused {
+        let e = check(name, uri, 3).expect_err(uri);
+        assert!(e.contains(why), "{uri}: {e}");
+    }
+    if fifo.is_ok_and(|s| s.success()) {
+        let e = check("fifo.gltf", "fifo.bin", 3).expect_err("a FIFO");
+        assert!(e.contains("not a regular file"), "{e}");
+    }
+    let e = check("count.gltf", "tri.bin", 1_000_000).expect_err("count past the view");
+    assert!(e.contains("runs past its buffer view"), "{e}");
+
+    // An image that claims more pixels than any wall can show is refused from its header.
+    let png = dir.join("wide.png");
+    image::RgbaImage::new(9000, 1).save(&png).unwrap();
+    let with_image = triangle_gltf("tri.bin", 3).replacen(
+        r#""buffers""#,
+        r#""images":[{"uri":"wide.png"}],"buffers""#,
+        1,
+    );
+    let e = validate(&write(&dir, "image.gltf", &with_image)).expect_err("a 9000-pixel image");
+    assert!(e.contains("9000×1 pixels"), "{e}");
+}
+
+#[test]
+fn absurd_numbers_in_scenes_and_feed_specs_are_refused_with_their_place() {
+    use citytwin::feeds::FeedSpec;
+    let dir = temp_dir("bad-numbers");
+    let cases = [
+        ("stale_after_s: 1e300", "stale_after_s"),
+        ("stale_after_s: -5.0", "stale_after_s"),
+        ("operations: (max_clock_jump_h: inf)", "operations.max_clock_jump_h"),
+        (
+            r#"views: [(name: "v", look_at: (lon: 113.6, lat: 34.7), distance_m: NaN)]"#,
+            "views[0].distance_m",
+        ),
+        (
+            r#"models: [(name: "m", path: "m.glb", position: (lon: 113.6, lat: 34.7), scale: 0.0)]"#,
+            "scale 0",
+        ),
+    ];
+    for (field, place) in cases {
+        let text = format!(r#"(name: "n", origin: (lon: 113.665, lat: 34.754), {field})"#);
+        let e = citytwin::scene::Scene::parse(&text, &dir.join("scene.ron"))
+            .expect_err(field)
+            .to_string();
+        assert!(e.contains(place), "{field}: {e}");
+    }
+    for spec in [
+        "replay:a.ndjson@1e308",
+        "replay:a.ndjson@NaN",
+        "http://h/x#every=1e30s",
+        "http://h/x#timeout=0s",
+        "http://h/x#idle=-1s",
+        "mqtt://h:70000/t",
+        "mqtt://h:1883/a/#/b",
+    ] {
+        assert!(FeedSpec::parse(spec, &dir).is_err(), "{spec} accepted");
+    }
 }
