@@ -7,6 +7,7 @@ pub mod bench;
 pub mod check;
 pub mod city;
 pub mod feeds;
+pub mod fuzz;
 pub mod generate;
 pub mod geo;
 pub mod ops;

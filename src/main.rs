@@ -111,6 +111,22 @@ enum Command {
         #[arg(long, value_name = "NAME")]
         instance: Option<String>,
     },
+    /// Fuzz the readers of outside input with mutated copies of the repository's
+    /// files (run from the repository root); crashes are written as minimal inputs.
+    Fuzz {
+        /// Readers to fuzz, one after another (default: all).
+        #[arg(value_enum)]
+        targets: Vec<citytwin::fuzz::Target>,
+        /// Minutes per target.
+        #[arg(long, default_value_t = 10.0, value_parser = within(0.01, 10_000.0))]
+        minutes: f64,
+        /// Same seed, same inputs.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Folder for crashing inputs (minimal, with the panic message beside).
+        #[arg(long, default_value = "target/fuzz-crashes")]
+        crashes: PathBuf,
+    },
     /// Benchmarks that print figures and ratios against a baseline from the same run.
     Bench {
         #[command(subcommand)]
@@ -141,26 +157,26 @@ enum Command {
 enum BenchKind {
     /// Device updates decoded and applied into the ECS vs plain serde decoding.
     Ingest {
-        #[arg(long, default_value_t = 300_000, value_parser = within(1, 100_000_000))]
+        #[arg(long, default_value_t = 300_000, value_parser = within(1usize, 100_000_000))]
         messages: usize,
-        #[arg(long, default_value_t = 30_000, value_parser = within(1, 10_000_000))]
+        #[arg(long, default_value_t = 30_000, value_parser = within(1usize, 10_000_000))]
         devices: usize,
     },
     /// Publisher → mosquitto → citytwin vs mosquitto_sub on the same stream; lag at a
     /// steady rate.
     Mqtt {
         /// Messages in the burst both subscribers read.
-        #[arg(long, default_value_t = 200_000, value_parser = within(1, 100_000_000))]
+        #[arg(long, default_value_t = 200_000, value_parser = within(1u64, 100_000_000))]
         burst: u64,
         /// Messages per second in the paced phase.
-        #[arg(long, default_value_t = 50_000, value_parser = within(1, 10_000_000))]
+        #[arg(long, default_value_t = 50_000, value_parser = within(1u32, 10_000_000))]
         rate: u32,
         /// Length of the paced phase.
         #[arg(long, default_value_t = 5.0, value_parser = within(0.1, 3600.0))]
         seconds: f64,
         /// QoS of the publisher: 0, as sensors send telemetry, or 1 (the subscribers
         /// always ask for 1; the broker delivers at the lower of the two).
-        #[arg(long, default_value_t = 0, value_parser = within(0, 1))]
+        #[arg(long, default_value_t = 0, value_parser = within(0u8, 1))]
         qos: u8,
     },
     /// Loading a generated city (default: full scale) against parsing its GeoJSON with
@@ -172,7 +188,7 @@ enum BenchKind {
         #[arg(long)]
         dir: Option<PathBuf>,
         /// Frames timed in the headless app once everything is in.
-        #[arg(long, default_value_t = 300, value_parser = within(1, 1_000_000))]
+        #[arg(long, default_value_t = 300, value_parser = within(1usize, 1_000_000))]
         frames: usize,
     },
     /// Frame time of the wall in a real window once the city and its devices are in,
@@ -185,7 +201,7 @@ enum BenchKind {
         /// Named view to measure from (default: the scene's first).
         #[arg(long)]
         view: Option<String>,
-        #[arg(long, default_value_t = 120, value_parser = within(1, 1_000_000))]
+        #[arg(long, default_value_t = 120, value_parser = within(1usize, 1_000_000))]
         frames: usize,
         /// The city alone: the scene's feeds are not started, so no device markers.
         #[arg(long)]
@@ -201,23 +217,23 @@ enum BenchKind {
     /// Operations at city scale: nearest cameras vs brute force and PostGIS, grid
     /// lookup vs brute force, rules and KPIs per frame at the city's real rates.
     Ops {
-        #[arg(long, default_value_t = 130_000, value_parser = within(1, 10_000_000))]
+        #[arg(long, default_value_t = 130_000, value_parser = within(1usize, 10_000_000))]
         cameras: usize,
         /// Incident points queried for their 10 nearest cameras.
-        #[arg(long, default_value_t = 10_000, value_parser = within(1, 10_000_000))]
+        #[arg(long, default_value_t = 10_000, value_parser = within(1usize, 10_000_000))]
         queries: usize,
         /// Events located in their micro-grid.
-        #[arg(long, default_value_t = 100_000, value_parser = within(1, 100_000_000))]
+        #[arg(long, default_value_t = 100_000, value_parser = within(1usize, 100_000_000))]
         events: usize,
         /// Frames (1/60 s of twin time each) timed with every device reporting.
-        #[arg(long, default_value_t = 600, value_parser = within(1, 1_000_000))]
+        #[arg(long, default_value_t = 600, value_parser = within(1usize, 1_000_000))]
         frames: usize,
     },
     /// Memory of the live feed state for a city's cameras and devices.
     State {
-        #[arg(long, default_value_t = 130_000, value_parser = within(0, 10_000_000))]
+        #[arg(long, default_value_t = 130_000, value_parser = within(0usize, 10_000_000))]
         cameras: usize,
-        #[arg(long, default_value_t = 219_300, value_parser = within(0, 10_000_000))]
+        #[arg(long, default_value_t = 219_300, value_parser = within(0usize, 10_000_000))]
         devices: usize,
     },
 }
@@ -528,6 +544,59 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 summary.rejected
             );
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Fuzz {
+            targets,
+            minutes,
+            seed,
+            crashes,
+        } => {
+            use citytwin::fuzz::Target;
+            let targets = if targets.is_empty() {
+                Target::ALL.to_vec()
+            } else {
+                targets
+            };
+            let repo = std::env::current_dir().context("no working directory")?;
+            if !repo.join("data-feeds/SCHEMA.md").exists() {
+                bail!(
+                    "run `citytwin fuzz` from the repository root: its seeds are the repository's files"
+                );
+            }
+            let scratch =
+                std::env::temp_dir().join(format!("citytwin-fuzz-{}", std::process::id()));
+            let mut found = 0;
+            for target in targets {
+                let r = citytwin::fuzz::fuzz(
+                    target,
+                    &repo,
+                    std::time::Duration::from_secs_f64(minutes * 60.0),
+                    seed,
+                    &crashes,
+                    &scratch,
+                    true,
+                )?;
+                println!(
+                    "fuzz {:<11} {:>10} executions in {:>6.1} s ({:>7.0}/s), corpus {} seeds ({} bytes), {} crashes",
+                    target.name(),
+                    r.executions,
+                    r.elapsed.as_secs_f64(),
+                    r.executions as f64 / r.elapsed.as_secs_f64().max(1e-9),
+                    r.seeds,
+                    r.seed_bytes,
+                    r.crashes.len()
+                );
+                for c in &r.crashes {
+                    println!("  crash: {}", c.display());
+                }
+                found += r.crashes.len();
+            }
+            let _ = std::fs::remove_dir_all(&scratch);
+            Ok(if found == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Bench {
             which: BenchKind::City { scale, dir, frames },

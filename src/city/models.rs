@@ -113,8 +113,19 @@ fn image_side(bytes: &[u8], what: &str) -> Result<(), String> {
 }
 
 /// Opens a glTF/GLB file with its buffers, checks what it points at and that every
-/// mesh primitive has positions Bevy can draw.
+/// mesh primitive has positions Bevy can draw. The `gltf` crate panics on some
+/// malformed files (found by `citytwin fuzz gltf`); such a panic is this model's error,
+/// never the app's.
 pub fn validate(path: &Path) -> Result<ModelInfo, String> {
+    std::panic::catch_unwind(|| validate_inner(path)).unwrap_or_else(|panic| {
+        Err(format!(
+            "not a valid glTF model (the glTF reader failed: {})",
+            crate::panic_text(&panic)
+        ))
+    })
+}
+
+fn validate_inner(path: &Path) -> Result<ModelInfo, String> {
     let bytes = read_regular(path, MAX_MODEL_BYTES)?;
     let gltf::Gltf {
         document: doc,
@@ -195,6 +206,27 @@ pub fn validate(path: &Path) -> Result<ModelInfo, String> {
     let mut triangles = 0;
     for mesh in doc.meshes() {
         for (p, prim) in mesh.primitives().enumerate() {
+            let at = || format!("mesh '{}' primitive {p}", mesh.name().unwrap_or("?"));
+            use gltf::accessor::{DataType, Dimensions};
+            if let Some(pos) = prim.get(&gltf::Semantic::Positions)
+                && (pos.data_type() != DataType::F32 || pos.dimensions() != Dimensions::Vec3)
+            {
+                return Err(format!(
+                    "{}: POSITION is {:?} {:?}, not float VEC3",
+                    at(),
+                    pos.data_type(),
+                    pos.dimensions()
+                ));
+            }
+            if let Some(idx) = prim.indices()
+                && (idx.dimensions() != Dimensions::Scalar
+                    || !matches!(
+                        idx.data_type(),
+                        DataType::U8 | DataType::U16 | DataType::U32
+                    ))
+            {
+                return Err(format!("{}: indices are not unsigned scalars", at()));
+            }
             let reader = prim.reader(|b| buffers.get(b.index()).map(|d| &d[..]));
             let count = reader
                 .read_positions()

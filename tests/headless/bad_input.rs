@@ -177,7 +177,11 @@ fn gltf_uris_may_not_leave_the_models_folder_and_sizes_are_bounded() {
         ("file.gltf", "file:///etc/passwd", "has a scheme"),
         ("web.gltf", "http://169.254.169.254/latest", "has a scheme"),
         ("utf8.gltf", "%FF%FE.bin", "not UTF-8"),
-        ("link.gltf", "sub/link.bin", "leads out of the model's folder"),
+        (
+            "link.gltf",
+            "sub/link.bin",
+            "leads out of the model's folder",
+        ),
         ("dev.gltf", "/dev/zero", "leaves the model's folder"),
     ];
     for (name, uri, why) in refused {
@@ -210,7 +214,10 @@ fn absurd_numbers_in_scenes_and_feed_specs_are_refused_with_their_place() {
     let cases = [
         ("stale_after_s: 1e300", "stale_after_s"),
         ("stale_after_s: -5.0", "stale_after_s"),
-        ("operations: (max_clock_jump_h: inf)", "operations.max_clock_jump_h"),
+        (
+            "operations: (max_clock_jump_h: inf)",
+            "operations.max_clock_jump_h",
+        ),
         (
             r#"views: [(name: "v", look_at: (lon: 113.6, lat: 34.7), distance_m: NaN)]"#,
             "views[0].distance_m",

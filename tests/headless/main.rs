@@ -9,6 +9,7 @@ mod city;
 mod demo;
 mod docs;
 mod feeds;
+mod fuzz;
 mod gen_city;
 mod geo;
 mod http;
