@@ -11,6 +11,10 @@ use tokio::time::Instant;
 
 /// Longest line accepted; anything longer is rejected without being decoded.
 pub const MAX_LINE_BYTES: usize = 1 << 20;
+/// A message dated further than this past the one before is not waited for (the
+/// ingest refuses it as a future time): one bad line must not stall a replay for
+/// years.
+pub const MAX_WAIT_GAP: chrono::TimeDelta = chrono::TimeDelta::hours(48);
 
 pub async fn run(
     source: usize,
@@ -60,6 +64,8 @@ async fn play(
     let mut line_no = 0u64;
     // (first message time, when it was played): later ones are due relative to it.
     let mut anchor: Option<(chrono::DateTime<chrono::FixedOffset>, Instant)> = None;
+    // The time of the last message waited for.
+    let mut last: Option<chrono::DateTime<chrono::FixedOffset>> = None;
     loop {
         buf.clear();
         let n = (&mut reader)
@@ -83,11 +89,15 @@ async fn play(
         };
         let event = match event {
             Ok(message) => {
-                if let Some(speed) = speed {
+                let gap_ok = last.is_none_or(|l| message.ts - l <= MAX_WAIT_GAP);
+                if let Some(speed) = speed
+                    && gap_ok
+                {
                     let (t0, start) = *anchor.get_or_insert((message.ts, Instant::now()));
                     // Timestamps going backwards are played at once, not waited for.
                     let offset = (message.ts - t0).to_std().unwrap_or(Duration::ZERO);
                     tokio::time::sleep_until(start + offset.div_f64(speed)).await;
+                    last = Some(last.map_or(message.ts, |l| l.max(message.ts)));
                 }
                 FeedEvent::Message { source, message }
             }

@@ -504,3 +504,34 @@ fn a_device_that_moves_is_announced_once_and_one_that_stays_is_not() {
     let x = app.world().get::<MarkerAt>(e).expect("marker position").0.x;
     assert!((x - 192.0).abs() < 5.0, "x = {x}");
 }
+
+/// A line dated years ahead in a recording played at 1× is neither waited for (the
+/// replay would stall until 2031) nor applied (the clock refuses it).
+#[test]
+fn a_far_future_line_does_not_stall_a_replay() {
+    let dir = temp_dir("feeds-future-line");
+    let far = line("00", "device", &device("far", "alarm", true))
+        .replace("2026-11-23T08:00:00", "2031-01-01T00:00:00");
+    let recording = [
+        line("00", "device", &device("g-1", "online", true)),
+        far,
+        line("01", "device", &device("g-1", "alarm", true)),
+    ]
+    .join("\n");
+    write(&dir, "feed.ndjson", &recording);
+    let scene = write(
+        &dir,
+        "scene.ron",
+        r#"(name: "feeds", origin: (lon: 113.665, lat: 34.754), feeds: ["replay:feed.ndjson@1"])"#,
+    );
+    let mut app = headless(load_scene(&scene));
+    update_until(&mut app, Duration::from_secs(20), "the replay's end", |w| {
+        w.resource::<FeedStats>()
+            .sources
+            .first()
+            .is_some_and(|s| s.state == SourceState::Finished)
+    });
+    app.update();
+    assert_eq!(entity_status(&mut app, "g-1"), DeviceStatus::Alarm);
+    assert!(app.world().resource::<FeedEntities>().get("far").is_none());
+}
