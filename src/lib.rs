@@ -12,6 +12,7 @@ pub mod generate;
 pub mod geo;
 pub mod ops;
 pub mod scene;
+pub mod soak;
 pub mod spatial;
 pub mod ui;
 pub mod view;

@@ -127,6 +127,28 @@ enum Command {
         #[arg(long, default_value = "target/fuzz-crashes")]
         crashes: PathBuf,
     },
+    /// Run the generated city for twin hours under generated feeds at the city's real
+    /// rates with faults injected; sample memory, entities, queues and frame time every
+    /// twin minute into DIR/soak.csv and DIR/soak.png.
+    Soak {
+        /// Twin hours to run.
+        #[arg(long, default_value_t = 24.0, value_parser = within(0.05, 720.0))]
+        hours: f64,
+        /// Twin seconds per wall second (a 24 h day in under an hour: 30 or more).
+        #[arg(long, default_value_t = 30.0, value_parser = within(1.0, 10_000.0))]
+        speed: f64,
+        /// Folder for soak.csv and soak.png.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        #[arg(long, value_enum, default_value = "full")]
+        scale: citytwin::generate::city::Scale,
+        /// Wall seconds between broker restarts and HTTP faults.
+        #[arg(long, default_value_t = 180.0, value_parser = within(1.0, 86_400.0))]
+        fault_every_s: f64,
+        /// Devices offline and silent this many twin hours are retired.
+        #[arg(long, default_value_t = 6.0, value_parser = within(0.1, 8760.0))]
+        retire_after_h: f64,
+    },
     /// Benchmarks that print figures and ratios against a baseline from the same run.
     Bench {
         #[command(subcommand)]
@@ -543,6 +565,60 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 out.display(),
                 summary.rejected
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Soak {
+            hours,
+            speed,
+            out,
+            scale,
+            fault_every_s,
+            retire_after_h,
+        } => {
+            let opts = citytwin::soak::SoakOptions {
+                hours,
+                speed,
+                out: out.clone(),
+                scale,
+                restart_every: std::time::Duration::from_secs_f64(fault_every_s),
+                retire_after_h,
+            };
+            let r = citytwin::soak::run(&opts, |line| println!("soak: {line}"))?;
+            for f in &r.faults {
+                println!("fault: {f}");
+            }
+            let row = |what: &str, c: &citytwin::soak::Counted| {
+                println!(
+                    "  {what:<10} published {:>9}  received {:>9}  applied {:>9}",
+                    c.published, c.received, c.applied
+                )
+            };
+            println!("messages end to end:");
+            row("orders", &r.orders);
+            row("alarms", &r.alarms);
+            row("telemetry", &r.telemetry);
+            println!(
+                "{} samples over {:.1?} of wall time; resident memory {:.0} MB after warm-up, {:.0} MB at the end ({:+.2} %); entities {} → {} ({} retired); largest queue {}; frame {:.2} ms mean, {:.1} ms max; {} broker restarts, {} HTTP faults",
+                r.samples,
+                r.wall,
+                r.rss_warm_mb,
+                r.rss_end_mb,
+                r.rss_growth_pct,
+                r.entities_start,
+                r.entities_end,
+                r.retired,
+                r.max_queue,
+                r.frame_ms_mean,
+                r.frame_ms_max,
+                r.broker_restarts,
+                r.http_faults
+            );
+            println!(
+                "wrote {} and {}",
+                out.join("soak.csv").display(),
+                out.join("soak.png").display()
+            );
+            println!("{}", citytwin::soak::summary(&r));
             Ok(ExitCode::SUCCESS)
         }
         Command::Fuzz {

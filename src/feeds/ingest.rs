@@ -241,6 +241,9 @@ pub struct FeedEntities {
     by_id: HashMap<Text, Tracked>,
     /// Devices marked offline because they missed three heartbeats.
     pub missed_heartbeats: u64,
+    /// Devices and cameras retired: offline and silent past the scene's
+    /// `operations.retire_after_h`, their entities despawned.
+    pub retired: u64,
 }
 
 impl FeedEntities {
@@ -278,6 +281,43 @@ impl FeedEntities {
     pub fn is_empty(&self) -> bool {
         self.by_id.is_empty()
     }
+
+    /// Forgets every device and camera that is offline and last reported before
+    /// `before`: returns (id, entity, status) of each, for the caller to despawn.
+    pub fn retire_silent(
+        &mut self,
+        before: DateTime<FixedOffset>,
+    ) -> Vec<(Text, Entity, DeviceStatus)> {
+        let gone: Vec<Text> = self
+            .by_id
+            .iter()
+            .filter(|(_, t)| t.status == DeviceStatus::Offline && t.ts < before)
+            .map(|(id, _)| id.clone())
+            .collect();
+        let out: Vec<_> = gone
+            .into_iter()
+            .filter_map(|id| {
+                let t = self.by_id.remove(&id)?;
+                Some((id, t.entity, t.status))
+            })
+            .collect();
+        self.retired += out.len() as u64;
+        if !out.is_empty() {
+            self.by_id.shrink_to_fit();
+        }
+        out
+    }
+}
+
+/// A device or camera was retired (offline and silent past the scene's
+/// `operations.retire_after_h`); its entity is despawned this frame.
+#[derive(Message, Debug, Clone)]
+pub struct DeviceRetired {
+    pub entity: Entity,
+    pub id: Text,
+    pub status: DeviceStatus,
+    /// The device kind's label (`camera` for cameras), for the per-kind counts.
+    pub kind: &'static str,
 }
 
 /// How long a closed work order stays in memory after it closed, in feed time, so
@@ -308,7 +348,16 @@ impl WorkOrders {
     /// Forgets orders that closed more than `retention` before `now` and are still
     /// closed. Returns how many went.
     pub fn prune(&mut self, now: DateTime<FixedOffset>, retention: chrono::TimeDelta) -> usize {
-        let mut gone = 0;
+        self.prune_ids(now, retention).len()
+    }
+
+    /// As [`WorkOrders::prune`], returning the ids that left.
+    pub fn prune_ids(
+        &mut self,
+        now: DateTime<FixedOffset>,
+        retention: chrono::TimeDelta,
+    ) -> Vec<String> {
+        let mut gone = Vec::new();
         while let Some((at, _)) = self.1.queue.front()
             && *at + retention < now
         {
@@ -325,7 +374,7 @@ impl WorkOrders {
                 .is_some_and(|o| o.status == OrderStatus::Closed)
             {
                 self.0.remove(&id);
-                gone += 1;
+                gone.push(id);
             }
         }
         gone
@@ -422,6 +471,7 @@ pub(super) fn plugin(app: &mut App) {
         .init_resource::<IngestConfig>()
         .init_resource::<Backlog>()
         .add_message::<DeviceStatusChanged>()
+        .add_message::<DeviceRetired>()
         .add_message::<DeviceMoved>()
         .add_message::<WorkOrderChanged>()
         .add_message::<DeviceReported>()
@@ -1200,7 +1250,7 @@ impl Record for ProjectUpdate {
 /// Devices silent for this many of their heartbeats are marked offline.
 pub const MISSED_HEARTBEATS: i64 = 3;
 
-fn prune_closed_orders(stats: Res<FeedStats>, mut orders: ResMut<WorkOrders>) {
+fn prune_closed_orders(mut stats: ResMut<FeedStats>, mut orders: ResMut<WorkOrders>) {
     let Some(now) = stats.latest_ts() else {
         return;
     };
@@ -1212,9 +1262,18 @@ fn prune_closed_orders(stats: Res<FeedStats>, mut orders: ResMut<WorkOrders>) {
         .front()
         .is_some_and(|(at, _)| *at + CLOSED_ORDER_RETENTION < now)
     {
-        let gone = orders.prune(now, CLOSED_ORDER_RETENTION);
-        if gone > 0 {
-            debug!("{gone} work orders closed over a day ago left memory");
+        let gone = orders.prune_ids(now, CLOSED_ORDER_RETENTION);
+        if !gone.is_empty() {
+            // Their ordering state goes with them (a source's per-id times).
+            for s in stats.bypass_change_detection().sources.iter_mut() {
+                for id in &gone {
+                    s.last_ts_by_id[WorkOrderEvent::SLOT].remove(id.as_str());
+                }
+            }
+            debug!(
+                "{} work orders closed over a day ago left memory",
+                gone.len()
+            );
         }
     }
 }

@@ -267,6 +267,20 @@ impl Alerts {
         self.newly_fired.push(index);
     }
 
+    /// A retired device: its open alerts resolve, its tracking state goes.
+    fn retire_device(&mut self, device: &Text, at: DateTime<FixedOffset>) {
+        let keys: Vec<(Text, u16)> = self
+            .active
+            .keys()
+            .filter(|(d, _)| d == device)
+            .cloned()
+            .collect();
+        for key in keys {
+            self.resolve(&key, at, "retired");
+        }
+        self.devices.remove(device);
+    }
+
     fn forget_active(&mut self, device: &Text) {
         if let Some(t) = self.devices.get_mut(device) {
             t.active = t.active.saturating_sub(1);
@@ -982,8 +996,16 @@ fn inhibit(
 }
 
 /// Once a twin minute: what is kept for a day need not be looked at every frame.
-fn prune(clock: Res<TwinClock>, mut last: Local<Option<i64>>, mut alerts: ResMut<Alerts>) {
+fn prune(
+    clock: Res<TwinClock>,
+    mut last: Local<Option<i64>>,
+    mut alerts: ResMut<Alerts>,
+    mut retired: MessageReader<crate::feeds::ingest::DeviceRetired>,
+) {
     let now = clock.now();
+    for r in retired.read() {
+        alerts.retire_device(&r.id, now);
+    }
     let minute = now.timestamp().div_euclid(60);
     if *last == Some(minute) {
         return;

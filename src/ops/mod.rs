@@ -12,6 +12,7 @@ pub mod linkage;
 pub mod modes;
 pub mod orders;
 pub mod report;
+pub mod retire;
 mod timers;
 pub mod vehicles;
 
@@ -37,7 +38,13 @@ pub fn configure(app: &mut App, spec: &OperationsSpec) {
         .insert_resource(alerts::Inhibitions(spec.inhibit.clone()))
         .insert_resource(alerts::AllowedOperators(spec.operators.clone()))
         .insert_resource(orders::SlaPolicy::new(spec.sla.clone(), &spec.calendar))
-        .insert_resource(crate::spatial::CameraDefaults(spec.linkage.clone()));
+        .insert_resource(crate::spatial::CameraDefaults(spec.linkage.clone()))
+        .insert_resource(retire::RetirePolicy(
+            spec.retire_after_h
+                .map_or(retire::DEFAULT_RETIRE_AFTER, |h| {
+                    chrono::TimeDelta::milliseconds((h * 3_600_000.0) as i64)
+                }),
+        ));
 }
 
 /// Devices and cameras by status, kept up to date from status changes.
@@ -96,6 +103,7 @@ pub(super) fn plugin(app: &mut App) {
             linkage::plugin,
             kpis::plugin,
             history::plugin,
+            retire::plugin,
         ))
         .add_systems(Update, (count_devices, count_orders).in_set(TwinSet::Ops))
         .add_systems(
@@ -140,10 +148,20 @@ pub struct OnlineByKind(pub std::collections::BTreeMap<&'static str, (u64, u64)>
 
 fn count_devices(
     mut changes: MessageReader<DeviceStatusChanged>,
+    mut retired: MessageReader<crate::feeds::ingest::DeviceRetired>,
     kinds: Query<(Option<&IotDevice>, Has<VideoCamera>)>,
     mut counts: ResMut<DeviceCounts>,
     mut by_kind: ResMut<OnlineByKind>,
 ) {
+    for r in retired.read() {
+        let slot = counts.slot(r.status);
+        *slot = slot.saturating_sub(1);
+        let (online, total) = by_kind.0.entry(r.kind).or_default();
+        *total = total.saturating_sub(1);
+        if r.status == DeviceStatus::Online {
+            *online = online.saturating_sub(1);
+        }
+    }
     for change in changes.read() {
         if let Some(from) = change.from {
             let slot = counts.slot(from);

@@ -308,6 +308,10 @@ pub struct OperationsSpec {
     pub linkage: LinkageSpec,
     /// Hours a message may be dated ahead of its source before it is refused (48).
     pub max_clock_jump_h: Option<f64>,
+    /// A device or camera offline and silent this many hours is retired: its entity
+    /// leaves memory and the counts (default 168, a week; it comes back, as new, if it
+    /// reports again).
+    pub retire_after_h: Option<f64>,
     /// Per operating mode: rule overrides, what reaches the wall, the tour, the lead
     /// panel. A mode not listed runs the scene's rules as they are.
     pub modes: Vec<ModeSpec>,
@@ -467,6 +471,13 @@ impl OperationsSpec {
                 }
                 _ => {}
             }
+        }
+        if let Some(h) = self.retire_after_h
+            && !(h > 0.0 && h <= 87_600.0)
+        {
+            return Err(format!(
+                "operations.retire_after_h {h} is not within 0–87600"
+            ));
         }
         if let Some(h) = self.max_clock_jump_h
             && !(h > 0.0 && h <= 24.0 * 3650.0)

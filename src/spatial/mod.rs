@@ -143,10 +143,14 @@ fn index_city(
 fn index_cameras(
     mut changed: MessageReader<DeviceStatusChanged>,
     mut moved: MessageReader<DeviceMoved>,
+    mut retired: MessageReader<crate::feeds::ingest::DeviceRetired>,
     cameras: Query<(&VideoCamera, &MarkerAt, &Status)>,
     defaults: Res<CameraDefaults>,
     mut index: ResMut<cameras::CameraIndex>,
 ) {
+    for r in retired.read().filter(|r| r.kind == "camera") {
+        index.remove(r.entity);
+    }
     let entities = changed
         .read()
         .map(|c| c.entity)

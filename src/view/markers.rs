@@ -92,6 +92,18 @@ impl MarkerGrid {
         true
     }
 
+    /// Takes a marker out (its device was retired).
+    pub fn remove(&mut self, e: Entity) {
+        if let Some((square, status)) = self.filed.remove(&e) {
+            let s = self.squares.entry(square).or_default();
+            s.counts.0[status_slot(status)] -= 1;
+            if let Some(i) = s.markers.iter().position(|m| *m == e) {
+                s.markers.swap_remove(i);
+            }
+            self.version += 1;
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.filed.len()
     }
@@ -219,10 +231,14 @@ pub(super) fn file_markers(
     assets: Res<MarkerAssets>,
     mut changes: MessageReader<DeviceStatusChanged>,
     mut moves: MessageReader<DeviceMoved>,
+    mut retired: MessageReader<crate::feeds::ingest::DeviceRetired>,
     index: Res<BuildingIndex>,
     buildings: Res<Buildings>,
     mut markers: Query<MarkerParts, MarkerFilter>,
 ) {
+    for r in retired.read() {
+        grid.remove(r.entity);
+    }
     let lift = |at: &mut Vec3| {
         let ground = crate::geo::LocalPoint::from_world(*at);
         let roof = index

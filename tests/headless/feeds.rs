@@ -535,3 +535,33 @@ fn a_far_future_line_does_not_stall_a_replay() {
     assert_eq!(entity_status(&mut app, "g-1"), DeviceStatus::Alarm);
     assert!(app.world().resource::<FeedEntities>().get("far").is_none());
 }
+
+/// A short soak of the district city: the broker restarted and the HTTP source
+/// failing every two seconds, every published work order and alarm applied once.
+#[test]
+fn a_short_soak_under_faults_applies_every_order_and_alarm_once() {
+    let out = temp_dir("soak-short");
+    let opts = citytwin::soak::SoakOptions {
+        hours: 0.25,
+        speed: 120.0,
+        out: out.clone(),
+        scale: citytwin::generate::city::Scale::District,
+        restart_every: Duration::from_secs(2),
+        retire_after_h: 6.0,
+    };
+    let r = citytwin::soak::run(&opts, |_| {}).expect("the soak runs");
+    assert!(r.broker_restarts >= 1, "{r:?}");
+    for (what, c) in [("orders", r.orders), ("alarms", r.alarms)] {
+        assert!(c.published > 0, "{what}: {c:?}");
+        assert_eq!(c.applied, c.published, "{what}: every one applied once");
+        assert!(c.received >= c.published, "{what}: {c:?}");
+    }
+    assert!(
+        r.faults.iter().all(|f| !f.contains("PANICKED")),
+        "{:?}",
+        r.faults
+    );
+    assert!(out.join("soak.csv").exists() && out.join("soak.png").exists());
+    let csv = std::fs::read_to_string(out.join("soak.csv")).unwrap();
+    assert!(csv.lines().count() > 10, "a sample a twin minute: {csv}");
+}

@@ -1091,3 +1091,82 @@ fn a_replay_that_loops_starts_the_operations_state_over() {
         alerts.list
     );
 }
+
+/// A device that went offline and stayed silent past `retire_after_h` leaves memory:
+/// entity, id, counts and open alerts; when it reports again it comes back as new.
+#[test]
+fn a_device_offline_past_the_retirement_time_leaves_memory_and_can_come_back() {
+    use citytwin::feeds::ingest::FeedEntities;
+    use citytwin::ops::{DeviceCounts, OnlineByKind};
+    let mut app = ops_app("ops-retire", "retire_after_h: 1.0");
+    let report = |app: &App, s: i64| {
+        send(
+            app,
+            &at(s),
+            "device",
+            r#"{"id":"lamp-1","kind":"street_light","status":"online","heartbeat_s":60,"position":{"lon":113.666,"lat":34.755}}"#,
+        )
+    };
+    report(&app, 0);
+    send(
+        &app,
+        &at(0),
+        "device",
+        r#"{"id":"lamp-2","kind":"street_light","status":"online","position":{"lon":113.667,"lat":34.755}}"#,
+    );
+    step_to(&mut app, 1);
+    let entity = app
+        .world()
+        .resource::<FeedEntities>()
+        .get("lamp-1")
+        .expect("spawned");
+    // Three heartbeats missed at 180 s: offline, with its alert.
+    step_to(&mut app, 200);
+    app.update();
+    assert_eq!(app.world().resource::<DeviceCounts>().offline, 1);
+    assert!(
+        alerts(&app).iter().any(|(_, s)| *s == AlertState::Firing),
+        "{:?}",
+        alerts(&app)
+    );
+    // Still there just before the hour of silence ends (last report at 0 s) …
+    step_to(&mut app, 3_590);
+    assert!(
+        app.world()
+            .resource::<FeedEntities>()
+            .get("lamp-1")
+            .is_some()
+    );
+    // … gone a minute after.
+    step_to(&mut app, 3_660);
+    app.update();
+    let w = app.world();
+    assert!(w.resource::<FeedEntities>().get("lamp-1").is_none());
+    assert!(w.get_entity(entity).is_err(), "despawned");
+    assert_eq!(w.resource::<FeedEntities>().retired, 1);
+    assert_eq!(w.resource::<DeviceCounts>().total(), 1, "lamp-2 alone");
+    assert_eq!(
+        w.resource::<OnlineByKind>().0.get("street_light"),
+        Some(&(1, 1))
+    );
+    assert!(
+        alerts(&app).iter().all(|(_, s)| *s == AlertState::Resolved),
+        "{:?}",
+        alerts(&app)
+    );
+    assert!(
+        w.resource::<FeedEntities>().get("lamp-2").is_some(),
+        "an online device stays however quiet"
+    );
+    // It reports again: back, as new.
+    report(&app, 3_700);
+    step_to(&mut app, 3_701);
+    app.update();
+    assert!(
+        app.world()
+            .resource::<FeedEntities>()
+            .get("lamp-1")
+            .is_some()
+    );
+    assert_eq!(app.world().resource::<DeviceCounts>().online, 2);
+}
