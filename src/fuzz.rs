@@ -47,10 +47,13 @@ pub enum Target {
     Credentials,
     /// Camera snapshots (JPEG, PNG).
     Snapshot,
+    /// HTTP sources: NDJSON and SSE framing fed in small chunks, polled documents
+    /// split, each message decoded.
+    Http,
 }
 
 impl Target {
-    pub const ALL: [Target; 8] = [
+    pub const ALL: [Target; 9] = [
         Target::Scene,
         Target::Geojson,
         Target::Gltf,
@@ -59,6 +62,7 @@ impl Target {
         Target::FeedSpec,
         Target::Credentials,
         Target::Snapshot,
+        Target::Http,
     ];
 
     pub fn name(self) -> &'static str {
@@ -71,6 +75,7 @@ impl Target {
             Target::FeedSpec => "feed-spec",
             Target::Credentials => "credentials",
             Target::Snapshot => "snapshot",
+            Target::Http => "http",
         }
     }
 }
@@ -168,6 +173,31 @@ impl Harness {
             }
             Target::Snapshot => {
                 let _ = crate::feeds::snapshot::decode(input);
+            }
+            Target::Http => {
+                use crate::feeds::http::{Frame, Framer, MAX_MESSAGE_BYTES, split_document};
+                for sse in [false, true] {
+                    let mut framer = Framer::new(sse);
+                    let mut frames = Vec::new();
+                    // Chunks of 1 to 13 bytes, as a slow network delivers them.
+                    let mut rest = input;
+                    let mut n = 1;
+                    while !rest.is_empty() {
+                        let (chunk, tail) = rest.split_at(n.min(rest.len()));
+                        framer.push(chunk, &mut frames);
+                        rest = tail;
+                        n = n % 13 + 1;
+                    }
+                    for f in frames {
+                        if let Frame::Message(m) = f {
+                            assert!(m.len() <= MAX_MESSAGE_BYTES, "a frame over the limit");
+                            let _ = crate::feeds::schema::FeedMessage::decode(m.trim());
+                        }
+                    }
+                }
+                for item in split_document(&text()) {
+                    let _ = crate::feeds::schema::FeedMessage::decode(item.trim());
+                }
             }
         }
     }
@@ -580,6 +610,22 @@ pub fn corpus(target: Target, repo: &Path) -> Vec<Vec<u8>> {
                     .to_vec(),
             );
             v
+        }
+        Target::Http => {
+            let lines: Vec<String> = text("data-feeds/zhengzhou-erqi.ndjson")
+                .lines()
+                .take(6)
+                .map(str::to_string)
+                .collect();
+            vec![
+                lines.join("\n").into_bytes(),
+                lines
+                    .iter()
+                    .map(|l| format!(": keep-alive\nevent: update\nid: 7\ndata: {l}\n\n"))
+                    .collect::<String>()
+                    .into_bytes(),
+                format!("[{}]", lines.join(",")).into_bytes(),
+            ]
         }
         Target::Snapshot => {
             let mut png = std::io::Cursor::new(Vec::new());

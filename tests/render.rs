@@ -34,7 +34,29 @@ fn district_scene() -> PathBuf {
 /// Runs `citytwin shot ARGS…` on the generated district under Xvfb; returns the picture
 /// and what the app logged.
 fn shot(name: &str, args: &[&str]) -> (image::RgbImage, String) {
+    shot_of(&district_scene(), name, args)
+}
+
+/// The generated district's scene with camera snapshots allowed from this machine.
+fn district_scene_with_local_snapshots() -> PathBuf {
     let scene = district_scene();
+    let text = std::fs::read_to_string(&scene).expect("scene");
+    let body = text
+        .trim_end()
+        .strip_suffix(')')
+        .expect("a RON struct")
+        .trim_end();
+    let comma = if body.ends_with(',') { "" } else { "," };
+    let path = scene.with_file_name("scene-local-snapshots.ron");
+    std::fs::write(
+        &path,
+        format!("{body}{comma}\n    security: (snapshot_hosts: [\"127.0.0.1\"]),\n)\n"),
+    )
+    .expect("write scene");
+    path
+}
+
+fn shot_of(scene: &std::path::Path, name: &str, args: &[&str]) -> (image::RgbImage, String) {
     let _turn = ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -229,7 +251,11 @@ fn a_selected_camera_shows_its_snapshot_in_the_inspector() {
     )
     .expect("write feed");
     let spec = format!("replay:{}@max", feed.display());
-    let (img, log) = shot("snapshot", &["--feeds", &spec, "--select", "CAM-SNAP"]);
+    let (img, log) = shot_of(
+        &district_scene_with_local_snapshots(),
+        "snapshot",
+        &["--feeds", &spec, "--select", "CAM-SNAP"],
+    );
     assert!(log.contains("selected CAM-SNAP"), "not selected:\n{log}");
     // The picture (red left half, blue right half) fills the inspector's width.
     let (x0, y0, x1, y1) = (W - 250, 150, W - 10, 450);

@@ -409,12 +409,7 @@ async fn fetch_once(
     let Ok(text) = std::str::from_utf8(&body) else {
         return Fetch::Failed("response is not UTF-8".into());
     };
-    // An array of messages, or a single message.
-    let items: Vec<&str> = match serde_json::from_str::<Vec<&RawValue>>(text) {
-        Ok(array) => array.into_iter().map(RawValue::get).collect(),
-        Err(_) => vec![text],
-    };
-    for item in items {
+    for item in split_document(text) {
         if !sink.message(item).await {
             return Fetch::Gone;
         }
@@ -423,19 +418,15 @@ async fn fetch_once(
 }
 
 /// Reads a stream to its end: one message per line (NDJSON) or per event (SSE).
-/// Memory is bounded by [`MAX_MESSAGE_BYTES`] for the line and for the SSE event
-/// being read; a longer one is rejected as too large and skipped.
+/// Reads a stream to its end, one message per line (NDJSON) or per event (SSE).
 async fn stream(
     resp: &mut reqwest::Response,
     sse: bool,
     idle: Duration,
     sink: &mut Sink<'_>,
 ) -> Fetch {
-    let mut pending: Vec<u8> = Vec::new();
-    let mut event_data = String::new();
-    // Inside a line (or SSE event) too long to keep: drop bytes until its end.
-    let mut skipping = false;
-    let mut skipping_event = false;
+    let mut framer = Framer::new(sse);
+    let mut frames = Vec::new();
     loop {
         let chunk = match tokio::time::timeout(idle, resp.chunk()).await {
             Ok(Ok(Some(c))) => c,
@@ -443,57 +434,109 @@ async fn stream(
             Ok(Err(e)) => return Fetch::Failed(super::error_chain(&e.without_url())),
             Err(_) => return Fetch::StreamEnded(format!("nothing for {idle:?}")),
         };
-        pending.extend_from_slice(&chunk);
-        while let Some(i) = pending.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = pending.drain(..=i).collect();
-            if std::mem::take(&mut skipping) {
+        framer.push(&chunk, &mut frames);
+        for frame in frames.drain(..) {
+            let delivered = match frame {
+                Frame::Message(m) => sink.message(&m).await,
+                Frame::TooLarge(len) => sink.too_large(len).await,
+            };
+            if !delivered {
+                return Fetch::Gone;
+            }
+        }
+    }
+}
+
+/// What a stream's bytes come to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    Message(String),
+    /// A line or event over [`MAX_MESSAGE_BYTES`], dropped; its length so far.
+    TooLarge(usize),
+}
+
+/// Splits a stream's bytes, as they come, into messages: one per NDJSON line, or one
+/// per server-sent event (its `data:` lines joined; comments, `event:` and `id:`
+/// lines ignored). Memory is bounded by [`MAX_MESSAGE_BYTES`] for the line and for
+/// the event being read; a longer one is reported once and skipped to its end.
+#[derive(Debug, Default)]
+pub struct Framer {
+    sse: bool,
+    pending: Vec<u8>,
+    event: String,
+    /// Inside a line (or SSE event) too long to keep: drop bytes until its end.
+    skipping_line: bool,
+    skipping_event: bool,
+}
+
+impl Framer {
+    pub fn new(sse: bool) -> Self {
+        Self {
+            sse,
+            ..Self::default()
+        }
+    }
+
+    pub fn push(&mut self, chunk: &[u8], out: &mut Vec<Frame>) {
+        self.pending.extend_from_slice(chunk);
+        let mut start = 0;
+        while let Some(i) = self.pending[start..].iter().position(|&b| b == b'\n') {
+            let end = start + i;
+            let line = String::from_utf8_lossy(&self.pending[start..end]).into_owned();
+            start = end + 1;
+            if std::mem::take(&mut self.skipping_line) {
                 continue;
             }
-            let line = String::from_utf8_lossy(&line);
-            let line = line.trim_end_matches(['\r', '\n']);
-            let message = if sse {
-                // SSE: `data:` lines accumulate; a blank line ends the event.
-                if let Some(data) = line.strip_prefix("data:") {
-                    let data = data.strip_prefix(' ').unwrap_or(data);
-                    if skipping_event {
-                        None
-                    } else if event_data.len() + data.len() + 1 > MAX_MESSAGE_BYTES {
-                        skipping_event = true;
-                        let len = event_data.len() + data.len();
-                        event_data = String::new();
-                        if !sink.too_large(len).await {
-                            return Fetch::Gone;
-                        }
-                        None
-                    } else {
-                        if !event_data.is_empty() {
-                            event_data.push('\n');
-                        }
-                        event_data.push_str(data);
-                        None
-                    }
-                } else if line.is_empty() {
-                    skipping_event = false;
-                    (!event_data.is_empty()).then(|| std::mem::take(&mut event_data))
-                } else {
-                    None
-                }
-            } else {
-                (!line.trim().is_empty()).then(|| line.to_string())
-            };
-            if let Some(m) = message
-                && !sink.message(&m).await
-            {
-                return Fetch::Gone;
+            self.line(line.trim_end_matches('\r'), out);
+        }
+        self.pending.drain(..start);
+        if self.pending.len() > MAX_MESSAGE_BYTES {
+            if !self.skipping_line {
+                out.push(Frame::TooLarge(self.pending.len()));
+            }
+            self.skipping_line = true;
+            self.pending.clear();
+        }
+    }
+
+    fn line(&mut self, line: &str, out: &mut Vec<Frame>) {
+        if !self.sse {
+            if !line.trim().is_empty() {
+                out.push(Frame::Message(line.to_string()));
+            }
+            return;
+        }
+        // SSE: `data:` lines accumulate; a blank line ends the event.
+        if let Some(data) = line.strip_prefix("data:") {
+            let data = data.strip_prefix(' ').unwrap_or(data);
+            if self.skipping_event {
+                return;
+            }
+            if self.event.len() + data.len() + 1 > MAX_MESSAGE_BYTES {
+                self.skipping_event = true;
+                out.push(Frame::TooLarge(self.event.len() + data.len()));
+                self.event = String::new();
+                return;
+            }
+            if !self.event.is_empty() {
+                self.event.push('\n');
+            }
+            self.event.push_str(data);
+        } else if line.is_empty() {
+            self.skipping_event = false;
+            if !self.event.is_empty() {
+                out.push(Frame::Message(std::mem::take(&mut self.event)));
             }
         }
-        if pending.len() > MAX_MESSAGE_BYTES {
-            if !skipping && !sink.too_large(pending.len()).await {
-                return Fetch::Gone;
-            }
-            skipping = true;
-            pending.clear();
-        }
+    }
+}
+
+/// A polled document's messages: the elements of a JSON array, or the document as
+/// one message.
+pub fn split_document(text: &str) -> Vec<&str> {
+    match serde_json::from_str::<Vec<&RawValue>>(text) {
+        Ok(array) => array.into_iter().map(RawValue::get).collect(),
+        Err(_) => vec![text],
     }
 }
 

@@ -402,14 +402,13 @@ pub fn spawn_sources(
         .build()?;
     for (index, (_, spec)) in sources.iter().enumerate() {
         let tx = tx.clone();
-        match spec.clone() {
+        let watch_tx = tx.clone();
+        let task = match spec.clone() {
             FeedSpec::Replay {
                 path,
                 speed,
                 looping,
-            } => {
-                runtime.spawn(replay::run(index, path, speed, looping, tx));
-            }
+            } => runtime.spawn(replay::run(index, path, speed, looping, tx)),
             FeedSpec::Mqtt(spec) => {
                 // A client certificate makes the source's TLS configuration its own.
                 let tls = match &spec.client_cert {
@@ -426,18 +425,32 @@ pub fn spawn_sources(
                     tls,
                     instance.name.clone(),
                     config.security.control_topics.clone(),
-                ));
+                ))
             }
-            FeedSpec::Http(spec) => {
-                runtime.spawn(http::run(
-                    index,
-                    spec,
-                    tx,
-                    tls.clone(),
-                    config.security.redirect_hosts.clone(),
-                ));
+            FeedSpec::Http(spec) => runtime.spawn(http::run(
+                index,
+                spec,
+                tx,
+                tls.clone(),
+                config.security.redirect_hosts.clone(),
+            )),
+        };
+        // A source that panics is shown as failed, with why, not left silent.
+        runtime.spawn(async move {
+            if let Err(e) = task.await
+                && e.is_panic()
+            {
+                let why = format!("the source stopped: {}", crate::panic_text(&e.into_panic()));
+                send(
+                    &watch_tx,
+                    FeedEvent::State {
+                        source: index,
+                        state: SourceState::Failed(why),
+                    },
+                )
+                .await;
             }
-        }
+        });
     }
     Ok((runtime, instance))
 }

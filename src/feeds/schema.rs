@@ -10,6 +10,8 @@ use serde_json::value::RawValue;
 use std::borrow::Cow;
 
 pub const SCHEMA_VERSION: u32 = 1;
+/// Longest list of readings (or project items) one message may carry.
+pub const MAX_LIST: usize = 256;
 
 /// Short text kept inline up to 24 bytes (ids, reading names, units): most feed
 /// strings never touch the allocator.
@@ -52,7 +54,8 @@ impl FeedBody {
         }
     }
 
-    /// Checks what the types alone do not: id length, positions, value ranges.
+    /// Checks what the types alone do not: id length, positions, value ranges, list
+    /// lengths.
     fn validate(&self) -> Result<(), DecodeError> {
         check_id(self.id())?;
         match self {
@@ -102,6 +105,12 @@ impl FeedBody {
                 if d.readings.iter().any(|r| !r.value.is_finite()) {
                     return Err(DecodeError::Invalid("a reading is not finite".into()));
                 }
+                if d.readings.len() > MAX_LIST {
+                    return Err(DecodeError::Invalid(format!(
+                        "{} readings: at most {MAX_LIST}",
+                        d.readings.len()
+                    )));
+                }
                 if d.heartbeat_s == Some(0) {
                     return Err(DecodeError::Invalid("heartbeat_s must be positive".into()));
                 }
@@ -149,6 +158,16 @@ impl FeedBody {
                     return Err(DecodeError::Invalid(format!(
                         "progress_pct {} is not within 0–100",
                         p.progress_pct
+                    )));
+                }
+                if p.budget_cny.is_some_and(|b| !(0.0..=1e13).contains(&b)) {
+                    return Err(DecodeError::Invalid(
+                        "budget_cny must be within 0–10 trillion".into(),
+                    ));
+                }
+                if p.geometry.len() > 10_000 || p.items.len() > MAX_LIST {
+                    return Err(DecodeError::Invalid(format!(
+                        "geometry of at most 10,000 points and at most {MAX_LIST} items"
                     )));
                 }
                 if let Some(bad) = p.geometry.iter().find(|p| !p.is_valid()) {
