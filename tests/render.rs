@@ -69,7 +69,7 @@ fn shot_of(scene: &std::path::Path, name: &str, args: &[&str]) -> (image::RgbIma
         .args(["shot", "--size", &size, "--out"])
         .arg(&out)
         .arg("--scene")
-        .arg(&scene)
+        .arg(scene)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         // Software Vulkan when there is no GPU; a real one is used where present.
         .env("WGPU_BACKEND", "vulkan");
