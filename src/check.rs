@@ -133,14 +133,8 @@ pub fn check(scene: &Scene) -> CheckReport {
             }
         }
         match parsed {
-            Ok(FeedSpec::Replay { path, .. }) => match std::fs::read_to_string(&path) {
-                Ok(text) => {
-                    let lines = text
-                        .lines()
-                        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-                        .count();
-                    line(format!("  {shown}  {lines} messages"));
-                }
+            Ok(FeedSpec::Replay { path, .. }) => match count_messages(&path) {
+                Ok(lines) => line(format!("  {shown}  {lines} messages")),
                 Err(e) => {
                     feed_errors.push(format!("{}: cannot read recording: {e}", path.display()))
                 }
@@ -182,4 +176,33 @@ pub fn check(scene: &Scene) -> CheckReport {
     r.problems.extend(feed_errors);
     r.elapsed = started.elapsed();
     r
+}
+
+/// The messages in a recording (lines that are neither blank nor `#` comments), read
+/// a line at a time; a device or FIFO is refused.
+fn count_messages(path: &std::path::Path) -> Result<usize, String> {
+    use std::io::{BufRead, Read};
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut reader = std::io::BufReader::new(file);
+    let mut line = Vec::new();
+    let mut n = 0;
+    loop {
+        line.clear();
+        let read = (&mut reader)
+            .take(crate::feeds::replay::MAX_LINE_BYTES as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| e.to_string())?;
+        if read == 0 {
+            return Ok(n);
+        }
+        let text = String::from_utf8_lossy(&line);
+        if !text.trim().is_empty() && !text.starts_with('#') {
+            n += 1;
+        }
+        // The rest of an over-long line is counted as its own "line"; no matter here.
+    }
 }

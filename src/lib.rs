@@ -251,3 +251,32 @@ pub fn percent_decode(text: &str) -> Vec<u8> {
     }
     out
 }
+
+/// Reads a regular file of at most `limit` bytes. A device (`/dev/zero`), a FIFO or a
+/// file over the limit is refused with what it is, so no path can make a reader wait
+/// forever or fill memory.
+pub fn read_limited(path: &std::path::Path, limit: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if !meta.is_file() {
+        return Err(format!("{}: not a regular file", path.display()));
+    }
+    if meta.len() > limit {
+        return Err(format!(
+            "{}: {} bytes is over the {limit}-byte limit",
+            path.display(),
+            meta.len()
+        ));
+    }
+    let mut data = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(limit + 1).read_to_end(&mut data))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if data.len() as u64 > limit {
+        return Err(format!(
+            "{}: grew over the {limit}-byte limit",
+            path.display()
+        ));
+    }
+    Ok(data)
+}

@@ -287,8 +287,13 @@ struct ParsedFile {
     non_finite_tokens: usize,
 }
 
+/// Largest GeoJSON layer read (the generated full city's buildings are far below).
+pub const MAX_LAYER_BYTES: u64 = 4 << 30;
+
 fn read_features(path: &Path) -> Result<ParsedFile, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read file: {e}"))?;
+    let bytes = crate::read_limited(path, MAX_LAYER_BYTES)
+        .map_err(|e| format!("cannot read file: {}", e.rsplit(": ").next().unwrap_or(&e)))?;
+    let text = String::from_utf8(bytes).map_err(|_| "cannot read file: not UTF-8".to_string())?;
     let (text, non_finite_tokens) = replace_non_finite_literals(&text);
     let root: Value = serde_json::from_str(&text).map_err(|e| format!("not valid JSON: {e}"))?;
     let Value::Object(mut root) = root else {

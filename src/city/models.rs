@@ -33,31 +33,8 @@ pub const MAX_TOTAL_BYTES: u64 = 512 << 20;
 /// Longest side of an image, in pixels.
 pub const MAX_IMAGE_SIDE: u32 = 8192;
 
-/// A regular file of at most `limit` bytes, read; anything else is refused.
 fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    if !meta.is_file() {
-        return Err(format!("{}: not a regular file", path.display()));
-    }
-    if meta.len() > limit {
-        return Err(format!(
-            "{}: {} bytes is over the {limit}-byte limit",
-            path.display(),
-            meta.len()
-        ));
-    }
-    use std::io::Read;
-    let mut data = Vec::with_capacity(meta.len() as usize);
-    std::fs::File::open(path)
-        .and_then(|f| f.take(limit + 1).read_to_end(&mut data))
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    if data.len() as u64 > limit {
-        return Err(format!(
-            "{}: grew over the {limit}-byte limit",
-            path.display()
-        ));
-    }
-    Ok(data)
+    crate::read_limited(path, limit)
 }
 
 /// Where a relative URI inside the model points, if it is allowed to point there.

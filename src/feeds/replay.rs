@@ -25,6 +25,14 @@ pub async fn run(
 ) {
     let state = |state| FeedEvent::State { source, state };
     loop {
+        // A device or FIFO never ends: a recording is a regular file.
+        if let Ok(meta) = tokio::fs::metadata(&path).await
+            && !meta.is_file()
+        {
+            let why = format!("{} is not a regular file", path.display());
+            send(&tx, state(SourceState::Failed(why))).await;
+            return;
+        }
         let file = match tokio::fs::File::open(&path).await {
             Ok(f) => f,
             Err(e) => {

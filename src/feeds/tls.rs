@@ -23,8 +23,8 @@ pub fn client_config_with(
     let system = rustls_native_certs::load_native_certs();
     let (added, _ignored) = roots.add_parsable_certificates(system.certs);
     if let Some(path) = extra_ca {
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-            .map_err(|e| format!("CA file {}: {e}", path.display()))?
+        let pem = crate::read_limited(path, 16 << 20).map_err(|e| format!("CA file {e}"))?;
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
             .collect::<Result<_, _>>()
             .map_err(|e| format!("CA file {}: {e}", path.display()))?;
         if certs.is_empty() {

@@ -246,6 +246,19 @@ pub struct Scene {
 
 impl Scene {
     pub fn load(path: &Path) -> Result<Self, SceneError> {
+        let invalid = |message: String| SceneError::Invalid {
+            path: path.to_owned(),
+            message,
+        };
+        let meta = std::fs::metadata(path).map_err(|source| SceneError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        if !meta.is_file() || meta.len() > MAX_SCENE_BYTES {
+            return Err(invalid(format!(
+                "not a regular file of at most {MAX_SCENE_BYTES} bytes"
+            )));
+        }
         let text = std::fs::read_to_string(path).map_err(|source| SceneError::Read {
             path: path.to_owned(),
             source,
@@ -326,6 +339,9 @@ impl Scene {
         self.file.views.iter().find(|v| v.name == name)
     }
 }
+
+/// Largest scene file read.
+pub const MAX_SCENE_BYTES: u64 = 16 << 20;
 
 /// Largest magnitude of any number in a scene file: beyond every sane setting
 /// (Gauss–Krüger eastings with a zone prefix are under 1e8), and small enough that no

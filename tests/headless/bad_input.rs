@@ -246,3 +246,43 @@ fn absurd_numbers_in_scenes_and_feed_specs_are_refused_with_their_place() {
         assert!(FeedSpec::parse(spec, &dir).is_err(), "{spec} accepted");
     }
 }
+
+/// Paths that never end (a device, a FIFO) are refused wherever a file is read:
+/// scene, layer, recording, CA file.
+#[test]
+fn devices_are_not_read_as_files() {
+    let dir = temp_dir("bad-devices");
+    let e = citytwin::scene::Scene::load(std::path::Path::new("/dev/zero"))
+        .expect_err("a device as the scene")
+        .to_string();
+    assert!(e.contains("not a regular file"), "{e}");
+    let scene = write(
+        &dir,
+        "scene.ron",
+        r#"(name: "d", origin: (lon: 113.665, lat: 34.754), layers: [(kind: Roads, path: "/dev/zero")], feeds: ["replay:/dev/zero@max"], tls_ca: "/dev/zero")"#,
+    );
+    let scene = load_scene(&scene);
+    let report = citytwin::check::check(&scene);
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains("/dev/zero") && p.contains("not a regular file")),
+        "{report}"
+    );
+    let mut app = headless(scene);
+    update_until(
+        &mut app,
+        std::time::Duration::from_secs(20),
+        "the replay to fail",
+        |w| {
+            w.resource::<citytwin::feeds::ingest::FeedStats>()
+            .sources
+            .first()
+            .is_some_and(|s| matches!(&s.state, citytwin::feeds::SourceState::Failed(why) if why.contains("not a regular file")))
+        },
+    );
+    let e = citytwin::feeds::tls::client_config(Some(std::path::Path::new("/dev/zero")))
+        .expect_err("a device as the CA file");
+    assert!(e.contains("not a regular file"), "{e}");
+}
