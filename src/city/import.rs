@@ -170,6 +170,8 @@ pub struct CityData {
     pub buildings: Vec<Building>,
     pub roads: Vec<Road>,
     pub districts: Vec<Area>,
+    /// Street offices (街道).
+    pub subdistricts: Vec<Area>,
     pub grids: Vec<Area>,
     pub pois: Vec<Poi>,
     pub land: Vec<Land>,
@@ -269,6 +271,9 @@ pub fn load_layer(layer: &Layer, path: &Path, frame: &LocalFrame, city: &mut Cit
                     Loaded::Building(b) => city.buildings.push(b),
                     Loaded::Road(r) => city.roads.push(r),
                     Loaded::Area(a) if layer.kind == LayerKind::Districts => city.districts.push(a),
+                    Loaded::Area(a) if layer.kind == LayerKind::Subdistricts => {
+                        city.subdistricts.push(a)
+                    }
                     Loaded::Area(a) => city.grids.push(a),
                     Loaded::Poi(p) => city.pois.push(p),
                     Loaded::Land(l) => city.land.push(l),
@@ -554,7 +559,7 @@ fn convert_feature(
                 source: path.to_owned(),
             })
         }
-        LayerKind::Districts | LayerKind::Grids => Loaded::Area(Area {
+        LayerKind::Districts | LayerKind::Subdistricts | LayerKind::Grids => Loaded::Area(Area {
             id,
             name,
             shape: convert.multipolygon(&geometry, &mut warnings)?,

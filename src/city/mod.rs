@@ -449,6 +449,8 @@ pub struct AreaSet {
 #[derive(Resource, Debug, Clone, Default)]
 pub struct CityAreas {
     pub districts: AreaSet,
+    /// Street offices (街道).
+    pub subdistricts: AreaSet,
     pub grids: AreaSet,
 }
 
@@ -668,14 +670,20 @@ fn receive_city(
             .collect::<Vec<_>>()
     };
     let (district_names, grid_names) = (names(&data.districts), names(&data.grids));
+    let street_names = names(&data.subdistricts);
     let shapes = |areas: Vec<import::Area>| {
         std::sync::Arc::new(areas.into_iter().map(|a| a.shape).collect::<Vec<_>>())
     };
     let (district_shapes, grid_shapes) = (shapes(data.districts), shapes(data.grids));
+    let street_shapes = shapes(data.subdistricts);
     commands.insert_resource(CityAreas {
         districts: AreaSet {
             names: district_names,
             shapes: district_shapes.clone(),
+        },
+        subdistricts: AreaSet {
+            names: street_names,
+            shapes: street_shapes,
         },
         grids: AreaSet {
             names: grid_names,

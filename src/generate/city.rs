@@ -138,6 +138,8 @@ pub struct CityPlan {
     pub crossings: Vec<LocalPoint>,
     pub buildings: Vec<CityBuilding>,
     pub districts: Vec<GenArea>,
+    /// Street offices (街道): between the districts and their community grids.
+    pub subdistricts: Vec<GenArea>,
     pub grids: Vec<GenArea>,
     pub micro_grids: Vec<GenArea>,
     pub pois: Vec<GenPoi>,
@@ -356,6 +358,7 @@ pub fn plan(scale: Scale, seed: u64, mut progress: impl FnMut(u64, u64)) -> Resu
         crossings: Vec::new(),
         buildings: Vec::new(),
         districts: Vec::new(),
+        subdistricts: Vec::new(),
         grids: Vec::new(),
         micro_grids: Vec::new(),
         pois: Vec::new(),
@@ -669,7 +672,51 @@ pub fn plan(scale: Scale, seed: u64, mut progress: impl FnMut(u64, u64)) -> Resu
             });
         }
     }
+    street_offices(&mut city);
     Ok(city)
+}
+
+/// Side of the squares community grids are grouped by into street offices.
+const STREET_OFFICE_M: f64 = 2_500.0;
+
+/// Street offices (街道): each district's community grids grouped by
+/// [`STREET_OFFICE_M`] squares (by the grid's centre), each the union of its grids, so
+/// the hierarchy nests: district → street office → community grid → micro-grid.
+fn street_offices(city: &mut CityPlan) {
+    let mut groups: std::collections::BTreeMap<(usize, i64, i64), Vec<usize>> = Default::default();
+    for (g, grid) in city.grids.iter().enumerate() {
+        let Some(c) = grid.shape.centroid() else {
+            continue;
+        };
+        let Some(d) = city
+            .districts
+            .iter()
+            .position(|d| geo::Contains::contains(&d.shape, &c))
+        else {
+            continue;
+        };
+        let key = (
+            d,
+            (c.x() / STREET_OFFICE_M).floor() as i64,
+            (c.y() / STREET_OFFICE_M).floor() as i64,
+        );
+        groups.entry(key).or_default().push(g);
+    }
+    let mut numbered = vec![0usize; city.districts.len()];
+    for ((d, _, _), members) in groups {
+        numbered[d] += 1;
+        let n = numbered[d];
+        let mut shape = MultiPolygon::new(vec![]);
+        for g in members {
+            shape = shape.union(&city.grids[g].shape);
+        }
+        let district = &city.districts[d];
+        city.subdistricts.push(GenArea {
+            id: format!("{}-S{n:02}", district.id),
+            name: format!("{}第{n}街道", district.name.trim_end_matches('区')),
+            shape,
+        });
+    }
 }
 
 fn zone_of(rng: &mut SplitMix64, c: LocalPoint, ll: LonLat) -> Zone {

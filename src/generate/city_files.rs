@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 pub const BUILDINGS: &str = "buildings.geojson";
 pub const ROADS: &str = "roads.geojson";
 pub const DISTRICTS: &str = "districts.geojson";
+pub const SUBDISTRICTS: &str = "subdistricts.geojson";
 pub const GRIDS: &str = "grids.geojson";
 pub const MICRO_GRIDS: &str = "micro-grids.geojson";
 pub const POIS: &str = "pois.geojson";
@@ -24,7 +25,7 @@ pub const FEED: &str = "feed.ndjson";
 pub const SCENE: &str = "scene.ron";
 /// Bumped whenever the generator's output changes, so a built-in city written by an
 /// older build is regenerated.
-pub const GENERATOR_VERSION: u32 = 5;
+pub const GENERATOR_VERSION: u32 = 6;
 
 fn stamp(scale: Scale, seed: u64) -> String {
     format!(
@@ -67,6 +68,7 @@ pub struct CityReport {
     pub districts: usize,
     pub grids: usize,
     pub micro_grids: usize,
+    pub subdistricts: usize,
     pub pois: usize,
     pub land: usize,
     pub cameras: usize,
@@ -244,6 +246,13 @@ pub fn write_city(scale: Scale, seed: u64, out: &Path, bar: &ProgressBar) -> Res
 
     let districts = areas("districts", &plan.districts, None, &mut |x, y| wgs84(x, y))?;
     w.write(DISTRICTS, districts.as_bytes())?;
+    let subdistricts = areas(
+        "street offices (街道)",
+        &plan.subdistricts,
+        None,
+        &mut |x, y| wgs84(x, y),
+    )?;
+    w.write(SUBDISTRICTS, subdistricts.as_bytes())?;
     let to_gk = proj::Proj::new_known_crs("EPSG:4326", "EPSG:4547", None)
         .context("PROJ cannot set up EPSG:4547")?;
     let mut gk = |x: f64, y: f64| -> Result<[f64; 2]> {
@@ -376,6 +385,7 @@ pub fn write_city(scale: Scale, seed: u64, out: &Path, bar: &ProgressBar) -> Res
     layers: [
         (kind: Land, path: "{LAND}"),
         (kind: Districts, path: "{DISTRICTS}", crs: "EPSG:4326"),
+        (kind: Subdistricts, path: "{SUBDISTRICTS}", crs: "EPSG:4326"),
         (kind: Grids, path: "{GRIDS}", crs: "EPSG:4547"),
         (kind: Roads, path: "{ROADS}", crs: "GCJ-02", attributes: (class: "class", width: "width")),
         (
@@ -408,6 +418,7 @@ pub fn write_city(scale: Scale, seed: u64, out: &Path, bar: &ProgressBar) -> Res
         buildings: plan.buildings.len(),
         roads: plan.roads.len(),
         districts: plan.districts.len(),
+        subdistricts: plan.subdistricts.len(),
         grids: plan.grids.len(),
         micro_grids: plan.micro_grids.len(),
         pois: plan.pois.len(),

@@ -49,6 +49,8 @@ pub struct Alert {
     pub device_kind: Option<DeviceKind>,
     pub position: Option<LonLat>,
     pub district: Option<String>,
+    /// The street office (街道) containing it.
+    pub street: Option<String>,
     pub grid: Option<String>,
     pub state: AlertState,
     /// When the condition started to hold.
@@ -326,6 +328,7 @@ impl Alerts {
                     device_kind: track.and_then(|t| t.kind),
                     position: track.and_then(|t| t.position),
                     district: place.district.clone(),
+                    street: place.street.clone(),
                     grid: place.grid.clone(),
                     state: AlertState::Pending,
                     since: at,
@@ -717,11 +720,14 @@ fn readings_fingerprint(readings: &[Reading]) -> u64 {
     h.finish()
 }
 
-/// Where an alert is: its position and the district and grid that contain it.
+/// Where an alert is: its position and the district, street office and grid that
+/// contain it.
 #[derive(Debug, Clone, Default)]
 pub struct Place {
     pub position: Option<LonLat>,
     pub district: Option<String>,
+    /// The street office (街道).
+    pub street: Option<String>,
     pub grid: Option<String>,
 }
 
@@ -737,6 +743,7 @@ impl Places<'_> {
         Place {
             position: Some(position),
             district: self.areas.districts.name_at(local).map(str::to_string),
+            street: self.areas.streets.name_at(local).map(str::to_string),
             grid: self.areas.grids.id_at(local).map(str::to_string),
         }
     }

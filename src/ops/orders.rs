@@ -144,6 +144,8 @@ pub struct OrderSla {
     pub status: OrderStatus,
     pub position: Option<LonLat>,
     pub district: Option<String>,
+    /// The street office (街道) containing it.
+    pub street: Option<String>,
     pub grid: Option<String>,
     pub reported_at: DateTime<FixedOffset>,
     pub signed_at: Option<DateTime<FixedOffset>>,
@@ -245,6 +247,7 @@ impl OrderBook {
                 status: OrderStatus::Reported,
                 position: order.position,
                 district: place.district,
+                street: place.street,
                 grid: order.grid.clone().or(place.grid),
                 reported_at: c.ts,
                 signed_at: None,

@@ -109,6 +109,8 @@ pub enum LayerKind {
     Buildings,
     Roads,
     Districts,
+    /// Street offices (街道): between districts and community grids.
+    Subdistricts,
     Grids,
     Pois,
     /// Land cover: water, parks and green, squares (`class` property).
@@ -121,6 +123,7 @@ impl LayerKind {
             LayerKind::Buildings => "buildings",
             LayerKind::Roads => "roads",
             LayerKind::Districts => "districts",
+            LayerKind::Subdistricts => "subdistricts",
             LayerKind::Grids => "grids",
             LayerKind::Pois => "pois",
             LayerKind::Land => "land",

@@ -97,10 +97,12 @@ impl BuildingIndex {
     }
 }
 
-/// Districts and grids of the loaded city.
+/// Districts, street offices and grids of the loaded city.
 #[derive(Resource, Default)]
 pub struct AreaIndex {
     pub districts: areas::AreaLookup,
+    /// Street offices (街道).
+    pub streets: areas::AreaLookup,
     pub grids: areas::AreaLookup,
 }
 
@@ -133,6 +135,7 @@ fn index_city(
         *index = BuildingIndex::build(&buildings);
         *area_index = AreaIndex {
             districts: areas::AreaLookup::build(&areas.districts),
+            streets: areas::AreaLookup::build(&areas.subdistricts),
             grids: areas::AreaLookup::build(&areas.grids),
         };
     }

@@ -22,7 +22,7 @@ fn same_seed_same_bytes_and_the_scene_loads_what_was_generated() {
     let seed = city::DEFAULT_CITY_SEED;
     let (a, report) = generate("gen-city-a", seed);
     let (b, again) = generate("gen-city-b", seed);
-    assert_eq!(report.files.len(), 11, "{:?}", report.files);
+    assert_eq!(report.files.len(), 12, "{:?}", report.files);
     assert_eq!(report.files.len(), again.files.len());
     for path in &report.files {
         let rel = path.strip_prefix(&a).unwrap();
@@ -57,6 +57,7 @@ fn same_seed_same_bytes_and_the_scene_loads_what_was_generated() {
     assert_eq!(loaded.data.buildings.len(), report.buildings);
     assert_eq!(loaded.data.roads.len(), report.roads);
     assert_eq!(loaded.data.districts.len(), report.districts);
+    assert_eq!(loaded.data.subdistricts.len(), report.subdistricts);
     assert_eq!(loaded.data.grids.len(), report.grids);
     assert_eq!(loaded.data.pois.len(), report.pois);
     assert_eq!(loaded.data.land.len(), report.land);
@@ -193,6 +194,40 @@ fn city_and_full_scales_reach_their_sizes_and_full_has_the_published_device_coun
         "{} micro-grids",
         full.micro_grids.len()
     );
+    // The hierarchy nests: every community grid lies in one street office, which is
+    // numbered under the district that holds the grid's centre.
+    assert!(
+        full.subdistricts.len() > 8 * 5 && full.subdistricts.len() < full.grids.len() / 5,
+        "{} street offices",
+        full.subdistricts.len()
+    );
+    for g in full.grids.iter().step_by(13) {
+        use geo::{Centroid, Contains};
+        let c = g.shape.centroid().expect("a grid has a centre");
+        let streets: Vec<_> = full
+            .subdistricts
+            .iter()
+            .filter(|s| s.shape.contains(&c))
+            .collect();
+        assert_eq!(
+            streets.len(),
+            1,
+            "grid {} in {} street offices",
+            g.id,
+            streets.len()
+        );
+        let district = full
+            .districts
+            .iter()
+            .find(|d| d.shape.contains(&c))
+            .expect("a grid lies in a district");
+        assert!(
+            streets[0].id.starts_with(&format!("{}-S", district.id)),
+            "{} under {}",
+            streets[0].id,
+            district.id
+        );
+    }
     // Every building lies in the micro-grid it is filed under.
     for b in full.buildings.iter().step_by(97) {
         use geo::{Centroid, Contains};

@@ -951,11 +951,27 @@ fn three_cross_is_computed_from_places_departments_and_levels() {
             (r#"{"id":"JS","name":"金水区"}"#, &square(113.665, 113.670)),
         ]),
     );
+    // Street offices: 金水区 split in two along 113.667.
+    write(
+        &dir,
+        "streets.geojson",
+        &collection(&[
+            (
+                r#"{"id":"JS-S01","name":"经八路街道"}"#,
+                &square(113.665, 113.667),
+            ),
+            (
+                r#"{"id":"JS-S02","name":"花园路街道"}"#,
+                &square(113.667, 113.670),
+            ),
+        ]),
+    );
     let scene = write(
         &dir,
         "scene.ron",
         r#"(name: "three-cross", origin: (lon: 113.665, lat: 34.755),
-            layers: [(kind: Districts, path: "districts.geojson")])"#,
+            layers: [(kind: Districts, path: "districts.geojson"),
+                     (kind: Subdistricts, path: "streets.geojson")])"#,
     );
     let mut app = headless(load_scene(&scene));
     wait_for_city(&mut app);
@@ -996,6 +1012,15 @@ fn three_cross_is_computed_from_places_departments_and_levels() {
         alert.district.as_deref(),
         Some("金水区"),
         "placed by point-in-polygon"
+    );
+    assert_eq!(
+        alert.street.as_deref(),
+        Some("花园路街道"),
+        "and its street office"
+    );
+    assert_eq!(
+        x1.street, None,
+        "二七区 has no street offices in this scene"
     );
 }
 
