@@ -597,6 +597,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             row("orders", &r.orders);
             row("alarms", &r.alarms);
             row("telemetry", &r.telemetry);
+            if !r.telemetry_not_applied.is_empty() {
+                let why: Vec<String> = r
+                    .telemetry_not_applied
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect();
+                println!("  telemetry not applied: {}", why.join(", "));
+            }
             println!(
                 "{} samples over {:.1?} of wall time; resident memory {:.0} MB after warm-up, {:.0} MB at the end ({:+.2} %); entities {} → {} ({} retired); largest queue {}; frame {:.2} ms mean, {:.1} ms max; {} broker restarts, {} HTTP faults",
                 r.samples,

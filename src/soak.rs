@@ -68,6 +68,9 @@ pub struct SoakReport {
     pub orders: Counted,
     pub alarms: Counted,
     pub telemetry: Counted,
+    /// Telemetry received but not applied, by reason (coalesced under pressure,
+    /// rejected as late, …).
+    pub telemetry_not_applied: Vec<(String, u64)>,
     pub broker_restarts: u32,
     pub http_faults: u32,
     pub retired: u64,
@@ -246,7 +249,6 @@ pub fn run(opts: &SoakOptions, progress: impl Fn(&str)) -> Result<SoakReport> {
         csv,
         "twin_time,wall_s,rss_mb,entities,devices,queue,frame_ms_mean,frame_ms_max,orders_applied,alarms_applied,telemetry_applied,alerts,orders_open,retired"
     )?;
-    let end = t0 + TimeDelta::milliseconds((opts.hours * 3_600_000.0) as i64);
     let mut next_sample = t0 + TimeDelta::minutes(1);
     let mut frames: Vec<f64> = Vec::new();
     let mut samples: Vec<Sample> = Vec::new();
@@ -321,9 +323,12 @@ pub fn run(opts: &SoakOptions, progress: impl Fn(&str)) -> Result<SoakReport> {
                     .get(i)
                     .is_some_and(|s| s.applied + s.rejected_total() >= n)
             };
+            // Every order and alarm in (telemetry is QoS 0: what is lost is lost), and
+            // a moment for the channel to drain.
             let all_in = settled(0, published.orders.load(Ordering::Relaxed))
                 && settled(1, published.alarms.load(Ordering::Relaxed))
-                && now >= end - TimeDelta::minutes(1);
+                && at.elapsed() > Duration::from_secs(2)
+                && queue == 0;
             if all_in || at.elapsed() > deadline_after_end {
                 break;
             }
@@ -346,6 +351,15 @@ pub fn run(opts: &SoakOptions, progress: impl Fn(&str)) -> Result<SoakReport> {
     report.orders = counted(0, published.orders.load(Ordering::Relaxed));
     report.alarms = counted(1, published.alarms.load(Ordering::Relaxed));
     report.telemetry = counted(2, published.telemetry.load(Ordering::Relaxed));
+    if let Some(s) = stats.sources.get(2) {
+        report.telemetry_not_applied = s
+            .rejected
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .chain(std::iter::once(("coalesced".to_string(), s.coalesced)))
+            .filter(|(_, v)| *v > 0)
+            .collect();
+    }
     report.retired = world
         .resource::<crate::feeds::ingest::FeedEntities>()
         .retired;
