@@ -22,6 +22,7 @@
 use crate::feeds::FeedChannel;
 use crate::feeds::ingest::FeedStats;
 use crate::generate::city::Scale;
+use crate::generate::city_feed::REAL_RATES as RATES;
 use crate::generate::rng::SplitMix64;
 use crate::ops::{ClockMode, TwinClock};
 use anyhow::{Context, Result, bail};
@@ -83,18 +84,6 @@ pub struct SoakReport {
 
 const T0: &str = "2026-11-23T00:00:00+08:00";
 
-/// (kind, devices at `full`, report interval in seconds): the real rates table.
-const RATES: [(&str, usize, u32); 9] = [
-    ("elevator", 11_000, 300),
-    ("gas_detector", 60_000, 3600),
-    ("manhole_cover", 50_000, 3600),
-    ("water_pressure", 8_000, 300),
-    ("bridge_strain", 2_300, 3600),
-    ("parking_space", 30_000, 3600),
-    ("street_light", 50_000, 900),
-    ("traffic_flow", 1_200, 60),
-    ("air_quality", 6_800, 3600),
-];
 const CAMERAS: usize = 130_000;
 const ORDERS_PER_DAY: f64 = 8_000.0;
 const ALARMS_PER_MINUTE: f64 = 2.0;

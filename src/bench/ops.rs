@@ -9,6 +9,7 @@ use super::postgis::{self, PostGis};
 use crate::city::{AreaName, AreaSet};
 use crate::feeds::schema::FeedMessage;
 use crate::feeds::{FeedChannel, FeedEvent};
+use crate::generate::city_feed::REAL_RATES;
 use crate::generate::rng::SplitMix64;
 use crate::geo::LocalPoint;
 use crate::spatial::areas::AreaLookup;
@@ -266,20 +267,6 @@ struct RuleFigures {
     kpi_ms: f64,
 }
 
-/// (kind, count at `full`, report interval in seconds): `data-feeds/SCHEMA.md`'s
-/// real rates.
-const REAL_RATES: [(&str, usize, f64); 9] = [
-    ("elevator", 11_000, 300.0),
-    ("gas_detector", 60_000, 3600.0),
-    ("manhole_cover", 50_000, 3600.0),
-    ("water_pressure", 8_000, 300.0),
-    ("bridge_strain", 2_300, 3600.0),
-    ("parking_space", 30_000, 3600.0),
-    ("street_light", 50_000, 900.0),
-    ("traffic_flow", 1_200, 60.0),
-    ("air_quality", 6_800, 3600.0),
-];
-
 fn rules_frames(frames: usize) -> Result<RuleFigures, String> {
     // The README's example rules, over a frame at 60 Hz of twin time.
     let md = include_str!("../../scenes/README.md");
@@ -294,6 +281,7 @@ fn rules_frames(frames: usize) -> Result<RuleFigures, String> {
     scene.file.models.clear();
     scene.file.feeds.clear();
     scene.file.tls_ca = None;
+    scene.file.security = Default::default();
     let options = crate::TwinOptions::from_scene(scene).map_err(|e| e.to_string())?;
     let mut app = crate::headless_app(&options);
     app.update();
@@ -367,7 +355,7 @@ fn rules_frames(frames: usize) -> Result<RuleFigures, String> {
     // Frames at 60 Hz of twin time: each device kind reports at its rate.
     let per_frame: Vec<f64> = REAL_RATES
         .iter()
-        .map(|(_, n, every)| *n as f64 / every / 60.0)
+        .map(|(_, n, every)| *n as f64 / f64::from(*every) / 60.0)
         .collect();
     let mut owed = vec![0.0f64; REAL_RATES.len()];
     let mut next = vec![0usize; REAL_RATES.len()];

@@ -26,6 +26,20 @@ pub const FULL_DEVICES: [(DeviceKind, usize); 9] = [
 ];
 const SECONDS: i64 = 600;
 
+/// (kind, devices at `full`, report interval in seconds): the real rates table of
+/// `data-feeds/SCHEMA.md`, for `bench ops` and `soak`.
+pub const REAL_RATES: [(&str, usize, u32); 9] = [
+    ("elevator", 11_000, 300),
+    ("gas_detector", 60_000, 3600),
+    ("manhole_cover", 50_000, 3600),
+    ("water_pressure", 8_000, 300),
+    ("bridge_strain", 2_300, 3600),
+    ("parking_space", 30_000, 3600),
+    ("street_light", 50_000, 900),
+    ("traffic_flow", 1_200, 60),
+    ("air_quality", 6_800, 3600),
+];
+
 /// How many of `full` a scale with `share` places.
 pub fn scaled(full: usize, share: f64) -> usize {
     ((full as f64 * share).round() as usize).max(1)

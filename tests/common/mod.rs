@@ -56,6 +56,26 @@ pub fn update_until(app: &mut App, limit: Duration, what: &str, done: impl Fn(&W
     }
 }
 
+/// Steps the app until its first feed source is live.
+pub fn wait_until_live(app: &mut App, what: &str) {
+    use citytwin::feeds::SourceState;
+    use citytwin::feeds::ingest::FeedStats;
+    update_until(app, Duration::from_secs(20), what, |w| {
+        w.resource::<FeedStats>()
+            .sources
+            .first()
+            .is_some_and(|s| s.state == SourceState::Live)
+    });
+}
+
+/// Steps the app until a feed id has an entity.
+pub fn wait_for_entity(app: &mut App, id: &str) {
+    use citytwin::feeds::ingest::FeedEntities;
+    update_until(app, Duration::from_secs(20), id, |w| {
+        w.resource::<FeedEntities>().get(id).is_some()
+    });
+}
+
 /// Steps the app for a while, e.g. to let late or duplicate messages arrive.
 pub fn run_for(app: &mut App, duration: Duration) {
     let until = Instant::now() + duration;

@@ -37,6 +37,44 @@ fn scene_readme_example_parses() {
     assert_eq!(scene.file.layers.len(), 3);
     assert_eq!(scene.file.views[0].name, "overview");
     assert_eq!(scene.file.tls_ca.as_deref(), Some("certs/city-ca.pem"));
+    assert_eq!(scene.file.security.control_topics, ["city/control/#"]);
+    // The credentials file example parses, its secrets kept out of its Debug text.
+    let creds = examples
+        .iter()
+        .find(|b| b.trim_start().starts_with('['))
+        .expect("a credentials example");
+    credentials_example_parses(creds);
+}
+
+/// Parses the credentials example with its `password_env`/`bearer_env` entries
+/// replaced by literal values (no environment is touched by the test).
+fn credentials_example_parses(example: &str) {
+    let text = example
+        .replace("password_env: \"HOTLINE_PW\"", "password: \"pw\"")
+        .replace("bearer_env: \"IOT_TOKEN\"", "bearer: \"tok\"");
+    let creds =
+        citytwin::feeds::secrets::Credentials::parse(&text, std::path::Path::new("/etc/citytwin"))
+            .unwrap_or_else(|e| panic!("the credentials example does not parse: {e}"));
+    let broker = creds
+        .for_source("mqtts", "broker.zz.gov.cn", 8883, "")
+        .expect("the broker entry");
+    assert_eq!(broker.user.as_deref(), Some("wall"));
+    assert_eq!(
+        broker.client_cert,
+        Some((
+            "/etc/citytwin/wall.pem".into(),
+            "/etc/citytwin/wall.key".into()
+        ))
+    );
+    assert!(
+        creds
+            .for_source("https", "api.zz.gov.cn", 443, "/hotline/today")
+            .is_some()
+    );
+    assert!(
+        !format!("{creds:?}").contains("pw\""),
+        "secrets print as ***"
+    );
 }
 
 #[test]

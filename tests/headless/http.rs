@@ -385,12 +385,7 @@ fn http_500_is_retried_and_recovers() {
         &format!("http://127.0.0.1:{port}/broken#every=100ms"),
         "http-500",
     );
-    update_until(
-        &mut app,
-        Duration::from_secs(20),
-        "the retry to succeed",
-        |w| w.resource::<FeedEntities>().get("b-1").is_some(),
-    );
+    wait_for_entity(&mut app, "b-1");
     assert!(counters.broken.load(Ordering::SeqCst) >= 3);
 }
 
@@ -642,12 +637,7 @@ fn credentials_in_a_url_are_used_and_never_shown() {
     let scene = load_scene(&scene);
     let report = citytwin::check::check(&scene).to_string();
     let mut app = headless(scene);
-    update_until(
-        &mut app,
-        Duration::from_secs(20),
-        "the authorised poll",
-        |w| w.resource::<FeedEntities>().get("authed").is_some(),
-    );
+    wait_for_entity(&mut app, "authed");
     assert!(
         counters
             .auth_seen
@@ -717,12 +707,7 @@ fn a_bearer_token_comes_from_a_private_credentials_file_only() {
 
     std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o600)).unwrap();
     let mut app = headless(load_scene(&scene));
-    update_until(
-        &mut app,
-        Duration::from_secs(20),
-        "the authorised poll",
-        |w| w.resource::<FeedEntities>().get("authed").is_some(),
-    );
+    wait_for_entity(&mut app, "authed");
     assert!(
         counters
             .auth_seen

@@ -68,17 +68,7 @@ fn app_on(dir: &Path, port: u16) -> bevy::app::App {
         ),
     );
     let mut app = headless(load_scene(&scene));
-    update_until(
-        &mut app,
-        Duration::from_secs(20),
-        "the MQTT source to connect",
-        |w| {
-            w.resource::<FeedStats>()
-                .sources
-                .first()
-                .is_some_and(|s| s.state == SourceState::Live)
-        },
-    );
+    wait_until_live(&mut app, "the MQTT source to connect");
     // The subscription is sent after the connection is acknowledged.
     run_for(&mut app, Duration::from_millis(500));
     app
@@ -396,17 +386,7 @@ fn mqtts_with_the_scene_ca_delivers_and_an_untrusted_broker_is_refused() {
     let untrusted = scene("untrusted.ron", "");
 
     let mut app = headless(load_scene(&trusted));
-    update_until(
-        &mut app,
-        Duration::from_secs(20),
-        "the TLS source to connect",
-        |w| {
-            w.resource::<FeedStats>()
-                .sources
-                .first()
-                .is_some_and(|s| s.state == SourceState::Live)
-        },
-    );
+    wait_until_live(&mut app, "the TLS source to connect");
     let status = Command::new("mosquitto_pub")
         .args(["-h", "localhost", "-p", &port.to_string(), "--cafile"])
         .arg(&pki.ca)
@@ -415,12 +395,7 @@ fn mqtts_with_the_scene_ca_delivers_and_an_untrusted_broker_is_refused() {
         .status()
         .expect(INSTALL_HINT);
     assert!(status.success(), "mosquitto_pub over TLS failed");
-    update_until(
-        &mut app,
-        Duration::from_secs(20),
-        "the message over TLS",
-        |w| w.resource::<FeedEntities>().get("tls-gas").is_some(),
-    );
+    wait_for_entity(&mut app, "tls-gas");
 
     // Without the CA the broker's certificate is not trusted: refused, retried, said why.
     let mut app = headless(load_scene(&untrusted));
@@ -471,12 +446,7 @@ fn operator_actions_count_only_on_the_scenes_control_topics() {
         ),
     );
     let mut app = headless(load_scene(&scene));
-    update_until(&mut app, Duration::from_secs(20), "connected", |w| {
-        w.resource::<FeedStats>()
-            .sources
-            .first()
-            .is_some_and(|s| s.state == SourceState::Live)
-    });
+    wait_until_live(&mut app, "connected");
     let switch = |mode: &str| {
         msg(
             "operator",
@@ -540,17 +510,7 @@ fn mtls_client_certificates_come_from_the_credentials_file() {
     let without = scene("without.ron", "");
 
     let mut app = headless(load_scene(&with));
-    update_until(
-        &mut app,
-        Duration::from_secs(20),
-        "the mTLS connection",
-        |w| {
-            w.resource::<FeedStats>()
-                .sources
-                .first()
-                .is_some_and(|s| s.state == SourceState::Live)
-        },
-    );
+    wait_until_live(&mut app, "the mTLS connection");
     let status = Command::new("mosquitto_pub")
         .args(["-h", "localhost", "-p", &port.to_string(), "--cafile"])
         .arg(&pki.ca)
