@@ -429,6 +429,20 @@ fn two_instances_on_one_spec_have_their_own_client_ids_and_sessions() {
         assert_eq!(s.runs(), 1, "never kicked off by the other: {:?}", s.state);
         assert_eq!(s.state, SourceState::Live);
     }
+    // Names are stable across restarts: a freed slot is taken again by the next one
+    // (a role of this test's own, so no other test takes its slots).
+    use citytwin::feeds::secrets::Instance;
+    let first = Instance::claim(None, "restart-test");
+    let second = Instance::claim(None, "restart-test");
+    assert_ne!(first.name, second.name);
+    let name = first.name.clone();
+    drop(first);
+    assert_eq!(Instance::claim(None, "restart-test").name, name);
+    assert_eq!(
+        Instance::claim(Some("wall-3"), "wall").name,
+        "wall-3",
+        "configurable"
+    );
 }
 
 #[test]
