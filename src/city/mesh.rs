@@ -220,31 +220,3 @@ pub fn ribbon(line: &LineString<f64>, width_m: f64, y_m: f32, color: [f32; 4], o
         );
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use geo::polygon;
-
-    #[test]
-    fn box_extrusion_has_outward_normals_and_up_roof() {
-        let square =
-            polygon![(x: 0.0, y: 0.0), (x: 10.0, y: 0.0), (x: 10.0, y: 10.0), (x: 0.0, y: 10.0)];
-        let mut m = MeshData::default();
-        extrude(&square, 0.0, 20.0, [1.0; 4], [1.0; 4], &mut m);
-        // 4 walls × 2 triangles + a roof of 2.
-        assert_eq!(m.triangle_count(), 10);
-        let centre = Vec3::new(5.0, 10.0, -5.0);
-        for tri in m.indices.chunks(3) {
-            let v: Vec<Vec3> = tri
-                .iter()
-                .map(|&i| Vec3::from(m.positions[i as usize]))
-                .collect();
-            let face = (v[1] - v[0]).cross(v[2] - v[0]).normalize();
-            let stored = Vec3::from(m.normals[tri[0] as usize]);
-            assert!(face.dot(stored) > 0.99, "winding disagrees with normal");
-            let mid = (v[0] + v[1] + v[2]) / 3.0;
-            assert!((mid - centre).dot(stored) > 0.0, "normal points inwards");
-        }
-    }
-}

@@ -539,20 +539,3 @@ pub fn split_document(text: &str) -> Vec<&str> {
         Err(_) => vec![text],
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn specs_parse() {
-        let s = HttpSpec::parse("http://h:8080/orders.json#every=250ms&timeout=2s").unwrap();
-        assert_eq!(s.url, "http://h:8080/orders.json");
-        assert_eq!(
-            (s.every, s.timeout),
-            (Duration::from_millis(250), Duration::from_secs(2))
-        );
-        assert!(HttpSpec::parse("http://h/x#every=soon").is_err());
-        assert!(HttpSpec::parse("https://h/x").is_ok());
-    }
-}

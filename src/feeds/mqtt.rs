@@ -288,33 +288,3 @@ pub async fn run(
         }
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn specs_parse() {
-        let s = MqttSpec::parse("ops@broker.local:1883/city/+/events").unwrap();
-        assert_eq!(s.user.as_deref(), Some("ops"));
-        assert_eq!(
-            (s.host.as_str(), s.port, s.topic.as_str()),
-            ("broker.local", 1883, "city/+/events")
-        );
-        assert!(MqttSpec::parse("broker:1883").is_err());
-        assert!(MqttSpec::parse("broker:x/t").is_err());
-        let again = MqttSpec::parse("ops@broker.local:1883/city/+/events").unwrap();
-        assert_eq!(s.client_id("wall0"), again.client_id("wall0"), "stable");
-        assert_ne!(s.client_id("wall0"), s.client_id("wall1"), "per instance");
-        let p = MqttSpec::parse("ops:s3cret@broker.local:1883/city/#").unwrap();
-        assert_eq!(p.user.as_deref(), Some("ops"));
-        assert_eq!(p.password.as_ref().map(|p| p.expose()), Some("s3cret"));
-        assert!(!format!("{p:?}").contains("s3cret"));
-        assert!(!p.shown().contains("s3cret"));
-        assert!(
-            MqttSpec::parse("broker:1883/city/#/x").is_err(),
-            "# must be last"
-        );
-        assert!(MqttSpec::parse("broker:0/t").is_err());
-    }
-}

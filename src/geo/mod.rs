@@ -260,24 +260,3 @@ impl ToWgs84 {
 /// The scene's frame, for systems that place things given in lon/lat (feeds, views).
 /// Kept as non-`Send` ECS data because PROJ objects must stay on one thread.
 pub struct SceneFrame(pub LocalFrame);
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn crs_names_parse() {
-        assert_eq!("EPSG:4547".parse::<Crs>().unwrap(), Crs::Epsg(4547));
-        assert_eq!("gcj-02".parse::<Crs>().unwrap(), Crs::Gcj02);
-        assert_eq!("BD09".parse::<Crs>().unwrap(), Crs::Bd09);
-        assert_eq!(
-            "urn:ogc:def:crs:EPSG::3857".parse::<Crs>().unwrap(),
-            Crs::Epsg(3857)
-        );
-        assert_eq!(
-            "urn:ogc:def:crs:OGC:1.3:CRS84".parse::<Crs>().unwrap(),
-            Crs::WGS84
-        );
-        assert!("EPSG:abc".parse::<Crs>().is_err());
-    }
-}

@@ -406,17 +406,3 @@ pub fn default_scene_path() -> PathBuf {
     }
     Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_SCENE)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn misspelled_field_reports_line_and_column() {
-        let text = "(\n  name: \"x\",\n  origin: (lon: 113.6, lat: 34.7),\n  layrs: [],\n)";
-        let err = Scene::parse(text, Path::new("t.ron")).unwrap_err();
-        let msg = err.to_string();
-        assert!(msg.starts_with("t.ron:4:"), "{msg}");
-        assert!(msg.contains("layrs"), "{msg}");
-    }
-}

@@ -215,36 +215,3 @@ fn update_clusters(
         place_column(&mut columns, &assets, cap, cap_at);
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn columns_are_coloured_by_the_share_online_alarms_counting_as_up() {
-        let counts = |online, alarm, fault, offline| Counts([online, alarm, fault, offline]);
-        assert_eq!(counts(95, 0, 0, 5).colour(), DeviceStatus::Online, "95 %");
-        assert_eq!(
-            counts(85, 5, 10, 0).colour(),
-            DeviceStatus::Online,
-            "90 % up"
-        );
-        assert_eq!(counts(70, 0, 0, 30).colour(), DeviceStatus::Fault, "70 %");
-        assert_eq!(
-            counts(0, 1, 0, 3).colour(),
-            DeviceStatus::Offline,
-            "1 of 4 up"
-        );
-        assert_eq!(counts(0, 1, 0, 3).alarms(), 1);
-        assert_eq!(counts(0, 1, 0, 3).total(), 4);
-    }
-
-    #[test]
-    fn squares_appear_beyond_the_threshold_and_double_in_steps() {
-        assert_eq!(cell_for(CLUSTER_FROM_M - 1.0), None);
-        assert_eq!(cell_for(CLUSTER_FROM_M), Some(250.0));
-        assert_eq!(cell_for(7_000.0), Some(500.0));
-        assert_eq!(cell_for(14_000.0), Some(1000.0));
-        assert_eq!(cell_for(12_000.0), Some(1000.0), "rounded to a step");
-    }
-}

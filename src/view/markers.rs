@@ -92,6 +92,11 @@ impl MarkerGrid {
         true
     }
 
+    /// The counts and markers of one square, if it has any.
+    pub fn square(&self, at: IVec2) -> Option<(&Counts, &[Entity])> {
+        self.squares.get(&at).map(|s| (&s.counts, &s.markers[..]))
+    }
+
     /// Takes a marker out (its device was retired).
     pub fn remove(&mut self, e: Entity) {
         if let Some((square, status)) = self.filed.remove(&e) {
@@ -289,7 +294,7 @@ fn marker_radius_m(distance_m: f32) -> f32 {
 }
 
 /// The grid squares that touch the circle around a focus.
-fn squares_near(focus: Vec2, radius: f32) -> HashSet<IVec2> {
+pub fn squares_near(focus: Vec2, radius: f32) -> HashSet<IVec2> {
     let lo = ((focus - radius) / SQUARE_M).floor().as_ivec2();
     let hi = ((focus + radius) / SQUARE_M).floor().as_ivec2();
     let mut out = HashSet::new();
@@ -425,71 +430,5 @@ fn recolor_markers(
         if material.0 != *want {
             material.0 = want.clone();
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entity(n: u32) -> Entity {
-        Entity::from_raw_u32(n).unwrap()
-    }
-
-    #[test]
-    fn filing_keeps_counts_per_square_through_status_changes_and_moves() {
-        let mut grid = MarkerGrid::default();
-        let (a, b) = (IVec2::new(0, 0), IVec2::new(-1, 3));
-        for n in 0..10 {
-            assert!(grid.file(entity(n), a, DeviceStatus::Online));
-        }
-        assert!(
-            !grid.file(entity(0), a, DeviceStatus::Online),
-            "nothing new"
-        );
-        assert!(grid.file(entity(1), a, DeviceStatus::Alarm));
-        assert!(grid.file(entity(2), b, DeviceStatus::Offline), "moved");
-        assert_eq!(grid.len(), 10);
-        assert_eq!(grid.squares[&a].counts.0, [8, 1, 0, 0]);
-        assert_eq!(grid.squares[&a].markers.len(), 9);
-        assert_eq!(grid.squares[&b].counts.0, [0, 0, 0, 1]);
-        assert_eq!(grid.squares[&b].markers, vec![entity(2)]);
-    }
-
-    #[test]
-    fn merged_squares_count_what_counting_every_marker_would() {
-        // Positions in metres; squares of 4 × 4 grid squares are 1 km across.
-        let markers = [
-            (10.0, 10.0, DeviceStatus::Online),
-            (990.0, 990.0, DeviceStatus::Alarm),
-            (1001.0, 5.0, DeviceStatus::Online),
-            (-1.0, 5.0, DeviceStatus::Fault),
-            (-999.0, -1001.0, DeviceStatus::Offline),
-        ];
-        let mut grid = MarkerGrid::default();
-        let mut direct: BTreeMap<(i32, i32), Counts> = BTreeMap::new();
-        for (n, &(x, z, s)) in markers.iter().enumerate() {
-            grid.file(entity(n as u32), square_of(Vec3::new(x, 0.0, z)), s);
-            let key = (
-                (x / 1000.0f32).floor() as i32,
-                (z / 1000.0f32).floor() as i32,
-            );
-            direct.entry(key).or_default().0[status_slot(s)] += 1;
-        }
-        assert_eq!(grid.merged(4), direct);
-        assert_eq!(grid.merged(4)[&(0, 0)].0, [1, 1, 0, 0]);
-        assert_eq!(grid.merged(4)[&(-1, -2)].0, [0, 0, 0, 1]);
-    }
-
-    #[test]
-    fn squares_near_a_focus_cover_the_circle_and_no_more() {
-        let near = squares_near(Vec2::new(125.0, 125.0), 300.0);
-        // The centre square and its 8 neighbours (nearest points ≤ 177 m away) are in;
-        // the squares two away along the axes (nearest points 375 m away) are out.
-        assert!(near.contains(&IVec2::new(0, 0)));
-        assert!(near.contains(&IVec2::new(1, 1)));
-        assert!(near.contains(&IVec2::new(-1, -1)));
-        assert!(!near.contains(&IVec2::new(2, 0)));
-        assert_eq!(near.len(), 9);
     }
 }

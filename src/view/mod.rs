@@ -51,7 +51,8 @@ pub fn status_color(status: DeviceStatus) -> Color {
     }
 }
 
-fn status_slot(status: DeviceStatus) -> usize {
+/// The slot of a status in per-status counts: online, alarm, fault, offline.
+pub fn status_slot(status: DeviceStatus) -> usize {
     match status {
         DeviceStatus::Online => 0,
         DeviceStatus::Alarm => 1,

@@ -15,3 +15,4 @@ mod geo;
 mod http;
 mod mqtt;
 mod ops;
+mod units;

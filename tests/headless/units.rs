@@ -1,0 +1,410 @@
+//! Unit tests of single functions and types, moved here from the library so that
+//! `cargo test` does not build the library a second time as a test harness.
+
+mod city_mesh {
+    use bevy::math::Vec3;
+    use citytwin::city::mesh::*;
+    use geo::polygon;
+
+    #[test]
+    fn box_extrusion_has_outward_normals_and_up_roof() {
+        let square =
+            polygon![(x: 0.0, y: 0.0), (x: 10.0, y: 0.0), (x: 10.0, y: 10.0), (x: 0.0, y: 10.0)];
+        let mut m = MeshData::default();
+        extrude(&square, 0.0, 20.0, [1.0; 4], [1.0; 4], &mut m);
+        // 4 walls × 2 triangles + a roof of 2.
+        assert_eq!(m.triangle_count(), 10);
+        let centre = Vec3::new(5.0, 10.0, -5.0);
+        for tri in m.indices.chunks(3) {
+            let v: Vec<Vec3> = tri
+                .iter()
+                .map(|&i| Vec3::from(m.positions[i as usize]))
+                .collect();
+            let face = (v[1] - v[0]).cross(v[2] - v[0]).normalize();
+            let stored = Vec3::from(m.normals[tri[0] as usize]);
+            assert!(face.dot(stored) > 0.99, "winding disagrees with normal");
+            let mid = (v[0] + v[1] + v[2]) / 3.0;
+            assert!((mid - centre).dot(stored) > 0.0, "normal points inwards");
+        }
+    }
+}
+
+mod city_night {
+    use citytwin::city::night::*;
+
+    #[test]
+    fn windows_texture_has_a_dark_corner_some_lit_bays_and_every_mip() {
+        let image = window_texture();
+        let side = (CELLS * CELL_PX) as usize;
+        let data = image.data.as_ref().unwrap();
+        // 128² + 64² + … + 1² pixels of 4 bytes.
+        let pixels: usize = (0..=7).map(|k| (side >> k) * (side >> k)).sum();
+        assert_eq!(data.len(), pixels * 4);
+        assert_eq!(image.texture_descriptor.mip_level_count, 8);
+        let bay = |cx: usize, cy: usize| {
+            let i = ((cy * CELL_PX as usize + 4) * side + cx * CELL_PX as usize + 4) * 4;
+            data[i] as u32 + data[i + 1] as u32 + data[i + 2] as u32
+        };
+        assert_eq!(bay(0, 0), 0, "flat surfaces sample a dark bay");
+        let lit = (0..CELLS as usize)
+            .flat_map(|y| (0..CELLS as usize).map(move |x| (x, y)))
+            .filter(|&(x, y)| bay(x, y) > 0)
+            .count();
+        let share = lit as f64 / (CELLS * CELLS) as f64;
+        assert!((0.2..0.45).contains(&share), "{share}");
+    }
+}
+
+mod city_import {
+    use citytwin::city::import::*;
+
+    #[test]
+    fn non_finite_literals_outside_strings_are_quoted() {
+        let (out, n) = replace_non_finite_literals(r#"{"a":[NaN,-Infinity],"b":"NaN é"}"#);
+        assert_eq!(out, r#"{"a":["NaN","-Infinity"],"b":"NaN é"}"#);
+        assert_eq!(n, 2);
+    }
+}
+
+mod scene {
+    use citytwin::scene::*;
+    use std::path::Path;
+
+    #[test]
+    fn misspelled_field_reports_line_and_column() {
+        let text = "(\n  name: \"x\",\n  origin: (lon: 113.6, lat: 34.7),\n  layrs: [],\n)";
+        let err = Scene::parse(text, Path::new("t.ron")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("t.ron:4:"), "{msg}");
+        assert!(msg.contains("layrs"), "{msg}");
+    }
+}
+
+mod feeds_snapshot {
+    use citytwin::feeds::snapshot::*;
+
+    #[test]
+    fn garbage_is_neither_jpeg_nor_png() {
+        let e = decode(b"<html>not found</html>").unwrap_err();
+        assert!(e.starts_with("neither JPEG nor PNG"), "{e}");
+        let e = decode(b"\xFF\xD8\xFF\xE0truncated").unwrap_err();
+        assert!(e.starts_with("bad JPEG"), "{e}");
+    }
+}
+
+mod feeds {
+    use citytwin::feeds::*;
+    use std::path::Path;
+
+    #[test]
+    fn replay_specs_parse() {
+        let base = Path::new("/scenes");
+        assert_eq!(
+            FeedSpec::parse("replay:../feeds/a.ndjson@4x,loop", base),
+            Ok(FeedSpec::Replay {
+                path: "/scenes/../feeds/a.ndjson".into(),
+                speed: Some(4.0),
+                looping: true
+            })
+        );
+        assert_eq!(
+            FeedSpec::parse("replay:/tmp/a.ndjson@max", base),
+            Ok(FeedSpec::Replay {
+                path: "/tmp/a.ndjson".into(),
+                speed: None,
+                looping: false
+            })
+        );
+        assert!(matches!(
+            FeedSpec::parse("replay:a@-2", base),
+            Err(SpecError::Speed { .. })
+        ));
+        assert!(matches!(
+            FeedSpec::parse("kafka://x", base),
+            Err(SpecError::Scheme(_))
+        ));
+        assert!(matches!(
+            FeedSpec::parse("mqtt://x", base),
+            Err(SpecError::Mqtt { .. })
+        ));
+        assert!(matches!(
+            FeedSpec::parse("mqtt://h:1883/city/#", base),
+            Ok(FeedSpec::Mqtt(_))
+        ));
+    }
+}
+
+mod feeds_http {
+    use citytwin::feeds::http::*;
+    use std::time::Duration;
+
+    #[test]
+    fn specs_parse() {
+        let s = HttpSpec::parse("http://h:8080/orders.json#every=250ms&timeout=2s").unwrap();
+        assert_eq!(s.url, "http://h:8080/orders.json");
+        assert_eq!(
+            (s.every, s.timeout),
+            (Duration::from_millis(250), Duration::from_secs(2))
+        );
+        assert!(HttpSpec::parse("http://h/x#every=soon").is_err());
+        assert!(HttpSpec::parse("https://h/x").is_ok());
+    }
+}
+
+mod feeds_schema {
+    use chrono::DateTime;
+    use citytwin::feeds::schema::*;
+
+    const DEVICE: &str = r#"{"v":1,"ts":"2026-11-23T08:00:00+08:00","kind":"device","data":{"id":"gas-1","kind":"gas_detector","position":{"lon":113.66,"lat":34.75},"status":"alarm","readings":[{"name":"CH4","value":12.5,"unit":"%LEL"}]}}"#;
+
+    #[test]
+    fn quick_timestamps_agree_with_chrono() {
+        for text in [
+            "2026-11-23T08:00:00+08:00",
+            "2026-11-23T08:00:00.5+08:00",
+            "2026-11-23T08:00:00.123456789-05:30",
+            "2026-02-28T23:59:59Z",
+            "2024-02-29T00:00:00.000+00:00",
+            "1999-12-31T23:59:59.999999999+14:00",
+        ] {
+            let quick = quick_rfc3339(text.as_bytes()).expect(text);
+            let chrono = DateTime::parse_from_rfc3339(text).unwrap();
+            assert_eq!(quick, chrono, "{text}");
+            assert_eq!(quick.offset(), chrono.offset(), "{text}");
+        }
+        // Not the usual shape: left to chrono, which accepts or refuses them.
+        for text in [
+            "2026-11-23t08:00:00Z",
+            "2026-11-23 08:00:00Z",
+            "2016-12-31T23:59:60Z",
+            "2026-11-23T08:00:00.+08:00",
+            "2026-11-23T08:00:00.1234567891+08:00",
+        ] {
+            assert_eq!(quick_rfc3339(text.as_bytes()), None, "{text}");
+            assert_eq!(
+                parse_rfc3339(text).ok(),
+                DateTime::parse_from_rfc3339(text).ok(),
+                "{text}"
+            );
+        }
+        for bad in [
+            "2026-02-30T08:00:00Z",
+            "2026-11-23T24:00:00Z",
+            "2026-11-23T08:00:00+0800",
+            "2026-11-23T08:00:00",
+            "2026-11-23T08:00:00Zjunk",
+        ] {
+            assert_eq!(quick_rfc3339(bad.as_bytes()), None, "{bad}");
+            assert!(parse_rfc3339(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn device_round_trips() {
+        let m = FeedMessage::decode(DEVICE).unwrap();
+        let FeedBody::Device(d) = &m.body else {
+            panic!("not a device")
+        };
+        assert_eq!(d.status, DeviceStatus::Alarm);
+        assert_eq!(FeedMessage::decode(&m.encode()).unwrap(), m);
+    }
+
+    #[test]
+    fn rejections_have_reasons() {
+        let bad_version = DEVICE.replace("\"v\":1", "\"v\":7");
+        assert_eq!(
+            FeedMessage::decode(&bad_version),
+            Err(DecodeError::Version(7))
+        );
+        let unknown = DEVICE.replace("\"kind\":\"device\"", "\"kind\":\"drone\"");
+        assert!(
+            matches!(FeedMessage::decode(&unknown), Err(DecodeError::UnknownKind(k)) if k == "drone")
+        );
+        let far = DEVICE.replace("34.75", "134.75");
+        assert!(matches!(
+            FeedMessage::decode(&far),
+            Err(DecodeError::Invalid(_))
+        ));
+        assert!(matches!(
+            FeedMessage::decode("{not json"),
+            Err(DecodeError::Envelope(_))
+        ));
+        let extra = DEVICE.replace("\"status\"", "\"colour\":1,\"status\"");
+        assert!(matches!(
+            FeedMessage::decode(&extra),
+            Err(DecodeError::Data { .. })
+        ));
+    }
+}
+
+mod feeds_mqtt {
+    use citytwin::feeds::mqtt::*;
+
+    #[test]
+    fn specs_parse() {
+        let s = MqttSpec::parse("ops@broker.local:1883/city/+/events").unwrap();
+        assert_eq!(s.user.as_deref(), Some("ops"));
+        assert_eq!(
+            (s.host.as_str(), s.port, s.topic.as_str()),
+            ("broker.local", 1883, "city/+/events")
+        );
+        assert!(MqttSpec::parse("broker:1883").is_err());
+        assert!(MqttSpec::parse("broker:x/t").is_err());
+        let again = MqttSpec::parse("ops@broker.local:1883/city/+/events").unwrap();
+        assert_eq!(s.client_id("wall0"), again.client_id("wall0"), "stable");
+        assert_ne!(s.client_id("wall0"), s.client_id("wall1"), "per instance");
+        let p = MqttSpec::parse("ops:s3cret@broker.local:1883/city/#").unwrap();
+        assert_eq!(p.user.as_deref(), Some("ops"));
+        assert_eq!(p.password.as_ref().map(|p| p.expose()), Some("s3cret"));
+        assert!(!format!("{p:?}").contains("s3cret"));
+        assert!(!p.shown().contains("s3cret"));
+        assert!(
+            MqttSpec::parse("broker:1883/city/#/x").is_err(),
+            "# must be last"
+        );
+        assert!(MqttSpec::parse("broker:0/t").is_err());
+    }
+}
+
+mod geo {
+    use citytwin::geo::*;
+
+    #[test]
+    fn crs_names_parse() {
+        assert_eq!("EPSG:4547".parse::<Crs>().unwrap(), Crs::Epsg(4547));
+        assert_eq!("gcj-02".parse::<Crs>().unwrap(), Crs::Gcj02);
+        assert_eq!("BD09".parse::<Crs>().unwrap(), Crs::Bd09);
+        assert_eq!(
+            "urn:ogc:def:crs:EPSG::3857".parse::<Crs>().unwrap(),
+            Crs::Epsg(3857)
+        );
+        assert_eq!(
+            "urn:ogc:def:crs:OGC:1.3:CRS84".parse::<Crs>().unwrap(),
+            Crs::WGS84
+        );
+        assert!("EPSG:abc".parse::<Crs>().is_err());
+    }
+}
+
+mod geo_china {
+    use citytwin::geo::LonLat;
+    use citytwin::geo::china::*;
+
+    #[test]
+    fn published_beijing_vector() {
+        let g = wgs84_to_gcj02(LonLat::new(116.377817, 39.911954));
+        assert!((g.lon - 116.38404722455657).abs() < 1e-9, "{g:?}");
+        assert!((g.lat - 39.91334545536069).abs() < 1e-9, "{g:?}");
+    }
+
+    #[test]
+    fn outside_china_is_identity() {
+        let p = LonLat::new(2.35, 48.85);
+        assert_eq!(wgs84_to_gcj02(p), p);
+        assert_eq!(gcj02_to_wgs84(p), p);
+    }
+}
+
+mod view_clusters {
+    use citytwin::feeds::schema::DeviceStatus;
+    use citytwin::view::clusters::*;
+
+    #[test]
+    fn columns_are_coloured_by_the_share_online_alarms_counting_as_up() {
+        let counts = |online, alarm, fault, offline| Counts([online, alarm, fault, offline]);
+        assert_eq!(counts(95, 0, 0, 5).colour(), DeviceStatus::Online, "95 %");
+        assert_eq!(
+            counts(85, 5, 10, 0).colour(),
+            DeviceStatus::Online,
+            "90 % up"
+        );
+        assert_eq!(counts(70, 0, 0, 30).colour(), DeviceStatus::Fault, "70 %");
+        assert_eq!(
+            counts(0, 1, 0, 3).colour(),
+            DeviceStatus::Offline,
+            "1 of 4 up"
+        );
+        assert_eq!(counts(0, 1, 0, 3).alarms(), 1);
+        assert_eq!(counts(0, 1, 0, 3).total(), 4);
+    }
+
+    #[test]
+    fn squares_appear_beyond_the_threshold_and_double_in_steps() {
+        assert_eq!(cell_for(CLUSTER_FROM_M - 1.0), None);
+        assert_eq!(cell_for(CLUSTER_FROM_M), Some(250.0));
+        assert_eq!(cell_for(7_000.0), Some(500.0));
+        assert_eq!(cell_for(14_000.0), Some(1000.0));
+        assert_eq!(cell_for(12_000.0), Some(1000.0), "rounded to a step");
+    }
+}
+
+mod view_markers {
+    use bevy::math::{IVec2, Vec2, Vec3};
+    use bevy::prelude::Entity;
+    use citytwin::feeds::schema::DeviceStatus;
+    use citytwin::view::clusters::Counts;
+    use citytwin::view::markers::*;
+    use citytwin::view::status_slot;
+    use std::collections::BTreeMap;
+
+    fn entity(n: u32) -> Entity {
+        Entity::from_raw_u32(n).unwrap()
+    }
+
+    #[test]
+    fn filing_keeps_counts_per_square_through_status_changes_and_moves() {
+        let mut grid = MarkerGrid::default();
+        let (a, b) = (IVec2::new(0, 0), IVec2::new(-1, 3));
+        for n in 0..10 {
+            assert!(grid.file(entity(n), a, DeviceStatus::Online));
+        }
+        assert!(
+            !grid.file(entity(0), a, DeviceStatus::Online),
+            "nothing new"
+        );
+        assert!(grid.file(entity(1), a, DeviceStatus::Alarm));
+        assert!(grid.file(entity(2), b, DeviceStatus::Offline), "moved");
+        assert_eq!(grid.len(), 10);
+        let (counts, markers) = grid.square(a).expect("square a");
+        assert_eq!((counts.0, markers.len()), ([8, 1, 0, 0], 9));
+        let (counts, markers) = grid.square(b).expect("square b");
+        assert_eq!((counts.0, markers), ([0, 0, 0, 1], &[entity(2)][..]));
+    }
+
+    #[test]
+    fn merged_squares_count_what_counting_every_marker_would() {
+        // Positions in metres; squares of 4 × 4 grid squares are 1 km across.
+        let markers = [
+            (10.0, 10.0, DeviceStatus::Online),
+            (990.0, 990.0, DeviceStatus::Alarm),
+            (1001.0, 5.0, DeviceStatus::Online),
+            (-1.0, 5.0, DeviceStatus::Fault),
+            (-999.0, -1001.0, DeviceStatus::Offline),
+        ];
+        let mut grid = MarkerGrid::default();
+        let mut direct: BTreeMap<(i32, i32), Counts> = BTreeMap::new();
+        for (n, &(x, z, s)) in markers.iter().enumerate() {
+            grid.file(entity(n as u32), square_of(Vec3::new(x, 0.0, z)), s);
+            let key = (
+                (x / 1000.0f32).floor() as i32,
+                (z / 1000.0f32).floor() as i32,
+            );
+            direct.entry(key).or_default().0[status_slot(s)] += 1;
+        }
+        assert_eq!(grid.merged(4), direct);
+        assert_eq!(grid.merged(4)[&(0, 0)].0, [1, 1, 0, 0]);
+        assert_eq!(grid.merged(4)[&(-1, -2)].0, [0, 0, 0, 1]);
+    }
+
+    #[test]
+    fn squares_near_a_focus_cover_the_circle_and_no_more() {
+        let near = squares_near(Vec2::new(125.0, 125.0), 300.0);
+        // The centre square and its 8 neighbours (nearest points ≤ 177 m away) are in;
+        // the squares two away along the axes (nearest points 375 m away) are out.
+        assert!(near.contains(&IVec2::new(0, 0)));
+        assert!(near.contains(&IVec2::new(1, 1)));
+        assert!(near.contains(&IVec2::new(-1, -1)));
+        assert!(!near.contains(&IVec2::new(2, 0)));
+        assert_eq!(near.len(), 9);
+    }
+}
