@@ -213,7 +213,16 @@ const GEOJSON_SCENE: &str = r#"(name: "fuzz", origin: (lon: 113.665, lat: 34.754
     (kind: Land, path: "layer.geojson"),
 ])"#;
 
-fn triangle_bytes() -> Vec<u8> {
+/// A glTF of one triangle whose 36-byte buffer is `uri`, its positions accessor
+/// claiming `count` elements (seeds here, bad-input tests).
+pub fn triangle_gltf(uri: &str, count: usize) -> String {
+    format!(
+        r#"{{"asset":{{"version":"2.0"}},"scene":0,"scenes":[{{"nodes":[0]}}],"nodes":[{{"mesh":0}}],"meshes":[{{"primitives":[{{"attributes":{{"POSITION":0}}}}]}}],"buffers":[{{"uri":"{uri}","byteLength":36}}],"bufferViews":[{{"buffer":0,"byteOffset":0,"byteLength":36}}],"accessors":[{{"bufferView":0,"componentType":5126,"count":{count},"type":"VEC3","min":[0,0,0],"max":[1,1,0]}}]}}"#
+    )
+}
+
+/// The buffer of [`triangle_gltf`]: three float positions.
+pub fn triangle_bytes() -> Vec<u8> {
     [0f32, 0., 0., 1., 0., 0., 0., 1., 0.]
         .iter()
         .flat_map(|f| f.to_le_bytes())
@@ -528,7 +537,7 @@ impl Drop for Watchdog {
 pub fn corpus(target: Target, repo: &Path) -> Vec<Vec<u8>> {
     let read = |p: &str| std::fs::read(repo.join(p)).unwrap_or_default();
     let text = |p: &str| String::from_utf8_lossy(&read(p)).into_owned();
-    let blocks = |p: &str, lang: &str| code_blocks(&text(p), lang);
+    let blocks = |p: &str, lang: &str| crate::markdown_blocks(&text(p), lang);
     let mut out: Vec<Vec<u8>> = match target {
         Target::Scene => {
             let mut v = vec![read("scenes/erqi-demo.ron")];
@@ -552,10 +561,9 @@ pub fn corpus(target: Target, repo: &Path) -> Vec<Vec<u8>> {
         }
         Target::Gltf => {
             let mut v = vec![read("assets/models/erqi-tower.glb")];
-            let tri = r#"{"asset":{"version":"2.0"},"scene":0,"scenes":[{"nodes":[0]}],"nodes":[{"mesh":0}],"meshes":[{"primitives":[{"attributes":{"POSITION":0}}]}],"buffers":[{"uri":"BUF","byteLength":36}],"bufferViews":[{"buffer":0,"byteOffset":0,"byteLength":36}],"accessors":[{"bufferView":0,"componentType":5126,"count":3,"type":"VEC3","min":[0,0,0],"max":[1,1,0]}]}"#.to_string();
-            v.push(tri.replace("BUF", "tri.bin").into_bytes());
+            v.push(triangle_gltf("tri.bin", 3).into_bytes());
             let data = "data:application/octet-stream;base64,AAAAAAAAAAAAAAAAAACAPwAAAAAAAAAAAAAAAAAAgD8AAAAA";
-            v.push(tri.replace("BUF", data).into_bytes());
+            v.push(triangle_gltf(data, 3).into_bytes());
             v
         }
         Target::Feed | Target::Recording => {
@@ -637,25 +645,6 @@ pub fn corpus(target: Target, repo: &Path) -> Vec<Vec<u8>> {
     out.retain(|s| !s.is_empty());
     if out.is_empty() {
         out.push(b"{}".to_vec());
-    }
-    out
-}
-
-/// The fenced code blocks of a Markdown file in a language.
-fn code_blocks(markdown: &str, lang: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut current: Option<String> = None;
-    for line in markdown.lines() {
-        let fence = line.trim_start().strip_prefix("```");
-        match (&mut current, fence) {
-            (None, Some(l)) if l.trim() == lang => current = Some(String::new()),
-            (Some(_), Some(_)) => out.extend(current.take()),
-            (Some(block), None) => {
-                block.push_str(line);
-                block.push('\n');
-            }
-            _ => {}
-        }
     }
     out
 }

@@ -217,6 +217,26 @@ pub fn wall_app(options: &TwinOptions, window: &WindowOptions) -> App {
     app
 }
 
+/// The fenced code blocks of a Markdown file in a language: the docs' examples, which
+/// the tests check, `bench ops` runs and `fuzz` seeds from.
+pub fn markdown_blocks(markdown: &str, lang: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current: Option<String> = None;
+    for line in markdown.lines() {
+        let fence = line.trim_start().strip_prefix("```");
+        match (&mut current, fence) {
+            (None, Some(l)) if l.trim() == lang => current = Some(String::new()),
+            (Some(_), Some(_)) => out.extend(current.take()),
+            (Some(block), None) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// The message of a caught panic, for an error that says a part failed.
 pub fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
     panic

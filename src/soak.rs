@@ -27,7 +27,7 @@ use crate::generate::rng::SplitMix64;
 use crate::ops::{ClockMode, TwinClock};
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, FixedOffset, TimeDelta};
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -134,10 +134,7 @@ pub fn run(opts: &SoakOptions, progress: impl Fn(&str)) -> Result<SoakReport> {
     let work = std::env::temp_dir().join(format!("citytwin-soak-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work)?;
-    let root = std::fs::metadata("/proc/self").is_ok_and(|m| {
-        use std::os::unix::fs::MetadataExt;
-        m.uid() == 0
-    });
+    let root = crate::feeds::secrets::uid() == 0;
     let conf = |port: u16| {
         format!(
             "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\nmax_queued_messages 0\n{}",
@@ -391,11 +388,21 @@ struct Sample {
 
 /// A message due at a twin time (orders' later steps, alarms' recoveries).
 #[derive(PartialEq, Eq)]
-struct Due(DateTime<FixedOffset>, u8, String);
+struct Due {
+    at: DateTime<FixedOffset>,
+    topic: &'static str,
+    message: String,
+    /// The device whose alarm this message ends.
+    recovers: Option<String>,
+}
 
+/// Earliest first in a `BinaryHeap` (a max-heap).
 impl Ord for Due {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        other.0.cmp(&self.0).then_with(|| other.2.cmp(&self.2))
+        other
+            .at
+            .cmp(&self.at)
+            .then_with(|| other.message.cmp(&self.message))
     }
 }
 
@@ -404,9 +411,6 @@ impl PartialOrd for Due {
         Some(self.cmp(other))
     }
 }
-
-const ORDERS: u8 = 0;
-const ALARMS: u8 = 1;
 
 /// The publisher: announces every device and camera at the start, then sends what
 /// falls due as twin time runs at `speed`.
@@ -508,7 +512,7 @@ async fn publish(
     let mut cursor = vec![0usize; fleet.len()];
     let (mut owed_orders, mut owed_alarms, mut next_order) = (0.0f64, 0.0f64, 0u64);
     let mut due: BinaryHeap<Due> = BinaryHeap::new();
-    let mut alarming: HashMap<String, ()> = HashMap::new();
+    let mut alarming: HashSet<String> = HashSet::new();
     let mut next_churn = t0 + TimeDelta::hours(1);
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     while twin < end {
@@ -525,7 +529,7 @@ async fn publish(
                 let id = ids[cursor[k] % ids.len()];
                 cursor[k] += 1;
                 let name = format!("{kind}-{id:06}");
-                let status = if alarming.contains_key(&name) {
+                let status = if alarming.contains(&name) {
                     "alarm"
                 } else {
                     "online"
@@ -547,22 +551,19 @@ async fn publish(
             }
             let id = ids[(rng.next_u64() % ids.len() as u64) as usize];
             let name = format!("{kind}-{id:06}");
-            if alarming.insert(name.clone(), ()).is_none() {
+            if alarming.insert(name.clone()) {
                 send(
                     "soak/alarms",
                     line("device", twin, device(kind, id, "alarm", *every, None)),
                 )
                 .await;
-                let back = line(
-                    "device",
-                    twin + TimeDelta::minutes(10),
-                    device(kind, id, "online", *every, None),
-                );
-                due.push(Due(
-                    twin + TimeDelta::minutes(10),
-                    ALARMS,
-                    format!("{name}\n{back}"),
-                ));
+                let at = twin + TimeDelta::minutes(10);
+                due.push(Due {
+                    at,
+                    topic: "soak/alarms",
+                    message: line("device", at, device(kind, id, "online", *every, None)),
+                    recovers: Some(name),
+                });
             }
         }
         owed_orders += dt / 86_400.0 * ORDERS_PER_DAY;
@@ -579,24 +580,22 @@ async fn publish(
             send("soak/orders", line("work_order", twin, order("reported"))).await;
             for (after, status) in [(3, "dispatched"), (90, "resolved"), (150, "closed")] {
                 let at = twin + TimeDelta::minutes(after);
-                due.push(Due(
+                due.push(Due {
                     at,
-                    ORDERS,
-                    format!("\n{}", line("work_order", at, order(status))),
-                ));
+                    topic: "soak/orders",
+                    message: line("work_order", at, order(status)),
+                    recovers: None,
+                });
             }
         }
-        while due.peek().is_some_and(|d| d.0 <= twin) {
-            let Some(Due(_, topic, text)) = due.pop() else {
+        while due.peek().is_some_and(|d| d.at <= twin) {
+            let Some(d) = due.pop() else {
                 break;
             };
-            let (name, msg) = text.split_once('\n').unwrap_or(("", &text));
-            if topic == ALARMS {
-                alarming.remove(name);
-                send("soak/alarms", msg.to_string()).await;
-            } else {
-                send("soak/orders", msg.to_string()).await;
+            if let Some(device) = &d.recovers {
+                alarming.remove(device);
             }
+            send(d.topic, d.message).await;
         }
         if twin >= next_churn {
             next_churn += TimeDelta::hours(1);
@@ -619,23 +618,10 @@ async fn publish(
         }
     }
     // What is still due within the run (recoveries, order steps) is sent at its time.
-    while let Some(Due(at, topic, text)) = due.pop() {
-        if at > end {
-            continue;
+    while let Some(d) = due.pop() {
+        if d.at <= end {
+            send(d.topic, d.message).await;
         }
-        let msg = text
-            .split_once('\n')
-            .map_or(text.as_str(), |(_, m)| m)
-            .to_string();
-        send(
-            if topic == ALARMS {
-                "soak/alarms"
-            } else {
-                "soak/orders"
-            },
-            msg,
-        )
-        .await;
     }
     // Let the client hand everything to the broker.
     tokio::time::sleep(Duration::from_secs(1)).await;

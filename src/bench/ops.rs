@@ -270,11 +270,8 @@ struct RuleFigures {
 fn rules_frames(frames: usize) -> Result<RuleFigures, String> {
     // The README's example rules, over a frame at 60 Hz of twin time.
     let md = include_str!("../../scenes/README.md");
-    let example = md
-        .split("```ron")
-        .nth(1)
-        .and_then(|s| s.split("```").next())
-        .ok_or("scenes/README.md has no example")?;
+    let examples = crate::markdown_blocks(md, "ron");
+    let example = examples.first().ok_or("scenes/README.md has no example")?;
     let mut scene = crate::scene::Scene::parse(example, std::path::Path::new("scenes/README.md"))
         .map_err(|e| e.to_string())?;
     scene.file.layers.clear();

@@ -33,10 +33,6 @@ pub const MAX_TOTAL_BYTES: u64 = 512 << 20;
 /// Longest side of an image, in pixels.
 pub const MAX_IMAGE_SIDE: u32 = 8192;
 
-fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
-    crate::read_limited(path, limit)
-}
-
 /// Where a relative URI inside the model points, if it is allowed to point there.
 fn confined(dir: &Path, uri: &str) -> Result<PathBuf, String> {
     if uri.contains(':') {
@@ -103,7 +99,7 @@ pub fn validate(path: &Path) -> Result<ModelInfo, String> {
 }
 
 fn validate_inner(path: &Path) -> Result<ModelInfo, String> {
-    let bytes = read_regular(path, MAX_MODEL_BYTES)?;
+    let bytes = crate::read_limited(path, MAX_MODEL_BYTES)?;
     let gltf::Gltf {
         document: doc,
         blob,
@@ -128,7 +124,7 @@ fn validate_inner(path: &Path) -> Result<ModelInfo, String> {
             gltf::buffer::Source::Uri(uri) => {
                 let file =
                     confined(dir, uri).map_err(|e| format!("buffer {}: {e}", buffer.index()))?;
-                read_regular(&file, MAX_RESOURCE_BYTES)?
+                crate::read_limited(&file, MAX_RESOURCE_BYTES)?
             }
         };
         if data.len() < buffer.length() {
@@ -163,7 +159,7 @@ fn validate_inner(path: &Path) -> Result<ModelInfo, String> {
             }
             gltf::image::Source::Uri { uri, .. } => {
                 let file = confined(dir, uri).map_err(|e| format!("{what}: {e}"))?;
-                let data = read_regular(&file, MAX_RESOURCE_BYTES)?;
+                let data = crate::read_limited(&file, MAX_RESOURCE_BYTES)?;
                 total += data.len() as u64;
                 image_side(&data, &what)?;
             }

@@ -87,27 +87,17 @@ impl FeedSpec {
     /// Warnings to show at start: credentials written in the spec (they belong in
     /// the credentials file) or about to cross the network in the clear.
     pub fn warnings(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        let (inline, shown) = match self {
-            FeedSpec::Mqtt(m) => (m.inline_secret, m.shown()),
-            FeedSpec::Http(h) => (h.inline_secret, h.shown()),
-            FeedSpec::Replay { .. } => (false, String::new()),
+        let (inline, shown, plaintext) = match self {
+            FeedSpec::Mqtt(m) => (m.inline_secret, m.shown(), m.plaintext_warning()),
+            FeedSpec::Http(h) => (h.inline_secret, h.shown(), h.plaintext_warning()),
+            FeedSpec::Replay { .. } => return Vec::new(),
         };
-        if inline {
-            out.push(format!(
-                "{shown}: a password in the feed spec; put it in the credentials file instead"
-            ));
-        }
-        match self {
-            FeedSpec::Mqtt(m) => out.extend(m.plaintext_warning()),
-            FeedSpec::Http(h) => out.extend(h.plaintext_warning()),
-            FeedSpec::Replay { .. } => {}
-        }
-        out
+        let inline = inline.then(|| {
+            format!("{shown}: a password in the feed spec; put it in the credentials file instead")
+        });
+        inline.into_iter().chain(plaintext).collect()
     }
-}
 
-impl FeedSpec {
     /// Parses a spec; relative paths resolve against `base` (the scene's folder, or the
     /// working directory for specs given on the command line).
     pub fn parse(spec_text: &str, base: &Path) -> Result<Self, SpecError> {

@@ -380,7 +380,8 @@ impl Instance {
     }
 }
 
-fn uid() -> u32 {
+/// This process's user id.
+pub fn uid() -> u32 {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata("/proc/self").map_or(0, |m| m.uid())
 }

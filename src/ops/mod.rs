@@ -146,6 +146,19 @@ fn start_over(
 #[derive(Resource, Debug, Clone, Default, PartialEq)]
 pub struct OnlineByKind(pub std::collections::BTreeMap<&'static str, (u64, u64)>);
 
+/// What [`OnlineByKind`] files an entity under: its device kind, `camera`, or
+/// `other`.
+pub(crate) fn entity_kind(
+    kinds: &Query<(Option<&IotDevice>, Has<VideoCamera>)>,
+    entity: Entity,
+) -> &'static str {
+    match kinds.get(entity) {
+        Ok((Some(d), _)) => kpis::kind_label(d.kind),
+        Ok((None, true)) => "camera",
+        _ => "other",
+    }
+}
+
 fn count_devices(
     mut changes: MessageReader<DeviceStatusChanged>,
     mut retired: MessageReader<crate::feeds::ingest::DeviceRetired>,
@@ -168,11 +181,7 @@ fn count_devices(
             *slot = slot.saturating_sub(1);
         }
         *counts.slot(change.to) += 1;
-        let kind = match kinds.get(change.entity) {
-            Ok((Some(d), _)) => kpis::kind_label(d.kind),
-            Ok((None, true)) => "camera",
-            _ => "other",
-        };
+        let kind = entity_kind(&kinds, change.entity);
         let (online, total) = by_kind.0.entry(kind).or_default();
         if change.from.is_none() {
             *total += 1;

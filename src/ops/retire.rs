@@ -62,11 +62,7 @@ fn retire(
         policy.0.num_hours()
     );
     for (id, entity, status) in gone {
-        let kind = match kinds.get(entity) {
-            Ok((Some(d), _)) => super::kpis::kind_label(d.kind),
-            Ok((None, true)) => "camera",
-            _ => "other",
-        };
+        let kind = super::entity_kind(&kinds, entity);
         retired.write(DeviceRetired {
             entity,
             id,

@@ -58,13 +58,27 @@ pub fn update_until(app: &mut App, limit: Duration, what: &str, done: impl Fn(&W
 
 /// Steps the app until its first feed source is live.
 pub fn wait_until_live(app: &mut App, what: &str) {
-    use citytwin::feeds::SourceState;
+    wait_for_state(
+        app,
+        Duration::from_secs(20),
+        what,
+        citytwin::feeds::SourceState::Live,
+    );
+}
+
+/// Steps the app until its first feed source is in `state`, failing after `limit`.
+pub fn wait_for_state(
+    app: &mut App,
+    limit: Duration,
+    what: &str,
+    state: citytwin::feeds::SourceState,
+) {
     use citytwin::feeds::ingest::FeedStats;
-    update_until(app, Duration::from_secs(20), what, |w| {
+    update_until(app, limit, what, |w| {
         w.resource::<FeedStats>()
             .sources
             .first()
-            .is_some_and(|s| s.state == SourceState::Live)
+            .is_some_and(|s| s.state == state)
     });
 }
 

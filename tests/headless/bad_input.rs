@@ -137,27 +137,10 @@ fn check_passes_on_the_built_in_scene() {
     assert!(text.contains("GCJ-02"), "{text}");
 }
 
-/// A one-triangle glTF whose buffer is `uri`; `count` positions are claimed.
-fn triangle_gltf(uri: &str, count: usize) -> String {
-    format!(
-        r#"{{"asset":{{"version":"2.0"}},"scene":0,"scenes":[{{"nodes":[0]}}],"nodes":[{{"mesh":0}}],
-"meshes":[{{"primitives":[{{"attributes":{{"POSITION":0}}}}]}}],
-"buffers":[{{"uri":"{uri}","byteLength":36}}],
-"bufferViews":[{{"buffer":0,"byteOffset":0,"byteLength":36}}],
-"accessors":[{{"bufferView":0,"componentType":5126,"count":{count},"type":"VEC3","min":[0,0,0],"max":[1,1,0]}}]}}"#
-    )
-}
-
-fn triangle_bytes() -> Vec<u8> {
-    [0f32, 0., 0., 1., 0., 0., 0., 1., 0.]
-        .iter()
-        .flat_map(|f| f.to_le_bytes())
-        .collect()
-}
-
 #[test]
 fn gltf_uris_may_not_leave_the_models_folder_and_sizes_are_bounded() {
     use citytwin::city::models::validate;
+    use citytwin::fuzz::{triangle_bytes, triangle_gltf};
     let root = temp_dir("bad-gltf");
     let dir = root.join("model");
     std::fs::create_dir_all(dir.join("sub")).unwrap();

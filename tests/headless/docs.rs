@@ -5,32 +5,10 @@ use crate::common::*;
 use citytwin::feeds::schema::FeedMessage;
 use citytwin::scene::Scene;
 
-/// The fenced blocks of a Markdown file in a given language.
-fn blocks(markdown: &str, lang: &str) -> Vec<String> {
-    let fence = format!("```{lang}");
-    let mut out = Vec::new();
-    let mut current: Option<String> = None;
-    for line in markdown.lines() {
-        match &mut current {
-            None if line.trim() == fence => current = Some(String::new()),
-            Some(text) if line.trim() == "```" => {
-                out.push(std::mem::take(text));
-                current = None;
-            }
-            Some(text) => {
-                text.push_str(line);
-                text.push('\n');
-            }
-            None => {}
-        }
-    }
-    out
-}
-
 #[test]
 fn scene_readme_example_parses() {
     let md = std::fs::read_to_string(repo_root().join("scenes/README.md")).unwrap();
-    let examples = blocks(&md, "ron");
+    let examples = citytwin::markdown_blocks(&md, "ron");
     assert!(!examples.is_empty());
     let scene = Scene::parse(&examples[0], std::path::Path::new("scenes/README.md"))
         .unwrap_or_else(|e| panic!("the README's example does not parse: {e}"));
@@ -80,7 +58,7 @@ fn credentials_example_parses(example: &str) {
 #[test]
 fn schema_examples_decode() {
     let md = std::fs::read_to_string(repo_root().join("data-feeds/SCHEMA.md")).unwrap();
-    let examples: Vec<String> = blocks(&md, "json")
+    let examples: Vec<String> = citytwin::markdown_blocks(&md, "json")
         .into_iter()
         .filter(|b| !b.contains('…'))
         .collect();

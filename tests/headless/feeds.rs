@@ -24,11 +24,18 @@ fn device(id: &str, status: &str, position: bool) -> String {
 }
 
 fn scene_with_feed(dir: &std::path::Path, recording: &str) -> std::path::PathBuf {
+    scene_with_feed_at(dir, recording, "max")
+}
+
+/// A scene replaying `recording` at `speed` (`max`, `1`, …).
+fn scene_with_feed_at(dir: &std::path::Path, recording: &str, speed: &str) -> std::path::PathBuf {
     write(dir, "feed.ndjson", recording);
     write(
         dir,
         "scene.ron",
-        r#"(name: "feeds", origin: (lon: 113.665, lat: 34.754), feeds: ["replay:feed.ndjson@max"])"#,
+        &format!(
+            r#"(name: "feeds", origin: (lon: 113.665, lat: 34.754), feeds: ["replay:feed.ndjson@{speed}"])"#
+        ),
     )
 }
 
@@ -61,16 +68,11 @@ fn replayed_recording_drives_device_entities() {
     ]
     .join("\n");
     let mut app = headless(load_scene(&scene_with_feed(&dir, &recording)));
-    update_until(
+    wait_for_state(
         &mut app,
         Duration::from_secs(30),
         "the replay to finish",
-        |w| {
-            w.resource::<FeedStats>()
-                .sources
-                .first()
-                .is_some_and(|s| s.state == SourceState::Finished)
-        },
+        SourceState::Finished,
     );
     app.update();
 
@@ -190,12 +192,7 @@ fn a_quiet_live_source_turns_stale() {
         line("00", "device", &device("s-1", "online", false)).replace("08:00:00", "09:00:00"),
     ]
     .join("\n");
-    write(&dir, "feed.ndjson", &recording);
-    let scene = write(
-        &dir,
-        "scene.ron",
-        r#"(name: "stale", origin: (lon: 113.665, lat: 34.754), feeds: ["replay:feed.ndjson@1"])"#,
-    );
+    let scene = scene_with_feed_at(&dir, &recording, "1");
     let mut app = headless(load_scene(&scene));
     update_until(
         &mut app,
@@ -519,19 +516,14 @@ fn a_far_future_line_does_not_stall_a_replay() {
         line("01", "device", &device("g-1", "alarm", true)),
     ]
     .join("\n");
-    write(&dir, "feed.ndjson", &recording);
-    let scene = write(
-        &dir,
-        "scene.ron",
-        r#"(name: "feeds", origin: (lon: 113.665, lat: 34.754), feeds: ["replay:feed.ndjson@1"])"#,
-    );
+    let scene = scene_with_feed_at(&dir, &recording, "1");
     let mut app = headless(load_scene(&scene));
-    update_until(&mut app, Duration::from_secs(20), "the replay's end", |w| {
-        w.resource::<FeedStats>()
-            .sources
-            .first()
-            .is_some_and(|s| s.state == SourceState::Finished)
-    });
+    wait_for_state(
+        &mut app,
+        Duration::from_secs(20),
+        "the replay's end",
+        SourceState::Finished,
+    );
     app.update();
     assert_eq!(entity_status(&mut app, "g-1"), DeviceStatus::Alarm);
     assert!(app.world().resource::<FeedEntities>().get("far").is_none());

@@ -225,12 +225,12 @@ fn record_from_mqtt_then_replay_the_recording() {
         r#"(name: "replay", origin: (lon: 113.665, lat: 34.754), feeds: ["replay:recorded.ndjson@max"])"#,
     );
     let mut app = headless(load_scene(&dir.join("scene.ron")));
-    update_until(&mut app, Duration::from_secs(20), "the replay", |w| {
-        w.resource::<FeedStats>()
-            .sources
-            .first()
-            .is_some_and(|s| s.state == SourceState::Finished)
-    });
+    wait_for_state(
+        &mut app,
+        Duration::from_secs(20),
+        "the replay",
+        SourceState::Finished,
+    );
     app.update();
     let w = app.world();
     let e = w.resource::<FeedEntities>().get("rec-1").unwrap();
