@@ -133,12 +133,22 @@ pub fn check(scene: &Scene) -> CheckReport {
             }
         }
         match parsed {
-            Ok(FeedSpec::Replay { path, .. }) => match count_messages(&path) {
-                Ok(lines) => line(format!("  {shown}  {lines} messages")),
-                Err(e) => {
-                    feed_errors.push(format!("{}: cannot read recording: {e}", path.display()))
+            Ok(FeedSpec::Replay { paths, .. }) => {
+                let counts: Result<Vec<usize>, String> = paths
+                    .iter()
+                    .map(|path| {
+                        count_messages(path)
+                            .map_err(|e| format!("{}: cannot read recording: {e}", path.display()))
+                    })
+                    .collect();
+                match counts {
+                    Ok(counts) => line(format!(
+                        "  {shown}  {} messages",
+                        counts.iter().sum::<usize>()
+                    )),
+                    Err(e) => feed_errors.push(e),
                 }
-            },
+            }
             // A live source is only known to work once connected; the wall shows it.
             Ok(FeedSpec::Mqtt(m)) => {
                 line(format!(

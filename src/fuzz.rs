@@ -162,7 +162,7 @@ impl Harness {
                 std::fs::write(&path, input).expect("scratch file");
                 let (tx, rx) = crossbeam_channel::bounded(1 << 16);
                 self.runtime
-                    .block_on(crate::feeds::replay::run(0, path, None, false, tx));
+                    .block_on(crate::feeds::replay::run(0, vec![path], None, false, tx));
                 let _ = rx.try_iter().count();
             }
             Target::FeedSpec => {

@@ -43,6 +43,9 @@ pub struct TwinOptions {
     pub tls_ca: Option<std::path::PathBuf>,
     /// `--instance`: this instance's name in MQTT client ids.
     pub instance: Option<String>,
+    /// The operator journal the wall appends its actions to (`--journal`, else the
+    /// scene's `operations.journal`); None for headless runs unless set.
+    pub journal: Option<PathBuf>,
 }
 
 impl TwinOptions {
@@ -56,7 +59,14 @@ impl TwinOptions {
             feeds,
             tls_ca,
             instance: None,
+            journal: None,
         })
+    }
+
+    /// The scene's operator journal (`operations.journal`), resolved against its folder.
+    pub fn scene_journal(&self) -> Option<PathBuf> {
+        let journal = self.scene.file.operations.journal.as_ref()?;
+        Some(self.scene.base_dir().join(journal))
     }
 
     /// Replaces the scene's feeds with specs given on the command line (relative
@@ -154,6 +164,7 @@ pub fn add_core(app: &mut App, options: &TwinOptions) {
         Err(e) => error!("cannot set up the scene's local frame: {e}"),
     }
     app.add_plugins((city::plugin, feeds::plugin, ops::plugin, spatial::plugin));
+    ops::journal::install(app, options.journal.as_deref());
 }
 
 /// A headless app: the whole pipeline with `MinimalPlugins`, stepped by `app.update()`.

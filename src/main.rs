@@ -44,6 +44,11 @@ enum Command {
         /// host name and the first free slot on this machine).
         #[arg(long, value_name = "NAME")]
         instance: Option<String>,
+        /// Append every action taken on this wall (acknowledge, resolve, silence,
+        /// switch mode) to FILE as `operator` feed messages, replayable with
+        /// replay:FILE (default: the scene's `operations.journal`, if any).
+        #[arg(long, value_name = "FILE")]
+        journal: Option<PathBuf>,
     },
     /// Open a window, wait until everything is drawn, save a PNG and exit.
     Shot {
@@ -430,6 +435,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         view: None,
         select: None,
         instance: None,
+        journal: None,
     });
     match command {
         Command::Wall {
@@ -440,9 +446,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             view,
             select,
             instance,
+            journal,
         } => {
             let mut options = options(scene.load()?, &feeds)?;
             options.instance = instance;
+            options.journal = journal.or_else(|| options.scene_journal());
             let window = WindowOptions {
                 size,
                 fullscreen,

@@ -701,7 +701,7 @@ fn one_off_faults() -> Vec<String> {
             sources: vec![(
                 "replay".into(),
                 crate::feeds::FeedSpec::Replay {
-                    path: source.clone(),
+                    paths: vec![source.clone()],
                     speed: None,
                     looping: false,
                 },
@@ -735,7 +735,13 @@ fn one_off_faults() -> Vec<String> {
         .enable_all()
         .build();
     if let Ok(rt) = rt {
-        rt.block_on(crate::feeds::replay::run(0, truncated, None, false, tx));
+        rt.block_on(crate::feeds::replay::run(
+            0,
+            vec![truncated],
+            None,
+            false,
+            tx,
+        ));
         let (mut ok, mut bad) = (0, 0);
         for e in rx.try_iter() {
             match e {

@@ -392,6 +392,8 @@ pub struct DeviceStatusChanged {
     pub id: Text,
     pub from: Option<DeviceStatus>,
     pub to: DeviceStatus,
+    /// Twin time of the change: the report's time, or the heartbeat's due time.
+    pub ts: DateTime<FixedOffset>,
 }
 
 /// A device or camera already known reported a new position (the wall re-files its
@@ -400,6 +402,8 @@ pub struct DeviceStatusChanged {
 #[derive(Message, Debug, Clone, Copy)]
 pub struct DeviceMoved {
     pub entity: Entity,
+    /// The report's time.
+    pub ts: DateTime<FixedOffset>,
 }
 
 /// A work-order message was applied: raised for every one, also when it repeats the
@@ -1088,7 +1092,7 @@ impl Sink<'_, '_> {
                     {
                         at.0 = t;
                         geo.0 = p;
-                        self.out.moves.write(DeviceMoved { entity });
+                        self.out.moves.write(DeviceMoved { entity, ts });
                     }
                     if let (Some(mut current), Some(new)) = (current, readings.take()) {
                         current.0 = new;
@@ -1099,7 +1103,7 @@ impl Sink<'_, '_> {
                     e.insert(Status(u.status));
                     if let (Some(t), Some(p)) = (translation, u.position) {
                         e.insert((MarkerAt(t), GeoPosition(p)));
-                        self.out.moves.write(DeviceMoved { entity });
+                        self.out.moves.write(DeviceMoved { entity, ts });
                     }
                 }
             }
@@ -1116,6 +1120,7 @@ impl Sink<'_, '_> {
                     id: u.id,
                     from: Some(from),
                     to: u.status,
+                    ts,
                 });
             }
             return Ok(());
@@ -1166,6 +1171,7 @@ impl Sink<'_, '_> {
             id: u.id,
             from: None,
             to: u.status,
+            ts,
         });
         Ok(())
     }

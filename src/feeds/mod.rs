@@ -29,10 +29,12 @@ pub const CHANNEL_CAPACITY: usize = 16_384;
 /// A feed source as written in a scene or on the command line.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FeedSpec {
-    /// `replay:PATH[@SPEED][,loop]`: a recording; SPEED is a factor (`4` or `4x`) or
-    /// `max` for as fast as the channel takes it; `loop` starts over at the end.
+    /// `replay:PATH[+PATH…][@SPEED][,loop]`: a recording; SPEED is a factor (`4` or
+    /// `4x`) or `max` for as fast as the channel takes it; `loop` starts over at the
+    /// end. Several files (a day's feeds and the wall's operator journal) play as one,
+    /// merged by time.
     Replay {
-        path: PathBuf,
+        paths: Vec<PathBuf>,
         speed: Option<f64>,
         looping: bool,
     },
@@ -159,17 +161,22 @@ impl FeedSpec {
             }
             None => (rest, Some(1.0)),
         };
-        if path.is_empty() {
-            return Err(SpecError::EmptyPath(spec.to_string()));
-        }
-        let path = Path::new(path);
-        let path = if path.is_absolute() {
-            path.to_owned()
-        } else {
-            base.join(path)
-        };
+        let paths = path
+            .split('+')
+            .map(|path| {
+                if path.is_empty() {
+                    return Err(SpecError::EmptyPath(spec.to_string()));
+                }
+                let path = Path::new(path);
+                Ok(if path.is_absolute() {
+                    path.to_owned()
+                } else {
+                    base.join(path)
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(FeedSpec::Replay {
-            path,
+            paths,
             speed,
             looping,
         })
@@ -395,10 +402,10 @@ pub fn spawn_sources(
         let watch_tx = tx.clone();
         let task = match spec.clone() {
             FeedSpec::Replay {
-                path,
+                paths,
                 speed,
                 looping,
-            } => runtime.spawn(replay::run(index, path, speed, looping, tx)),
+            } => runtime.spawn(replay::run(index, paths, speed, looping, tx)),
             FeedSpec::Mqtt(spec) => {
                 // A client certificate makes the source's TLS configuration its own.
                 let tls = match &spec.client_cert {

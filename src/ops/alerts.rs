@@ -5,6 +5,7 @@
 //! and silence through [`OperatorAction`] messages.
 
 use super::clock::TwinClock;
+use super::history::{Level, LevelChange};
 use super::modes::OperatingState;
 use super::timers::Timers;
 use crate::TwinSet;
@@ -219,6 +220,8 @@ pub struct Alerts {
     pub refused_actions: u64,
     /// Some alert is muted now (the inhibition pass may skip frames otherwise).
     any_inhibited: bool,
+    /// Alerts opened and closed this frame, with their times (the history's minutes).
+    pub(crate) level_changes: Vec<super::history::LevelChange>,
 }
 
 impl Alerts {
@@ -265,6 +268,8 @@ impl Alerts {
         }
         a.state = AlertState::Firing;
         a.fired_at = Some(at);
+        let opened = LevelChange::placed(at, Level::AlertsOpen, 1, &a.district, &a.grid);
+        self.level_changes.push(opened);
         self.fired_total += 1;
         self.newly_fired.push(index);
     }
@@ -293,6 +298,10 @@ impl Alerts {
         if let Some(active) = self.active.remove(key) {
             self.forget_active(&key.0);
             let a = &mut self.list[active.alert];
+            if a.is_open() {
+                let closed = LevelChange::placed(at, Level::AlertsOpen, -1, &a.district, &a.grid);
+                self.level_changes.push(closed);
+            }
             a.state = AlertState::Resolved;
             a.resolved = Some(Stamp {
                 by: by.to_string(),

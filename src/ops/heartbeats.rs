@@ -92,6 +92,7 @@ fn expire_silent_devices(
             id,
             from: Some(from),
             to: DeviceStatus::Offline,
+            ts: due,
         });
         expired += 1;
     }

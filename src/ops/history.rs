@@ -1,7 +1,9 @@
 //! KPI history in preallocated rings covering 48 hours of twin time, so the wall can
 //! set today against yesterday: city-wide and per-district series per minute, per-grid
-//! series per hour. Sampled when the twin clock enters a new minute; minutes a fast
-//! replay skips in one frame get the values of that frame.
+//! series per hour. A minute's sample is the state at its end in twin time, the same
+//! at any speed: the systems that change a sampled level file each change with its
+//! time ([`LevelChange`]), and a frame that moves past several minutes takes each
+//! minute's level back from the frame's end by the changes made after it.
 
 use super::DeviceCounts;
 use super::alerts::Alerts;
@@ -11,6 +13,7 @@ use crate::TwinSet;
 use crate::city::CityAreas;
 use bevy::platform::collections::HashMap;
 use bevy::prelude::*;
+use chrono::{DateTime, FixedOffset};
 
 /// Minutes kept: 48 hours.
 pub const MINUTES: usize = 48 * 60;
@@ -61,8 +64,7 @@ impl<T: Copy + Default> Ring<T> {
 }
 
 /// One minute of the city. The counts are filed under the minute of the event's
-/// own time (exact at any speed); the levels are those at the frame that entered the
-/// next minute.
+/// own time; the levels are those at the minute's end (both exact at any speed).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct CityMinute {
     pub online_rate: f32,
@@ -132,14 +134,59 @@ impl KpiHistory {
     }
 }
 
+/// A sampled level that a system changed, at the twin time it changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LevelChange {
+    pub at: DateTime<FixedOffset>,
+    pub level: Level,
+    pub delta: i32,
+    pub district: Option<String>,
+    pub grid: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    AlertsOpen,
+    OrdersOpen,
+    OrdersOverdue,
+    DevicesOnline,
+    Devices,
+}
+
+impl LevelChange {
+    /// A change of a level that is counted per district and grid too.
+    pub fn placed(
+        at: DateTime<FixedOffset>,
+        level: Level,
+        delta: i32,
+        district: &Option<String>,
+        grid: &Option<String>,
+    ) -> Self {
+        Self {
+            at,
+            level,
+            delta,
+            district: district.clone(),
+            grid: grid.clone(),
+        }
+    }
+}
+
+/// The changes of the frame to the device levels (alerts and orders keep theirs in
+/// their own resources); drained by the sampler every frame.
+#[derive(Resource, Debug, Default)]
+pub struct LevelChanges(pub Vec<LevelChange>);
+
 pub(super) fn plugin(app: &mut App) {
-    app.init_resource::<KpiHistory>().add_systems(
-        Update,
-        (size_for_city, sample)
-            .chain()
-            .after(super::OpsSet::Rules)
-            .in_set(TwinSet::Ops),
-    );
+    app.init_resource::<KpiHistory>()
+        .init_resource::<LevelChanges>()
+        .add_systems(
+            Update,
+            (size_for_city, sample)
+                .chain()
+                .after(super::OpsSet::Rules)
+                .in_set(TwinSet::Ops),
+        );
 }
 
 fn size_for_city(areas: Res<CityAreas>, mut history: ResMut<KpiHistory>) {
@@ -168,16 +215,14 @@ fn size_for_city(areas: Res<CityAreas>, mut history: ResMut<KpiHistory>) {
 
 fn sample(
     clock: Res<TwinClock>,
-    alerts: Res<Alerts>,
-    book: Res<OrderBook>,
+    mut alerts: ResMut<Alerts>,
+    mut book: ResMut<OrderBook>,
     devices: Res<DeviceCounts>,
+    mut device_changes: ResMut<LevelChanges>,
     mut history: ResMut<KpiHistory>,
 ) {
     let now = clock.now();
     let minute = now.timestamp().div_euclid(60);
-    // The minute being sampled is the one that just ended.
-    // First frame, or the clock went back (wall time before a replay's first message,
-    // a replay that loops): start counting from here.
     // Counts go under the minute of their own time.
     {
         let h = history.bypass_change_detection();
@@ -196,6 +241,12 @@ fn sample(
             }
         }
     }
+    let mut changes: Vec<LevelChange> =
+        std::mem::take(&mut alerts.bypass_change_detection().level_changes);
+    changes.append(&mut book.bypass_change_detection().level_changes);
+    changes.append(&mut device_changes.bypass_change_detection().0);
+    // First frame, or the clock went back (wall time before a replay's first message,
+    // a replay that loops): start counting from here.
     let Some(last) = history.last_minute.filter(|last| minute >= *last) else {
         history.bypass_change_detection().last_minute = Some(minute);
         return;
@@ -203,50 +254,68 @@ fn sample(
     if minute == last {
         return;
     }
+    // The levels now, at the end of the frame…
     let open_alerts: Vec<_> = alerts.list.iter().filter(|a| a.is_open()).collect();
     let open_orders: Vec<_> = book.orders.values().filter(|o| o.is_open()).collect();
-    let online_rate = devices.online as f32 / devices.total().max(1) as f32;
-    let (alerts_open, orders_open) = (open_alerts.len() as u32, open_orders.len() as u32);
-    let orders_overdue = open_orders.iter().filter(|o| o.overdue).count() as u32;
-    let mut by_district: HashMap<&str, u32> = HashMap::default();
-    let mut by_grid: HashMap<&str, u32> = HashMap::default();
+    let mut level = [0i64; 5];
+    level[Level::AlertsOpen as usize] = open_alerts.len() as i64;
+    level[Level::OrdersOpen as usize] = open_orders.len() as i64;
+    level[Level::OrdersOverdue as usize] = open_orders.iter().filter(|o| o.overdue).count() as i64;
+    level[Level::DevicesOnline as usize] = devices.online as i64;
+    level[Level::Devices as usize] = devices.total() as i64;
+    let mut by_district: HashMap<String, i64> = HashMap::default();
+    let mut by_grid: HashMap<String, i64> = HashMap::default();
     let places = open_alerts
         .iter()
-        .map(|a| (a.district.as_deref(), a.grid.as_deref()))
-        .chain(
-            open_orders
-                .iter()
-                .map(|o| (o.district.as_deref(), o.grid.as_deref())),
-        );
+        .map(|a| (&a.district, &a.grid))
+        .chain(open_orders.iter().map(|o| (&o.district, &o.grid)));
     for (district, grid) in places {
         if let Some(d) = district {
-            *by_district.entry(d).or_default() += 1;
+            *by_district.entry(d.clone()).or_default() += 1;
         }
         if let Some(g) = grid {
-            *by_grid.entry(g).or_default() += 1;
+            *by_grid.entry(g.clone()).or_default() += 1;
         }
     }
+    // …then each ended minute, latest first, with the changes made after its end
+    // taken back.
+    changes.sort_by_key(|c| std::cmp::Reverse(c.at));
+    let mut later = changes.iter().peekable();
     let h = history.as_mut();
-    // Every minute from the last sampled to the one before now: a replay that moved
-    // on by several minutes in one frame fills them with this frame's values.
-    let first = (last).max(minute - MINUTES as i64);
-    for m in first..minute {
+    let first = last.max(minute - MINUTES as i64);
+    let (last_hour, hour) = (last.div_euclid(60), minute.div_euclid(60));
+    for m in (first..minute).rev() {
+        let end = (m + 1) * 60;
+        while let Some(c) = later.next_if(|c| c.at.timestamp() >= end) {
+            level[c.level as usize] -= i64::from(c.delta);
+            // Open alerts and orders per place (not the overdue ones: already open).
+            if matches!(c.level, Level::AlertsOpen | Level::OrdersOpen) {
+                if let Some(d) = &c.district {
+                    *by_district.entry(d.clone()).or_default() -= i64::from(c.delta);
+                }
+                if let Some(g) = &c.grid {
+                    *by_grid.entry(g.clone()).or_default() -= i64::from(c.delta);
+                }
+            }
+        }
+        let count = |v: i64| v.clamp(0, i64::from(u32::MAX)) as u32;
+        let online_rate = level[Level::DevicesOnline as usize].max(0) as f32
+            / level[Level::Devices as usize].max(1) as f32;
         h.city.update(m, |s| {
             s.online_rate = online_rate;
-            s.alerts_open = alerts_open;
-            s.orders_open = orders_open;
-            s.orders_overdue = orders_overdue;
+            s.alerts_open = count(level[Level::AlertsOpen as usize]);
+            s.orders_open = count(level[Level::OrdersOpen as usize]);
+            s.orders_overdue = count(level[Level::OrdersOverdue as usize]);
         });
         for (i, id) in h.district_ids.iter().enumerate() {
-            h.districts[i].put(m, by_district.get(id.as_str()).copied().unwrap_or(0));
+            h.districts[i].put(m, count(by_district.get(id).copied().unwrap_or(0)));
         }
-    }
-    let (last_hour, hour) = (last.div_euclid(60), minute.div_euclid(60));
-    if hour > last_hour {
-        for hr in last_hour.max(hour - HOURS as i64)..hour {
+        // The hour that ends with this minute.
+        let hr = m.div_euclid(60);
+        if (m + 1) % 60 == 0 && hr >= last_hour && hr < hour && hr >= hour - HOURS as i64 {
             for (i, id) in h.grid_ids.iter().enumerate() {
-                let n = by_grid.get(id.as_str()).copied().unwrap_or(0);
-                h.grids[i].put(hr, n.min(u32::from(u16::MAX)) as u16);
+                let n = by_grid.get(id).copied().unwrap_or(0);
+                h.grids[i].put(hr, n.clamp(0, i64::from(u16::MAX)) as u16);
             }
         }
     }

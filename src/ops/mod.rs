@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod clock;
 pub mod heartbeats;
 pub mod history;
+pub mod journal;
 pub mod kpis;
 pub mod linkage;
 pub mod modes;
@@ -103,6 +104,7 @@ pub(super) fn plugin(app: &mut App) {
             linkage::plugin,
             kpis::plugin,
             history::plugin,
+            journal::plugin,
             retire::plugin,
         ))
         .add_systems(Update, (count_devices, count_orders).in_set(TwinSet::Ops))
@@ -165,6 +167,7 @@ fn count_devices(
     kinds: Query<(Option<&IotDevice>, Has<VideoCamera>)>,
     mut counts: ResMut<DeviceCounts>,
     mut by_kind: ResMut<OnlineByKind>,
+    mut levels: ResMut<history::LevelChanges>,
 ) {
     for r in retired.read() {
         let slot = counts.slot(r.status);
@@ -188,6 +191,22 @@ fn count_devices(
         }
         let was = change.from == Some(DeviceStatus::Online);
         let is = change.to == DeviceStatus::Online;
+        let level = |level, delta| history::LevelChange {
+            at: change.ts,
+            level,
+            delta,
+            district: None,
+            grid: None,
+        };
+        if change.from.is_none() {
+            levels.0.push(level(history::Level::Devices, 1));
+        }
+        if is != was {
+            levels.0.push(level(
+                history::Level::DevicesOnline,
+                if is { 1 } else { -1 },
+            ));
+        }
         if is && !was {
             *online += 1;
         } else if was && !is {

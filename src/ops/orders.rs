@@ -3,6 +3,7 @@
 //! more working days), each deadline taking effect at its exact twin time.
 
 use super::clock::TwinClock;
+use super::history::{Level, LevelChange};
 use super::timers::Timers;
 use crate::TwinSet;
 use crate::feeds::ingest::WorkOrderChanged;
@@ -211,6 +212,9 @@ pub struct OrderBook {
     /// Orders created since the last frame (linkage).
     pub newly_reported: Vec<String>,
     pub totals: OrderTotals,
+    /// Orders opened, closed and turned overdue this frame, with their times (the
+    /// history's minutes).
+    pub(crate) level_changes: Vec<LevelChange>,
 }
 
 /// Running sums for the KPIs (kept when orders leave memory).
@@ -229,7 +233,44 @@ pub struct OrderTotals {
 }
 
 impl OrderBook {
+    /// Whether the order is open, and open and overdue.
+    fn levels(&self, id: &str) -> (bool, bool) {
+        self.orders
+            .get(id)
+            .map_or((false, false), |o| (o.is_open(), o.is_open() && o.overdue))
+    }
+
+    /// Files what changed in the order's levels at `at`, from `before`.
+    fn file_levels(&mut self, id: &str, at: DateTime<FixedOffset>, before: (bool, bool)) {
+        let after = self.levels(id);
+        let Some(o) = self.orders.get(id) else {
+            return;
+        };
+        for (level, was, is) in [
+            (Level::OrdersOpen, before.0, after.0),
+            (Level::OrdersOverdue, before.1, after.1),
+        ] {
+            if was != is {
+                let delta = if is { 1 } else { -1 };
+                let change = LevelChange::placed(at, level, delta, &o.district, &o.grid);
+                self.level_changes.push(change);
+            }
+        }
+    }
+
     fn change(
+        &mut self,
+        policy: &SlaPolicy,
+        c: &WorkOrderChanged,
+        place: super::alerts::Place,
+        districts: &[String],
+    ) {
+        let before = self.levels(&c.id);
+        self.apply_change(policy, c, place, districts);
+        self.file_levels(&c.id, c.ts, before);
+    }
+
+    fn apply_change(
         &mut self,
         policy: &SlaPolicy,
         c: &WorkOrderChanged,
@@ -332,7 +373,13 @@ impl OrderBook {
     }
 
     fn on_due(&mut self, policy: &SlaPolicy, due: DateTime<FixedOffset>, id: String, what: Due) {
-        let Some(o) = self.orders.get_mut(&id) else {
+        let before = self.levels(&id);
+        self.apply_due(policy, due, &id, what);
+        self.file_levels(&id, due, before);
+    }
+
+    fn apply_due(&mut self, policy: &SlaPolicy, due: DateTime<FixedOffset>, id: &str, what: Due) {
+        let Some(o) = self.orders.get_mut(id) else {
             return;
         };
         match what {
@@ -349,7 +396,7 @@ impl OrderBook {
                     let notice = policy
                         .calendar
                         .add_working_days(due, policy.spec.formal_notice_after_days);
-                    self.timers.at(notice, (id, Due::Notice));
+                    self.timers.at(notice, (id.to_string(), Due::Notice));
                 }
             }
             Due::Notice => {

@@ -322,6 +322,10 @@ pub struct OperationsSpec {
     /// Operators whose actions are accepted from feeds (control topics, recordings);
     /// empty: actions from feeds are refused. The wall's own UI is not limited here.
     pub operators: Vec<String>,
+    /// The wall's operator journal (relative to the scene file): every action taken
+    /// on the wall, appended as `operator` feed messages that a `replay:` source plays
+    /// back. None: not kept (`citytwin wall --journal FILE` sets one too).
+    pub journal: Option<String>,
 }
 
 impl OperationsSpec {

@@ -13,7 +13,7 @@ use citytwin::ops::TwinClock;
 use citytwin::ops::alerts::{Action, AlertState, Alerts, OperatorAction};
 use citytwin::ops::orders::{OrderBook, WorkCalendar};
 use citytwin::scene::ops::{CalendarSpec, Severity};
-use citytwin::spatial::cameras::{CameraIndex, CameraView};
+use citytwin::spatial::cameras::{CameraIndex, CameraView, OnlineAt};
 use proptest::prelude::*;
 
 const T0: &str = "2026-11-23T09:00:00+08:00";
@@ -409,12 +409,24 @@ fn a_message_dated_years_ahead_does_not_move_the_clock() {
 }
 
 fn camera(app: &App, id: &str, lon: f64, lat: f64, heading: Option<f64>, status: &str) {
+    camera_at(app, 0, id, lon, lat, heading, status);
+}
+
+fn camera_at(
+    app: &App,
+    seconds: i64,
+    id: &str,
+    lon: f64,
+    lat: f64,
+    heading: Option<f64>,
+    status: &str,
+) {
     let heading = heading.map_or(String::new(), |h| {
         format!(r#","heading_deg":{h},"fov_deg":60.0"#)
     });
     send(
         app,
-        &at(0),
+        &at(seconds),
         "camera",
         &format!(
             r#"{{"id":"{id}","status":"{status}","position":{{"lon":{lon},"lat":{lat}}}{heading}}}"#
@@ -463,6 +475,74 @@ fn a_critical_alert_links_the_cameras_that_see_it_and_relinks_when_one_goes_offl
     );
 }
 
+/// A critical alert at 5 s with cameras changing around it: `cam-s` (sees it) is
+/// offline until 3 s, `cam-w` (sees it) goes offline at 8 s, `cam-x` (sees it,
+/// nearer) comes online at 9 s. Stepped per message or all in one frame.
+fn linkage_scenario(name: &str, one_frame: bool) -> Vec<String> {
+    let mut app = ops_app(name, "linkage: (cameras: 2)");
+    camera(&app, "cam-w", 113.66545, 34.7550, Some(90.0), "online");
+    camera(&app, "cam-s", 113.6660, 34.75428, Some(0.0), "offline");
+    camera(&app, "cam-n", 113.6660, 34.75554, None, "online");
+    app.update();
+    let step = |app: &mut App| {
+        if !one_frame {
+            app.update();
+        }
+    };
+    send(
+        &app,
+        &at(3),
+        "camera",
+        r#"{"id":"cam-s","status":"online"}"#,
+    );
+    step(&mut app);
+    send(
+        &app,
+        &at(5),
+        "device",
+        r#"{"id":"gas-9","kind":"gas_detector","status":"alarm","position":{"lon":113.6660,"lat":34.7550}}"#,
+    );
+    step(&mut app);
+    let first = app
+        .world()
+        .resource::<Alerts>()
+        .list
+        .first()
+        .map(|a| a.cameras.clone());
+    if !one_frame {
+        assert_eq!(
+            first.as_deref(),
+            Some(&["cam-w".into(), "cam-n".into()][..]),
+            "the two nearest that see it at 5 s (cam-n a dome)"
+        );
+    }
+    send(
+        &app,
+        &at(8),
+        "camera",
+        r#"{"id":"cam-w","status":"offline"}"#,
+    );
+    step(&mut app);
+    camera_at(&app, 9, "cam-x", 113.66570, 34.7550, Some(90.0), "online");
+    app.update();
+    app.update();
+    let alerts = app.world().resource::<Alerts>();
+    alerts.list[0]
+        .cameras
+        .iter()
+        .map(|c| c.to_string())
+        .collect()
+}
+
+#[test]
+fn linkage_is_the_same_when_one_frame_holds_every_change() {
+    let stepped = linkage_scenario("ops-linkage-stepped", false);
+    // Relinked at 8 s without cam-w: cam-n (a dome, 60 m) and cam-s (80 m) see it;
+    // cam-x, nearer, came online after and is not taken.
+    assert_eq!(stepped, ["cam-n", "cam-s"]);
+    assert_eq!(linkage_scenario("ops-linkage-one-frame", true), stepped);
+}
+
 fn view(at: [f64; 2], heading: Option<f64>, fov: f64, range: f64, online: bool) -> CameraView {
     CameraView {
         at,
@@ -481,19 +561,26 @@ proptest! {
             ((-2000.0f64..2000.0, -2000.0f64..2000.0), prop::option::of(0.0f64..360.0), 20.0f64..120.0, 50.0f64..400.0, prop::bool::weighted(0.8)),
             1..300,
         ),
+        flipped in prop::collection::vec(prop::bool::weighted(0.1), 300),
         points in prop::collection::vec((-2000.0f64..2000.0, -2000.0f64..2000.0), 1..20),
         k in 1usize..8,
         radius in 50.0f64..800.0,
     ) {
         let mut world = World::new();
         let mut index = CameraIndex::default();
-        for ((x, y), heading, fov, range, online) in &cams {
+        // Some cameras were in the other state earlier in the frame.
+        let mut earlier = OnlineAt::default();
+        for (i, ((x, y), heading, fov, range, online)) in cams.iter().enumerate() {
             let e = world.spawn_empty().id();
             index.upsert(e, view([*x, *y], *heading, *fov, *range, *online));
+            if flipped[i] {
+                earlier.0.insert(e, !*online);
+            }
         }
         for (x, y) in points {
             let p = [x, y];
-            prop_assert_eq!(index.linked(p, k, radius), index.linked_brute_force(p, k, radius));
+            prop_assert_eq!(index.linked(p, k, radius), index.linked_brute_force(p, k, radius, &OnlineAt::default()));
+            prop_assert_eq!(index.linked_at(p, k, radius, &earlier), index.linked_brute_force(p, k, radius, &earlier));
             let nearest = index.nearest(p, k, radius);
             prop_assert!(nearest.windows(2).all(|w| w[0].1 <= w[1].1));
             let seeing = index.seeing(p, k, radius);
@@ -770,11 +857,10 @@ fn a_tour_bus_off_its_route_and_a_muck_truck_in_a_closed_zone_raise_one_alert_ea
     );
 }
 
-#[test]
-fn kpis_and_their_history_equal_hand_counts() {
-    use citytwin::ops::history::{KpiHistory, MINUTES};
-    use citytwin::ops::kpis::Kpis;
-    let mut app = ops_app("ops-kpis", "");
+/// The KPI scenario: orders and devices over five minutes, stepped minute by minute
+/// or (`one_frame`) all applied in one frame, as a fast replay would.
+fn kpi_scenario(name: &str, one_frame: bool) -> App {
+    let mut app = ops_app(name, "");
     // Feed time starts a minute before the first order.
     send(
         &app,
@@ -793,14 +879,19 @@ fn kpis_and_their_history_equal_hand_counts() {
             ),
         );
     };
-    // All in one frame, as a fast replay would: the counts still go under their own
-    // minutes; the levels are stepped minute by minute below.
+    let step = |app: &mut App, s: i64| {
+        if !one_frame {
+            step_to(app, s);
+        }
+    };
     order(&app, 0, "k-1", "reported", "");
     order(&app, 10, "k-2", "reported", "");
+    step(&mut app, 59);
     order(&app, 70, "k-3", "reported", r#","urgency":"immediate""#);
-    step_to(&mut app, 119);
-    step_to(&mut app, 120);
+    step(&mut app, 119);
+    step(&mut app, 120);
     order(&app, 130, "k-1", "signed", "");
+    step(&mut app, 130);
     order(&app, 190, "k-1", "closed", r#","satisfaction":5"#);
     order(&app, 200, "k-2", "closed", r#","satisfaction":2"#);
     send(
@@ -809,21 +900,44 @@ fn kpis_and_their_history_equal_hand_counts() {
         "device",
         r#"{"id":"d-1","kind":"other","status":"offline","position":{"lon":113.666,"lat":34.755}}"#,
     );
-    step_to(&mut app, 239);
-    step_to(&mut app, 240);
+    step(&mut app, 239);
+    step(&mut app, 240);
     step_to(&mut app, 300);
+    app
+}
+
+#[test]
+fn kpis_and_their_history_equal_hand_counts() {
+    use citytwin::ops::history::{KpiHistory, MINUTES};
+    use citytwin::ops::kpis::Kpis;
+    let mut app = kpi_scenario("ops-kpis", false);
+    let fast = kpi_scenario("ops-kpis-one-frame", true);
     let history = app.world().resource::<KpiHistory>();
+    let minutes = |history: &KpiHistory| {
+        (-1..5)
+            .map(|m| history.city_at(t0() + TimeDelta::seconds(m * 60)))
+            .collect::<Vec<_>>()
+    };
+    // Levels at each minute's end and counts under their own minute, the same when
+    // one frame holds all five minutes.
+    assert_eq!(
+        minutes(history),
+        minutes(fast.world().resource::<KpiHistory>())
+    );
     let minute = |s: i64| {
         history
             .city_at(t0() + TimeDelta::seconds(s))
             .expect("sampled")
     };
     assert_eq!(minute(0).orders_reported, 2, "k-1 and k-2 in 09:00");
+    assert_eq!(minute(0).orders_open, 2);
     assert_eq!(minute(60).orders_reported, 1, "k-3 in 09:01");
     assert_eq!(minute(60).orders_open, 3);
+    assert_eq!(minute(120).orders_open, 3);
     assert_eq!(minute(180).orders_open, 1, "k-1, k-2 closed in 09:03");
     assert_eq!(minute(180).orders_reported, 0);
-    assert_eq!(minute(240).online_rate, 0.5, "d-1 offline");
+    assert_eq!(minute(120).online_rate, 1.0);
+    assert_eq!(minute(180).online_rate, 0.5, "d-1 offline at 09:03:20");
     assert!(
         history.memory_bytes() >= MINUTES * 12,
         "{}",
@@ -1194,4 +1308,93 @@ fn a_device_offline_past_the_retirement_time_leaves_memory_and_can_come_back() {
             .is_some()
     );
     assert_eq!(app.world().resource::<DeviceCounts>().online, 2);
+}
+
+#[test]
+fn the_walls_actions_go_to_its_journal_and_replay_with_the_recording() {
+    use citytwin::ops::journal::OperatorJournal;
+    use std::sync::atomic::Ordering;
+    let dir = temp_dir("ops-journal");
+    let alarm = format!(
+        r#"{{"v":1,"ts":"{}","kind":"device","data":{{"id":"mh-7","kind":"manhole_cover","status":"alarm","position":{{"lon":113.666,"lat":34.755}}}}}}"#,
+        at(0)
+    );
+    write(&dir, "day.ndjson", &format!("{alarm}\n"));
+    let operations = r#"operators: ["值班员 王"], journal: "journal.ndjson""#;
+    // The wall: the alarm arrives, the operator acknowledges it on screen at 20 s.
+    let scene = write(
+        &dir,
+        "wall.ron",
+        &format!(
+            r#"(name: "wall", origin: (lon: 113.665, lat: 34.754), operations: ({operations}))"#
+        ),
+    );
+    let mut options = citytwin::TwinOptions::from_scene(load_scene(&scene)).expect("scene");
+    options.journal = options.scene_journal();
+    let mut app = citytwin::headless_app(&options);
+    app.update();
+    send(
+        &app,
+        &at(0),
+        "device",
+        &alarm[alarm.find("{\"id\"").expect("data")..alarm.len() - 1],
+    );
+    step_to(&mut app, 1);
+    let id = app.world().resource::<Alerts>().list[0].id.clone();
+    step_to(&mut app, 20);
+    app.world_mut().write_message(OperatorAction {
+        operator: "值班员 王".into(),
+        action: Action::Acknowledge { alert: id.clone() },
+    });
+    app.update();
+    update_until(
+        &mut app,
+        std::time::Duration::from_secs(10),
+        "the journal written",
+        |w| {
+            w.resource::<OperatorJournal>()
+                .written
+                .load(Ordering::Relaxed)
+                == 1
+        },
+    );
+    let journal = std::fs::read_to_string(dir.join("journal.ndjson")).expect("journal");
+    let lines: Vec<&str> = journal.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(lines.len(), 1, "{journal}");
+    let line = FeedMessage::decode(lines[0]).expect("an operator message");
+    assert_eq!(line.ts, t0() + TimeDelta::seconds(20));
+    assert!(
+        lines[0].contains("值班员 王") && lines[0].contains(&id),
+        "{}",
+        lines[0]
+    );
+
+    // The replay of the day with the journal shows who acknowledged it and when.
+    let scene = write(
+        &dir,
+        "replay.ron",
+        &format!(
+            r#"(name: "replay", origin: (lon: 113.665, lat: 34.754), feeds: ["replay:day.ndjson+journal.ndjson@max"], operations: ({operations}))"#
+        ),
+    );
+    let mut app = headless(load_scene(&scene));
+    update_until(
+        &mut app,
+        std::time::Duration::from_secs(20),
+        "the acknowledgement replayed",
+        |w| {
+            w.resource::<Alerts>()
+                .list
+                .first()
+                .is_some_and(|a| a.acknowledged.is_some())
+        },
+    );
+    let a = &app.world().resource::<Alerts>().list[0];
+    assert_eq!(a.id, id);
+    let ack = a.acknowledged.clone().expect("acknowledged");
+    assert_eq!(
+        (ack.by.as_str(), ack.at),
+        ("值班员 王", t0() + TimeDelta::seconds(20))
+    );
+    assert_eq!(app.world().resource::<Alerts>().refused_actions, 0);
 }

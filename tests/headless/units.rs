@@ -102,7 +102,7 @@ mod feeds {
         assert_eq!(
             FeedSpec::parse("replay:../feeds/a.ndjson@4x,loop", base),
             Ok(FeedSpec::Replay {
-                path: "/scenes/../feeds/a.ndjson".into(),
+                paths: vec!["/scenes/../feeds/a.ndjson".into()],
                 speed: Some(4.0),
                 looping: true
             })
@@ -110,11 +110,23 @@ mod feeds {
         assert_eq!(
             FeedSpec::parse("replay:/tmp/a.ndjson@max", base),
             Ok(FeedSpec::Replay {
-                path: "/tmp/a.ndjson".into(),
+                paths: vec!["/tmp/a.ndjson".into()],
                 speed: None,
                 looping: false
             })
         );
+        assert_eq!(
+            FeedSpec::parse("replay:day.ndjson+journal.ndjson@60", base),
+            Ok(FeedSpec::Replay {
+                paths: vec!["/scenes/day.ndjson".into(), "/scenes/journal.ndjson".into()],
+                speed: Some(60.0),
+                looping: false
+            })
+        );
+        assert!(matches!(
+            FeedSpec::parse("replay:day.ndjson+@60", base),
+            Err(SpecError::EmptyPath(_))
+        ));
         assert!(matches!(
             FeedSpec::parse("replay:a@-2", base),
             Err(SpecError::Speed { .. })
