@@ -241,10 +241,36 @@ fn sample(
             }
         }
     }
-    let mut changes: Vec<LevelChange> =
-        std::mem::take(&mut alerts.bypass_change_detection().level_changes);
-    changes.append(&mut book.bypass_change_detection().level_changes);
-    changes.append(&mut device_changes.bypass_change_detection().0);
+    // The frame's level changes; their vectors keep their capacity for the next frame.
+    let alerts = alerts.bypass_change_detection();
+    let book = book.bypass_change_detection();
+    let device_changes = device_changes.bypass_change_detection();
+    sample_levels(
+        minute,
+        alerts,
+        book,
+        devices.as_ref(),
+        [
+            &alerts.level_changes,
+            &book.level_changes,
+            &device_changes.0,
+        ],
+        &mut history,
+    );
+    alerts.level_changes.clear();
+    book.level_changes.clear();
+    device_changes.0.clear();
+}
+
+/// Writes every minute that ended since the last sample, with the levels at its end.
+fn sample_levels(
+    minute: i64,
+    alerts: &Alerts,
+    book: &OrderBook,
+    devices: &DeviceCounts,
+    changes: [&Vec<LevelChange>; 3],
+    history: &mut ResMut<KpiHistory>,
+) {
     // First frame, or the clock went back (wall time before a replay's first message,
     // a replay that loops): start counting from here.
     let Some(last) = history.last_minute.filter(|last| minute >= *last) else {
@@ -278,24 +304,39 @@ fn sample(
         }
     }
     // …then each ended minute, latest first, with the changes made after its end
-    // taken back.
-    changes.sort_by_key(|c| std::cmp::Reverse(c.at));
-    let mut later = changes.iter().peekable();
-    let h = history.as_mut();
+    // taken back. Changes are summed per minute they were made in (no sort of a
+    // frame's many device changes); the few that count per place are sorted.
     let first = last.max(minute - MINUTES as i64);
+    let mut after = vec![[0i64; 5]; (minute - first) as usize];
+    let mut placed: Vec<&LevelChange> = Vec::new();
+    for c in changes.into_iter().flatten() {
+        let made = c.at.timestamp().div_euclid(60).min(minute);
+        if made <= first {
+            continue;
+        }
+        after[(made - first - 1) as usize][c.level as usize] += i64::from(c.delta);
+        if matches!(c.level, Level::AlertsOpen | Level::OrdersOpen)
+            && (c.district.is_some() || c.grid.is_some())
+        {
+            placed.push(c);
+        }
+    }
+    placed.sort_by_key(|c| std::cmp::Reverse(c.at));
+    let mut placed = placed.into_iter().peekable();
+    let h = history.as_mut();
     let (last_hour, hour) = (last.div_euclid(60), minute.div_euclid(60));
     for m in (first..minute).rev() {
+        // Changes made in minute m + 1 (or later: summed already) happened after m ended.
+        for (l, d) in level.iter_mut().zip(after[(m - first) as usize]) {
+            *l -= d;
+        }
         let end = (m + 1) * 60;
-        while let Some(c) = later.next_if(|c| c.at.timestamp() >= end) {
-            level[c.level as usize] -= i64::from(c.delta);
-            // Open alerts and orders per place (not the overdue ones: already open).
-            if matches!(c.level, Level::AlertsOpen | Level::OrdersOpen) {
-                if let Some(d) = &c.district {
-                    *by_district.entry(d.clone()).or_default() -= i64::from(c.delta);
-                }
-                if let Some(g) = &c.grid {
-                    *by_grid.entry(g.clone()).or_default() -= i64::from(c.delta);
-                }
+        while let Some(c) = placed.next_if(|c| c.at.timestamp() >= end) {
+            if let Some(d) = &c.district {
+                *by_district.entry(d.clone()).or_default() -= i64::from(c.delta);
+            }
+            if let Some(g) = &c.grid {
+                *by_grid.entry(g.clone()).or_default() -= i64::from(c.delta);
             }
         }
         let count = |v: i64| v.clamp(0, i64::from(u32::MAX)) as u32;
