@@ -1002,7 +1002,7 @@ impl Sink<'_, '_> {
 
     /// Work orders and projects: latest wins, unless older than the last one applied
     /// from the same source.
-    fn apply_record<T: Record, S: PartialEq + Copy>(
+    fn apply_record<T: Record + PartialEq, S: PartialEq + Copy>(
         &mut self,
         source: usize,
         ts: DateTime<FixedOffset>,
@@ -1018,6 +1018,11 @@ impl Sink<'_, '_> {
             .copied();
         if let Some(last) = last.filter(|last| ts < *last) {
             return Err(late(T::KIND, &id, ts, Some(last)));
+        }
+        // The same message again (QoS 1 delivers at least once: a broker restart can
+        // hand on a message twice): counted, not applied twice.
+        if last == Some(ts) && map(self).get(&id) == Some(&record) {
+            return Err(duplicate(T::KIND, &id, ts));
         }
         self.stats.source(source).last_ts_by_id[slot].insert(id.as_str().into(), ts);
         let now = state(&record);
@@ -1071,6 +1076,24 @@ impl Sink<'_, '_> {
             }
             if tracked.source == source && tracked.run == run && ts < tracked.ts {
                 return Err(late(u.kind.name(), &u.id, ts, Some(tracked.ts)));
+            }
+            // The same report again (a QoS 1 redelivery): same source, time and status,
+            // and readings (if any) equal to those applied.
+            if tracked.source == source
+                && tracked.run == run
+                && ts == tracked.ts
+                && u.status == tracked.status
+                && self
+                    .markers
+                    .get(tracked.entity)
+                    .is_ok_and(|(_, _, geo, current)| {
+                        u.position.is_none_or(|p| p == geo.0)
+                            && u.device.as_ref().is_none_or(|(_, r)| {
+                                r.is_empty() || current.is_some_and(|c| c.0 == *r)
+                            })
+                    })
+            {
+                return Err(duplicate(u.kind.name(), &u.id, ts));
             }
             (tracked.ts, tracked.source, tracked.run) = (ts, source, run);
             if let Some(h) = u.heartbeat_s {
@@ -1208,6 +1231,14 @@ struct Observed {
     status: DeviceStatus,
     readings: Vec<Reading>,
     superseded: Superseded,
+}
+
+/// The rejection of a message that repeats the one applied for its id.
+fn duplicate(kind: &str, id: &str, ts: DateTime<FixedOffset>) -> (&'static str, String) {
+    (
+        "duplicate",
+        format!("{kind} {id}: the same message at {} again", ts.to_rfc3339()),
+    )
 }
 
 /// The rejection of a report older than one already applied or waiting.

@@ -39,9 +39,23 @@ pub struct Kpis {
     pub category_mix: BTreeMap<&'static str, u64>,
     /// Open alerts plus open orders per district, most first.
     pub district_ranking: Vec<(String, u64)>,
+    /// The same per community grid (those with anything open), most first, at most
+    /// [`GRID_RANKING`] of them.
+    pub grid_ranking: Vec<(String, u64)>,
     pub projects_by_phase: BTreeMap<String, u64>,
     /// Projects past their `end` date, not completed.
     pub projects_overdue: u64,
+}
+
+/// Grids kept in [`Kpis::grid_ranking`]: a wall shows the top few, a report the rest
+/// of what matters; the full per-grid figures are in the KPI history.
+pub const GRID_RANKING: usize = 100;
+
+/// Places by count, most first (ties by name).
+fn ranked(counts: BTreeMap<String, u64>) -> Vec<(String, u64)> {
+    let mut ranking: Vec<_> = counts.into_iter().collect();
+    ranking.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    ranking
 }
 
 fn label<T: Serialize>(v: &T) -> String {
@@ -71,6 +85,15 @@ impl Kpis {
         k.alerts_fired_total = alerts.fired_total;
         let today = now.date_naive();
         let mut districts: BTreeMap<String, u64> = BTreeMap::new();
+        let mut grids: BTreeMap<String, u64> = BTreeMap::new();
+        let mut count = |district: &Option<String>, grid: &Option<String>| {
+            if let Some(d) = district {
+                *districts.entry(d.clone()).or_default() += 1;
+            }
+            if let Some(g) = grid {
+                *grids.entry(g.clone()).or_default() += 1;
+            }
+        };
         for o in book.orders.values() {
             if o.reported_at.date_naive() == today {
                 k.orders_today += 1;
@@ -80,15 +103,11 @@ impl Kpis {
                 .or_default() += 1;
             if o.is_open() {
                 k.orders_open += 1;
-                if let Some(d) = &o.district {
-                    *districts.entry(d.clone()).or_default() += 1;
-                }
+                count(&o.district, &o.grid);
             }
         }
         for a in alerts.list.iter().filter(|a| a.is_open()) {
-            if let Some(d) = &a.district {
-                *districts.entry(d.clone()).or_default() += 1;
-            }
+            count(&a.district, &a.grid);
         }
         k.orders_overdue = book.overdue_open() as u64;
         k.orders_unsigned_overdue = book.unsigned_overdue(now) as u64;
@@ -100,9 +119,9 @@ impl Kpis {
         k.closure_rate = (t.reported > 0).then(|| t.closed as f64 / t.reported as f64);
         k.satisfaction =
             (t.satisfaction_n > 0).then(|| t.satisfied as f64 / t.satisfaction_n as f64);
-        let mut ranking: Vec<_> = districts.into_iter().collect();
-        ranking.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        k.district_ranking = ranking;
+        k.district_ranking = ranked(districts);
+        k.grid_ranking = ranked(grids);
+        k.grid_ranking.truncate(GRID_RANKING);
         for p in projects.0.values() {
             *k.projects_by_phase.entry(label(&p.phase)).or_default() += 1;
             if p.phase != ProjectPhase::Completed && p.end.is_some_and(|end| end < today) {

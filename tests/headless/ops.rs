@@ -324,6 +324,42 @@ fn an_order_moving_backwards_is_refused_and_counted() {
 }
 
 #[test]
+fn a_message_delivered_twice_is_counted_as_a_duplicate_not_applied_twice() {
+    use citytwin::feeds::ingest::FeedStats;
+    let mut app = ops_app("ops-duplicate", "");
+    let order = |s: &str| {
+        format!(
+            r#"{{"id":"wo-3","source":"hotline12345","category":"traffic","text":"信号灯故障","status":"{s}"}}"#
+        )
+    };
+    let lift = |status: &str, load: f64| {
+        format!(
+            r#"{{"id":"lift-3","kind":"elevator","status":"{status}","position":{{"lon":113.666,"lat":34.755}},"readings":[{{"name":"load_kg","value":{load},"unit":"kg"}}]}}"#
+        )
+    };
+    // A QoS 1 redelivery: the same messages again, after a reconnection.
+    for _ in 0..2 {
+        send(&app, &at(0), "work_order", &order("reported"));
+        send(&app, &at(0), "device", &lift("alarm", 300.0));
+        step_to(&mut app, 1);
+    }
+    // Not duplicates: another status or other readings at the same time.
+    send(&app, &at(0), "work_order", &order("signed"));
+    send(&app, &at(0), "device", &lift("alarm", 320.0));
+    step_to(&mut app, 2);
+    let s = &app.world().resource::<FeedStats>().sources[0];
+    assert_eq!(s.rejected.get("duplicate"), Some(&2), "{:?}", s.rejected);
+    assert_eq!(s.applied, 4);
+    let book = app.world().resource::<OrderBook>();
+    assert_eq!(book.totals.reported, 1);
+    assert_eq!(
+        book.orders["wo-3"].status,
+        citytwin::feeds::schema::OrderStatus::Signed
+    );
+    assert_eq!(app.world().resource::<Alerts>().list[0].reports, 2);
+}
+
+#[test]
 fn working_days_skip_weekends_and_holidays_and_count_make_up_days() {
     let friday: DateTime<FixedOffset> =
         DateTime::parse_from_rfc3339("2026-11-27T10:00:00+08:00").expect("time");
@@ -1080,12 +1116,22 @@ fn three_cross_is_computed_from_places_departments_and_levels() {
             ),
         ]),
     );
+    // Community grids: 二七区's square in two halves.
+    write(
+        &dir,
+        "grids.geojson",
+        &collection(&[
+            (r#"{"id":"EQ-G01"}"#, &square(113.660, 113.6625)),
+            (r#"{"id":"EQ-G02"}"#, &square(113.6625, 113.665)),
+        ]),
+    );
     let scene = write(
         &dir,
         "scene.ron",
         r#"(name: "three-cross", origin: (lon: 113.665, lat: 34.755),
             layers: [(kind: Districts, path: "districts.geojson"),
-                     (kind: Subdistricts, path: "streets.geojson")])"#,
+                     (kind: Subdistricts, path: "streets.geojson"),
+                     (kind: Grids, path: "grids.geojson")])"#,
     );
     let mut app = headless(load_scene(&scene));
     wait_for_city(&mut app);
@@ -1136,6 +1182,14 @@ fn three_cross_is_computed_from_places_departments_and_levels() {
         x1.street, None,
         "二七区 has no street offices in this scene"
     );
+    assert_eq!(x1.grid.as_deref(), Some("EQ-G01"));
+    // Rankings: open orders and alerts per district and per grid.
+    let kpis = citytwin::ops::report::snapshot(app.world()).kpis;
+    assert_eq!(
+        kpis.district_ranking,
+        [("二七区".to_string(), 2), ("金水区".to_string(), 1)]
+    );
+    assert_eq!(kpis.grid_ranking, [("EQ-G01".to_string(), 2)]);
 }
 
 #[test]
