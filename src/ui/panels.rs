@@ -165,6 +165,11 @@ fn reject_reason(label: &str, tr: Tr) -> String {
         "out of order" => "时间倒序",
         "no position" => "缺少位置",
         "kind conflict" => "类型冲突",
+        "duplicate" => "重复消息",
+        "future time" => "时间超前",
+        "backwards transition" => "状态倒退",
+        "after until" => "超出截止时间",
+        "not allowed" => "不允许",
         _ => label,
     };
     tr.short(zh, label)
