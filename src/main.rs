@@ -75,6 +75,10 @@ enum Command {
     Check {
         #[command(flatten)]
         scene: SceneArg,
+        /// Refuse invalid polygons (self-intersections, spikes, holes outside) instead
+        /// of repairing them with a warning.
+        #[arg(long)]
+        strict: bool,
     },
     /// Run the twin headless (replays at full speed) until a twin time and write the
     /// operations state then: alerts, work orders and their deadlines, KPIs.
@@ -492,7 +496,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             Ok(run_window(&options, &window))
         }
-        Command::Check { scene } => check(&scene.load()?),
+        Command::Check { scene, strict } => {
+            let mut scene = scene.load()?;
+            scene.strict_geometry = strict;
+            check(&scene)
+        }
         Command::Report {
             scene,
             feeds,

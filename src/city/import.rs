@@ -1,9 +1,10 @@
 //! GeoJSON import: reads one layer file, checks every feature and converts it into the
 //! scene's local frame. A bad feature becomes a [`Problem`] and is skipped; the rest load.
 
+use super::geometry::clean_polygon;
 use crate::geo::{Crs, LocalFrame, LocalPoint, LonLat, ToWgs84};
 use crate::scene::{Attributes, Layer, LayerKind};
-use geo::{Coord, LineString, MultiPolygon, Polygon, Validation};
+use geo::{Coord, LineString, MultiPolygon, Polygon};
 use serde_json::{Map, Value};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -192,7 +193,13 @@ impl CityData {
 }
 
 /// Reads one layer file into `city`, recording its report and every problem.
-pub fn load_layer(layer: &Layer, path: &Path, frame: &LocalFrame, city: &mut CityData) {
+pub fn load_layer(
+    layer: &Layer,
+    path: &Path,
+    frame: &LocalFrame,
+    strict: bool,
+    city: &mut CityData,
+) {
     let mut report = LayerReport {
         kind: layer.kind,
         path: path.to_owned(),
@@ -252,12 +259,12 @@ pub fn load_layer(layer: &Layer, path: &Path, frame: &LocalFrame, city: &mut Cit
             return;
         }
     };
-    let convert = Converter {
+    let mut convert = Converter {
         to_wgs84: &to_wgs84,
         frame,
         bbox: None,
+        strict,
     };
-    let mut convert = convert;
     report.features = features.values.len();
     for (n, value) in features.values.into_iter().enumerate() {
         let result = convert_feature(layer, n, value, &mut convert, path);
@@ -383,6 +390,8 @@ struct Converter<'a> {
     to_wgs84: &'a ToWgs84,
     frame: &'a LocalFrame,
     bbox: Option<(LonLat, LonLat)>,
+    /// Refuse invalid polygons instead of repairing them.
+    strict: bool,
 }
 
 impl Converter<'_> {
@@ -424,12 +433,13 @@ impl Converter<'_> {
     }
 
     /// A GeoJSON polygon: ring sizes are checked on the raw positions (geo closes rings
-    /// silently), then the geometry is validated and oriented exterior-CCW.
+    /// silently), then duplicate vertices are dropped, an invalid polygon is repaired
+    /// into valid parts (a warning) unless strict, and exteriors are oriented CCW.
     fn polygon(
         &mut self,
         rings: &[Vec<geojson::Position>],
         warnings: &mut Vec<String>,
-    ) -> Result<Polygon<f64>, String> {
+    ) -> Result<Vec<Polygon<f64>>, String> {
         if rings.is_empty() {
             return Err("polygon has no rings".into());
         }
@@ -447,14 +457,13 @@ impl Converter<'_> {
             converted.push(self.line(ring)?);
         }
         let exterior = converted.remove(0);
-        let polygon = Polygon::new(exterior, converted);
-        polygon
-            .check_validation()
-            .map_err(|e| format!("invalid polygon: {e}"))?;
-        Ok(geo::Orient::orient(
-            &polygon,
-            geo::orient::Direction::Default,
-        ))
+        let cleaned = clean_polygon(Polygon::new(exterior, converted), self.strict)?;
+        warnings.extend(cleaned.notes);
+        Ok(cleaned
+            .polygons
+            .iter()
+            .map(|p| geo::Orient::orient(p, geo::orient::Direction::Default))
+            .collect())
     }
 
     fn multipolygon(
@@ -464,18 +473,21 @@ impl Converter<'_> {
     ) -> Result<MultiPolygon<f64>, String> {
         use geojson::GeometryValue as G;
         match geometry {
-            G::Polygon { coordinates } => Ok(MultiPolygon::new(vec![
-                self.polygon(coordinates, warnings)?,
-            ])),
-            G::MultiPolygon { coordinates } => coordinates
-                .iter()
-                .enumerate()
-                .map(|(i, p)| {
-                    self.polygon(p, warnings)
-                        .map_err(|e| format!("polygon {i}: {e}"))
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(MultiPolygon::new),
+            G::Polygon { coordinates } => {
+                Ok(MultiPolygon::new(self.polygon(coordinates, warnings)?))
+            }
+            G::MultiPolygon { coordinates } => {
+                let mut parts = Vec::with_capacity(coordinates.len());
+                for (i, p) in coordinates.iter().enumerate() {
+                    let mut notes = Vec::new();
+                    let polygons = self
+                        .polygon(p, &mut notes)
+                        .map_err(|e| format!("polygon {i}: {e}"))?;
+                    warnings.extend(notes.into_iter().map(|n| format!("polygon {i}: {n}")));
+                    parts.extend(polygons);
+                }
+                Ok(MultiPolygon::new(parts))
+            }
             other => Err(format!(
                 "geometry is {}; expected Polygon or MultiPolygon",
                 other.type_name()

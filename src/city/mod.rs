@@ -2,6 +2,7 @@
 //! batched into a few meshes and spawned into the ECS.
 
 pub mod bench;
+pub mod geometry;
 pub mod import;
 pub mod mesh;
 pub mod models;
@@ -96,7 +97,13 @@ pub fn load_city(scene: &Scene) -> LoadedCity {
     };
     if let Some(frame) = &frame {
         for layer in &scene.file.layers {
-            import::load_layer(layer, &scene.resolve(&layer.path), frame, &mut data);
+            import::load_layer(
+                layer,
+                &scene.resolve(&layer.path),
+                frame,
+                scene.strict_geometry,
+                &mut data,
+            );
         }
     }
     let models = frame

@@ -245,6 +245,8 @@ pub enum SceneError {
 pub struct Scene {
     pub file: SceneFile,
     pub path: PathBuf,
+    /// Refuse invalid polygons instead of repairing them (`check --strict`).
+    pub strict_geometry: bool,
 }
 
 impl Scene {
@@ -319,6 +321,7 @@ impl Scene {
         Ok(Self {
             file,
             path: path.to_owned(),
+            strict_geometry: false,
         })
     }
 

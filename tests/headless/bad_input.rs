@@ -77,10 +77,10 @@ fn check_lists_every_problem_and_fails() {
     let report = citytwin::check::check(&scene);
     let text = report.to_string();
     assert!(!report.ok(), "{text}");
-    assert_eq!(report.errors, 9, "{text}");
+    assert_eq!(report.errors, 8, "{text}");
     let expect = [
         "buildings.geojson: feature 1: error: ring 0 has 3 positions; a linear ring needs at least 4",
-        "buildings.geojson: feature 2: error: invalid polygon: exterior ring has a self-intersection",
+        "buildings.geojson: feature 2: warning: exterior ring has a self-intersection at",
         "buildings.geojson: feature 3: error: coordinate (113.665, 134.754) is outside the valid range of EPSG:4326",
         "buildings.geojson: feature 4: error: not a valid GeoJSON feature: invalid type: string \"NaN\"",
         "buildings.geojson: feature 5: error: geometry is LineString; expected Polygon or MultiPolygon",
@@ -93,6 +93,24 @@ fn check_lists_every_problem_and_fails() {
     for e in expect {
         assert!(text.contains(e), "missing «{e}» in:\n{text}");
     }
+    // The bow tie is repaired into its two triangles: one building of two parts.
+    assert!(text.contains("repaired into 2 polygons"), "{text}");
+    assert!(text.contains("3 buildings"), "{text}");
+}
+
+#[test]
+fn check_strict_refuses_what_would_be_repaired() {
+    let out = Command::new(env!("CARGO_BIN_EXE_citytwin"))
+        .args(["check", "--strict", "--scene"])
+        .arg(bad_scene("bad-input-strict"))
+        .output()
+        .expect("citytwin runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("buildings.geojson: feature 2: error: invalid polygon: exterior ring has a self-intersection at"),
+        "{text}"
+    );
     assert!(text.contains("2 buildings"), "{text}");
 }
 
@@ -101,9 +119,10 @@ fn app_skips_bad_features_and_keeps_the_rest() {
     let mut app = headless(load_scene(&bad_scene("bad-input-app")));
     wait_for_city(&mut app);
     let status = app.world().resource::<CityStatus>();
-    assert_eq!(status.buildings, 2);
-    // 5 bad buildings and the feature in the layer with an unknown CRS.
-    assert_eq!(status.skipped_features, 6, "{:#?}", status.problems);
+    assert_eq!(status.buildings, 3);
+    // 4 bad buildings and the feature in the layer with an unknown CRS (the bow tie
+    // is repaired).
+    assert_eq!(status.skipped_features, 5, "{:#?}", status.problems);
     let ids: Vec<_> = app
         .world()
         .resource::<Buildings>()
@@ -111,7 +130,7 @@ fn app_skips_bad_features_and_keeps_the_rest() {
         .iter()
         .map(|b| b.id.clone())
         .collect();
-    assert_eq!(ids, ["good-1", "good-2"]);
+    assert_eq!(ids, ["good-1", "bowtie", "good-2"]);
     // The app goes on running.
     app.update();
 }

@@ -15,4 +15,5 @@ mod geo;
 mod http;
 mod mqtt;
 mod ops;
+mod repair;
 mod units;
