@@ -11,6 +11,8 @@ packages=(
   libx11-6 libxcursor1 libxrandr2 libxi6 libxkbcommon-x11-0
   # Real MQTT broker for feed tests (issue 5) and PROJ's cs2cs to cross-check transforms.
   mosquitto mosquitto-clients proj-bin
+  # GDAL's ogr2ogr writes the fixtures the format tests read and compare against.
+  gdal-bin
   # System root certificates for mqtts:// and https:// feeds.
   ca-certificates
 )

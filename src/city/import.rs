@@ -1,4 +1,4 @@
-//! GeoJSON import: reads one layer file, checks every feature and converts it into the
+//! Layer import (GeoJSON, Shapefile): reads one layer file, checks every feature and converts it into the
 //! scene's local frame. A bad feature becomes a [`Problem`] and is skipped; the rest load.
 
 use super::geometry::clean_polygon;
@@ -200,12 +200,39 @@ pub fn load_layer(
     strict: bool,
     city: &mut CityData,
 ) {
+    let features = match read_features(layer, path) {
+        Ok(parsed) => parsed,
+        Err(message) => {
+            city.problems.push(Problem {
+                file: path.to_owned(),
+                feature: None,
+                severity: Severity::Error,
+                message,
+            });
+            city.layers.push(LayerReport {
+                kind: layer.kind,
+                path: path.to_owned(),
+                crs: layer.crs.clone().unwrap_or(Crs::WGS84),
+                declared_crs: None,
+                features: 0,
+                loaded: 0,
+                bbox: None,
+            });
+            return;
+        }
+    };
+    // The scene's CRS wins; then the file's own (a Shapefile's .prj); then WGS84.
+    let crs = layer
+        .crs
+        .clone()
+        .or_else(|| features.file_crs.clone())
+        .unwrap_or(Crs::WGS84);
     let mut report = LayerReport {
         kind: layer.kind,
         path: path.to_owned(),
-        crs: layer.crs.clone(),
+        crs: crs.clone(),
         declared_crs: None,
-        features: 0,
+        features: features.records,
         loaded: 0,
         bbox: None,
     };
@@ -217,24 +244,19 @@ pub fn load_layer(
             message,
         })
     };
-    let features = match read_features(path) {
-        Ok(parsed) => parsed,
-        Err(message) => {
-            problem(None, Severity::Error, message);
-            city.layers.push(report);
-            return;
-        }
-    };
+    for (feature, note) in &features.notes {
+        problem(*feature, Severity::Warning, note.clone());
+    }
+    for (feature, error) in &features.errors {
+        problem(Some(*feature), Severity::Error, error.clone());
+    }
     if let Some(declared) = &features.declared_crs {
         report.declared_crs = Some(declared.clone());
         match declared.parse::<Crs>() {
-            Ok(crs) if crs != layer.crs => problem(
+            Ok(declared_crs) if declared_crs != crs => problem(
                 None,
                 Severity::Warning,
-                format!(
-                    "file declares CRS {declared} but the scene says {}; using the scene's",
-                    layer.crs
-                ),
+                format!("file declares CRS {declared} but the scene says {crs}; using the scene's"),
             ),
             Ok(_) => {}
             Err(e) => problem(None, Severity::Warning, format!("file declares {e}")),
@@ -250,11 +272,10 @@ pub fn load_layer(
             ),
         );
     }
-    let to_wgs84 = match ToWgs84::new(&layer.crs) {
+    let to_wgs84 = match ToWgs84::new(&crs) {
         Ok(t) => t,
         Err(e) => {
             problem(None, Severity::Error, e.to_string());
-            report.features = features.values.len();
             city.layers.push(report);
             return;
         }
@@ -265,8 +286,7 @@ pub fn load_layer(
         bbox: None,
         strict,
     };
-    report.features = features.values.len();
-    for (n, value) in features.values.into_iter().enumerate() {
+    for (n, value) in features.values {
         let result = convert_feature(layer, n, value, &mut convert, path);
         match result {
             Ok((loaded, warnings)) => {
@@ -294,15 +314,71 @@ pub fn load_layer(
 }
 
 struct ParsedFile {
-    values: Vec<Value>,
+    /// (feature index in the file, GeoJSON feature value).
+    values: Vec<(usize, Value)>,
+    /// Features in the file, those that could not be read included.
+    records: usize,
+    /// A GeoJSON file's legacy `crs` member.
     declared_crs: Option<String>,
+    /// The CRS the file carries (a Shapefile's `.prj`), used when the scene sets none.
+    file_crs: Option<Crs>,
     non_finite_tokens: usize,
+    /// Warnings, for the file or one feature.
+    notes: Vec<(Option<usize>, String)>,
+    /// Features that cannot be read at all.
+    errors: Vec<(usize, String)>,
 }
 
 /// Largest GeoJSON layer read (the generated full city's buildings are far below).
 pub const MAX_LAYER_BYTES: u64 = 4 << 30;
 
-fn read_features(path: &Path) -> Result<ParsedFile, String> {
+/// The file formats a layer may be in, told by the file's extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    GeoJson,
+    Shapefile,
+}
+
+impl Format {
+    /// `.shp` is a Shapefile; formats GDAL knows that citytwin does not read yet are
+    /// refused with what to do; anything else is read as GeoJSON.
+    pub fn of(path: &Path) -> Result<Format, String> {
+        let ext = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        match ext.as_str() {
+            "shp" => Ok(Format::Shapefile),
+            "gpkg" | "fgb" | "gdb" | "kml" | "tab" | "mif" | "dxf" | "csv" | "zip" => Err(format!(
+                ".{ext} files are not read yet; convert with `ogr2ogr -f GeoJSON out.geojson \
+                 {}` (GeoJSON and Shapefile are read)",
+                path.file_name()
+                    .map_or("FILE".into(), |n| n.to_string_lossy())
+            )),
+            _ => Ok(Format::GeoJson),
+        }
+    }
+}
+
+fn read_features(layer: &Layer, path: &Path) -> Result<ParsedFile, String> {
+    match Format::of(path)? {
+        Format::GeoJson => read_geojson(path),
+        Format::Shapefile => {
+            let shp = super::shp::read(path, layer.encoding.as_deref())?;
+            Ok(ParsedFile {
+                values: shp.values,
+                records: shp.records,
+                declared_crs: None,
+                file_crs: shp.crs,
+                non_finite_tokens: 0,
+                notes: shp.notes,
+                errors: shp.errors,
+            })
+        }
+    }
+}
+
+fn read_geojson(path: &Path) -> Result<ParsedFile, String> {
     let bytes = crate::read_limited(path, MAX_LAYER_BYTES)
         .map_err(|e| format!("cannot read file: {}", e.rsplit(": ").next().unwrap_or(&e)))?;
     let text = String::from_utf8(bytes).map_err(|_| "cannot read file: not UTF-8".to_string())?;
@@ -330,9 +406,13 @@ fn read_features(path: &Path) -> Result<ParsedFile, String> {
         None => return Err("top-level object has no \"type\"".into()),
     };
     Ok(ParsedFile {
-        values,
+        records: values.len(),
+        values: values.into_iter().enumerate().collect(),
         declared_crs,
+        file_crs: None,
         non_finite_tokens,
+        notes: Vec::new(),
+        errors: Vec::new(),
     })
 }
 

@@ -7,6 +7,7 @@ pub mod import;
 pub mod mesh;
 pub mod models;
 pub mod night;
+pub mod shp;
 
 use crate::TwinSet;
 use crate::geo::{LocalFrame, LocalPoint, LonLat, ToWgs84};

@@ -65,6 +65,12 @@ pub enum Crs {
     Epsg(u32),
     Gcj02,
     Bd09,
+    /// A WKT definition (a Shapefile's `.prj`, often ESRI's dialect without an EPSG
+    /// code), given to PROJ as it is; `name` is its first quoted name.
+    Wkt {
+        name: String,
+        wkt: String,
+    },
 }
 
 impl Crs {
@@ -72,10 +78,38 @@ impl Crs {
 
     /// Whether coordinates are longitude/latitude degrees (for range checks).
     pub fn is_geographic(&self) -> bool {
-        matches!(
-            self,
-            Crs::Gcj02 | Crs::Bd09 | Crs::Epsg(4326 | 4490 | 4214 | 4610)
-        )
+        match self {
+            Crs::Wkt { wkt, .. } => {
+                let head = wkt.trim_start().to_ascii_uppercase();
+                head.starts_with("GEOGCS[") || head.starts_with("GEOGCRS[")
+            }
+            other => matches!(
+                other,
+                Crs::Gcj02 | Crs::Bd09 | Crs::Epsg(4326 | 4490 | 4214 | 4610)
+            ),
+        }
+    }
+
+    /// A CRS from WKT text (WKT1, ESRI's WKT1 or WKT2), if it looks like one.
+    pub fn from_wkt(text: &str) -> Option<Crs> {
+        let wkt = text.trim().trim_start_matches('\u{feff}');
+        let head = wkt.to_ascii_uppercase();
+        let known = [
+            "PROJCS[",
+            "GEOGCS[",
+            "PROJCRS[",
+            "GEOGCRS[",
+            "GEODCRS[",
+            "COMPD_CS[",
+        ];
+        if !known.iter().any(|k| head.starts_with(k)) {
+            return None;
+        }
+        let name = wkt.split('"').nth(1).unwrap_or("unnamed").to_string();
+        Some(Crs::Wkt {
+            name,
+            wkt: wkt.to_string(),
+        })
     }
 }
 
@@ -85,6 +119,7 @@ impl fmt::Display for Crs {
             Crs::Epsg(code) => write!(f, "EPSG:{code}"),
             Crs::Gcj02 => f.write_str("GCJ-02"),
             Crs::Bd09 => f.write_str("BD-09"),
+            Crs::Wkt { name, .. } => write!(f, "WKT \"{name}\""),
         }
     }
 }
@@ -93,6 +128,9 @@ impl std::str::FromStr for Crs {
     type Err = GeoError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(crs) = Crs::from_wkt(s) {
+            return Ok(crs);
+        }
         let norm = s.trim().to_ascii_uppercase().replace(['-', '_'], "");
         match norm.as_str() {
             "GCJ02" => return Ok(Crs::Gcj02),
@@ -116,7 +154,10 @@ impl std::str::FromStr for Crs {
 
 impl Serialize for Crs {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        match self {
+            Crs::Wkt { wkt, .. } => s.serialize_str(wkt),
+            other => s.collect_str(other),
+        }
     }
 }
 
@@ -129,7 +170,7 @@ impl<'de> Deserialize<'de> for Crs {
 
 #[derive(Debug, thiserror::Error)]
 pub enum GeoError {
-    #[error("unknown CRS '{0}' (expected EPSG:<code>, GCJ-02 or BD-09)")]
+    #[error("unknown CRS '{0}' (expected EPSG:<code>, GCJ-02, BD-09 or WKT)")]
     UnknownCrs(String),
     #[error("PROJ does not know {crs}: {reason}")]
     Proj { crs: Crs, reason: String },
@@ -216,6 +257,12 @@ impl ToWgs84 {
                         reason: e.to_string(),
                     },
                 )?,
+            ),
+            Crs::Wkt { wkt, .. } => Some(
+                proj::Proj::new_known_crs(wkt, "EPSG:4326", None).map_err(|e| GeoError::Proj {
+                    crs: crs.clone(),
+                    reason: e.to_string(),
+                })?,
             ),
         };
         Ok(Self {

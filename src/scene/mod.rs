@@ -135,12 +135,18 @@ impl LayerKind {
 #[serde(deny_unknown_fields)]
 pub struct Layer {
     pub kind: LayerKind,
-    /// GeoJSON file, relative to the scene file.
+    /// GeoJSON (`.geojson`, `.json`) or Shapefile (`.shp`) file, relative to the
+    /// scene file; the format is inferred from the extension.
     pub path: PathBuf,
-    /// CRS of the coordinates in the file. A legacy GeoJSON `crs` member is reported
-    /// by `check` but this setting decides.
-    #[serde(default = "default_crs")]
-    pub crs: Crs,
+    /// CRS of the coordinates in the file. When unset: a Shapefile's `.prj`, else
+    /// EPSG:4326. A legacy GeoJSON `crs` member is reported by `check` but this
+    /// setting decides.
+    #[serde(default)]
+    pub crs: Option<Crs>,
+    /// Attribute text encoding of a Shapefile's `.dbf` (`GBK`, `GB18030`, `UTF-8`, …;
+    /// WHATWG labels). When unset: the `.cpg` file, else the `.dbf`'s code page mark.
+    #[serde(default)]
+    pub encoding: Option<String>,
     #[serde(default)]
     pub attributes: Attributes,
 }

@@ -9,6 +9,7 @@ mod city;
 mod demo;
 mod docs;
 mod feeds;
+mod formats;
 mod fuzz;
 mod gen_city;
 mod geo;
