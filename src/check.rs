@@ -85,8 +85,19 @@ pub fn check(scene: &Scene) -> CheckReport {
                 .as_ref()
                 .map(|d| format!(" (file declares {d})"))
                 .unwrap_or_default();
+            let over_extent = l
+                .read
+                .map(|r| {
+                    format!(
+                        " (over the extent, of {} in the file; {:.1} of {:.1} MB read)",
+                        r.in_file,
+                        r.bytes_read as f64 / 1e6,
+                        r.file_bytes as f64 / 1e6
+                    )
+                })
+                .unwrap_or_default();
             line(format!(
-                "  {:<9} {}  {}{declared}  {} features, {} loaded, {} skipped  bbox {bbox}",
+                "  {:<9} {}  {}{declared}  {} features{over_extent}, {} loaded, {} skipped  bbox {bbox}",
                 l.kind.label(),
                 l.path.display(),
                 l.crs,

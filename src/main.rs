@@ -6,7 +6,7 @@ use citytwin::scene::{Scene, default_scene_path};
 use citytwin::{TwinOptions, WindowOptions};
 use clap::{Args, Parser, Subcommand};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -169,6 +169,29 @@ enum Command {
         #[arg(long, default_value = ".")]
         out: PathBuf,
     },
+    /// Convert a layer file (GeoJSON, Shapefile, GeoPackage, FlatGeobuf) into an
+    /// indexed FlatGeobuf in WGS84 with UTF-8 attributes, and write a scene snippet.
+    Import {
+        /// The file to convert (.geojson, .shp, .gpkg, .fgb).
+        file: PathBuf,
+        /// Folder that receives FILE_STEM.fgb and FILE_STEM.layer.ron.
+        #[arg(long)]
+        out: PathBuf,
+        /// Layer kind for the snippet (buildings, roads, districts, subdistricts, grids,
+        /// pois, land); guessed from the geometry and attributes when not given.
+        #[arg(long, value_parser = parse_kind)]
+        kind: Option<citytwin::scene::LayerKind>,
+        /// CRS of the input (EPSG:<code>, GCJ-02, BD-09); default: the file's own
+        /// (.prj, GeoPackage, FlatGeobuf header), else EPSG:4326.
+        #[arg(long)]
+        crs: Option<citytwin::geo::Crs>,
+        /// Attribute encoding of a Shapefile without a .cpg (GBK, GB18030, UTF-8…).
+        #[arg(long)]
+        encoding: Option<String>,
+        /// The GeoPackage table, when the file has several.
+        #[arg(long)]
+        table: Option<String>,
+    },
     /// Generate a synthetic Zhengzhou (GeoJSON, glTF, a feed recording and scene.ron).
     GenCity {
         /// district: the old centre (tests); city: inside the 3rd ring (the built-in
@@ -221,6 +244,17 @@ enum BenchKind {
         /// Frames timed in the headless app once everything is in.
         #[arg(long, default_value_t = 300, value_parser = within(1usize, 1_000_000))]
         frames: usize,
+    },
+    /// The full city's buildings from GeoJSON, Shapefile, GeoPackage and FlatGeobuf
+    /// (each written by ogr2ogr) to meshes, against ogr2ogr reading the same files;
+    /// peak memory; what a small extent reads of the FlatGeobuf.
+    Import {
+        /// Where the generated city is kept between runs (default: the system temp dir).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Radius of the small extent read from the FlatGeobuf, metres.
+        #[arg(long, default_value_t = 2000.0, value_parser = within(10.0, 1_000_000.0))]
+        small_extent_m: f64,
     },
     /// Frame time of the wall in a real window once the city and its devices are in,
     /// and the draw batches of a frame.
@@ -703,6 +737,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => bench_city(scale, dir, frames),
         Command::Bench {
             which:
+                BenchKind::Import {
+                    dir,
+                    small_extent_m,
+                },
+        } => {
+            let f = citytwin::bench::import::run(dir, small_extent_m)
+                .map_err(|e| anyhow::anyhow!("bench import: {e}"))?;
+            citytwin::bench::import::print(&f);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            which:
                 BenchKind::Frames {
                     scene,
                     size,
@@ -939,6 +985,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Import {
+            file,
+            out,
+            kind,
+            crs,
+            encoding,
+            table,
+        } => import_file(&file, &out, kind, crs, encoding, table),
         Command::GenCity { scale, out, seed } => {
             let started = std::time::Instant::now();
             let bar = indicatif::ProgressBar::new(0).with_style(
@@ -977,6 +1031,76 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+fn parse_kind(s: &str) -> Result<citytwin::scene::LayerKind, String> {
+    use citytwin::scene::LayerKind as K;
+    [
+        K::Buildings,
+        K::Roads,
+        K::Districts,
+        K::Subdistricts,
+        K::Grids,
+        K::Pois,
+        K::Land,
+    ]
+    .into_iter()
+    .find(|k| k.label().eq_ignore_ascii_case(s.trim()))
+    .ok_or_else(|| {
+        format!("'{s}' is not a layer kind (buildings, roads, districts, subdistricts, grids, pois, land)")
+    })
+}
+
+fn import_file(
+    file: &Path,
+    out: &Path,
+    kind: Option<citytwin::scene::LayerKind>,
+    crs: Option<citytwin::geo::Crs>,
+    encoding: Option<String>,
+    table: Option<String>,
+) -> Result<ExitCode> {
+    use citytwin::city::prepare::{ImportOptions, Stage, import};
+    let started = std::time::Instant::now();
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template("{elapsed:>4} [{bar:32}] {pos}/{len} {msg}")?
+            .progress_chars("=> "),
+    );
+    let options = ImportOptions {
+        kind,
+        crs,
+        encoding,
+        table,
+    };
+    let result = import(file, out, &options, |stage, done, total| {
+        let message = match stage {
+            Stage::Reading => "reading",
+            Stage::Projecting => "projecting to WGS84",
+            Stage::Writing => "writing features",
+            Stage::Indexing => "building the spatial index",
+        };
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+        bar.set_message(message);
+    });
+    bar.finish_and_clear();
+    let imported = result.map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    for p in imported.problems.iter().take(20) {
+        eprintln!("{}: {p}", file.display());
+    }
+    if imported.problems.len() > 20 {
+        eprintln!("… and {} more", imported.problems.len() - 20);
+    }
+    println!(
+        "import: {} features of {} ({}) → {} ({:.1} s); snippet in {}",
+        imported.written,
+        imported.features,
+        imported.source_crs,
+        imported.output.display(),
+        started.elapsed().as_secs_f64(),
+        imported.snippet_path.display()
+    );
+    print!("{}", imported.snippet);
+    Ok(ExitCode::SUCCESS)
+}
+
 fn bench_city(
     scale: citytwin::generate::city::Scale,
     dir: Option<PathBuf>,
@@ -1003,7 +1127,7 @@ fn bench_city(
     println!(
         "city: {} scale, {} buildings, {:.0} MB of GeoJSON ({profile} build, best of 2)",
         scale.label(),
-        f.buildings,
+        f.run.buildings,
         mb(f.bytes)
     );
     let parse = f.parse.as_secs_f64();
@@ -1015,16 +1139,16 @@ fn bench_city(
         );
     };
     row("parse with serde_json (baseline)", f.parse);
-    row("load: parse, check, project, extrude, batch", f.load);
-    row("Bevy meshes from the batches", f.meshes);
+    row("load: parse, check, project, extrude, batch", f.run.load);
+    row("Bevy meshes from the batches", f.run.meshes);
     row("start → all meshes built", f.ready());
     println!(
         "  {:.0} buildings/s; {} building meshes (draw calls for buildings), {:.1} M triangles",
-        f.buildings as f64 / f.ready().as_secs_f64(),
-        f.tiles,
-        f.triangles as f64 / 1e6
+        f.run.buildings as f64 / f.ready().as_secs_f64(),
+        f.run.tiles,
+        f.run.triangles as f64 / 1e6
     );
-    match f.peak_rss {
+    match f.run.peak_rss {
         Some(b) => println!("  peak memory during the load: {:.0} MB", mb(b)),
         None => println!("  peak memory: not available on this system"),
     }

@@ -10,20 +10,13 @@ pub struct LoadFigures {
     pub bytes: u64,
     /// Reading and parsing those files into `serde_json::Value` (the baseline).
     pub parse: Duration,
-    /// `load_city`: parse, validate, project, extrude and batch.
-    pub load: Duration,
-    /// Turning the batches into Bevy meshes (what the app then uploads).
-    pub meshes: Duration,
-    pub buildings: usize,
-    pub tiles: usize,
-    pub triangles: usize,
-    /// Peak resident memory during the load (the parse baseline's peak is not in it).
-    pub peak_rss: Option<u64>,
+    /// The best load of the scene (its peak memory leaves out the baseline's).
+    pub run: LoadRun,
 }
 
 impl LoadFigures {
     pub fn ready(&self) -> Duration {
-        self.load + self.meshes
+        self.run.ready()
     }
 }
 
@@ -63,32 +56,62 @@ pub fn load(scene: &Scene, runs: usize) -> LoadFigures {
         }
         parse = parse.min(started.elapsed());
     }
-    let mut best: Option<LoadFigures> = None;
+    let mut best: Option<LoadRun> = None;
     for _ in 0..runs {
-        reset_peak_rss();
-        let started = Instant::now();
-        let city: LoadedCity = load_city(scene);
-        let load = started.elapsed();
-        let started = Instant::now();
-        let triangles = city.tiles.iter().map(|t| t.mesh.triangle_count()).sum();
-        let tiles = city.tiles.len();
-        let meshes: Vec<_> = city.tiles.into_iter().map(|t| t.mesh.into_mesh()).collect();
-        let meshes_time = started.elapsed();
-        let peak = peak_rss();
-        std::hint::black_box(&meshes);
-        let figures = LoadFigures {
-            bytes,
-            parse,
-            load,
-            meshes: meshes_time,
-            buildings: city.data.buildings.len(),
-            tiles,
-            triangles,
-            peak_rss: peak,
-        };
-        if best.as_ref().is_none_or(|b| figures.ready() < b.ready()) {
-            best = Some(figures);
+        let run = load_once(scene);
+        if best.as_ref().is_none_or(|b| run.ready() < b.ready()) {
+            best = Some(run);
         }
     }
-    best.expect("at least one run")
+    LoadFigures {
+        bytes,
+        parse,
+        run: best.expect("at least one run"),
+    }
+}
+
+/// One timed load of a scene, start to all meshes.
+pub struct LoadRun {
+    /// `load_city`: read, check, project, extrude, batch.
+    pub load: Duration,
+    /// The batches into Bevy meshes.
+    pub meshes: Duration,
+    pub buildings: usize,
+    pub tiles: usize,
+    pub triangles: usize,
+    /// Peak resident memory from the start of this load.
+    pub peak_rss: Option<u64>,
+    pub layers: Vec<super::import::LayerReport>,
+    pub errors: usize,
+}
+
+impl LoadRun {
+    pub fn ready(&self) -> Duration {
+        self.load + self.meshes
+    }
+}
+
+/// Loads `scene` once into meshes, timing each step.
+pub fn load_once(scene: &Scene) -> LoadRun {
+    reset_peak_rss();
+    let started = Instant::now();
+    let city: LoadedCity = load_city(scene);
+    let load = started.elapsed();
+    let started = Instant::now();
+    let triangles = city.tiles.iter().map(|t| t.mesh.triangle_count()).sum();
+    let tiles = city.tiles.len();
+    let meshes: Vec<_> = city.tiles.into_iter().map(|t| t.mesh.into_mesh()).collect();
+    let meshes_time = started.elapsed();
+    let peak_rss = peak_rss();
+    std::hint::black_box(&meshes);
+    LoadRun {
+        load,
+        meshes: meshes_time,
+        buildings: city.data.buildings.len(),
+        tiles,
+        triangles,
+        peak_rss,
+        errors: city.data.errors().count(),
+        layers: city.data.layers,
+    }
 }

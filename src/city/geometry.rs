@@ -82,6 +82,9 @@ pub struct Cleaned {
     pub notes: Vec<String>,
 }
 
+/// Repaired parts smaller than this (10 cm × 10 cm) are numerical slivers.
+const SLIVER_M2: f64 = 0.01;
+
 /// Cleans one polygon (local metres). `strict` refuses what would be repaired.
 pub fn clean_polygon(polygon: Polygon<f64>, strict: bool) -> Result<Cleaned, String> {
     let mut notes = Vec::new();
@@ -134,16 +137,30 @@ pub fn clean_polygon(polygon: Polygon<f64>, strict: bool) -> Result<Cleaned, Str
     if strict {
         return Err(format!("invalid polygon: {defect}"));
     }
-    let repaired = polygon.union_with_fill_rule(&MultiPolygon::new(vec![]), FillRule::EvenOdd);
+    let mut repaired = polygon.union_with_fill_rule(&MultiPolygon::new(vec![]), FillRule::EvenOdd);
+    // A vertex touching an edge is, after projection, a few nanometres off it: the
+    // overlay then leaves a sliver part there that is no part of the real shape.
+    let parts = repaired.0.len();
+    if repaired.0.iter().any(|p| p.unsigned_area() >= SLIVER_M2) {
+        repaired.0.retain(|p| p.unsigned_area() >= SLIVER_M2);
+    }
+    let slivers = parts - repaired.0.len();
     let repaired_area = repaired.unsigned_area();
     if repaired.0.is_empty() || repaired_area <= 0.0 {
         return Err(format!("polygon has zero area: {defect}"));
     }
     notes.push(format!(
-        "{defect}; repaired into {} polygon{} of {:.0} m²",
+        "{defect}; repaired into {} polygon{} of {:.0} m²{}",
         repaired.0.len(),
         if repaired.0.len() == 1 { "" } else { "s" },
-        repaired_area
+        repaired_area,
+        match slivers {
+            0 => String::new(),
+            n => format!(
+                " (and {n} sliver{} under {SLIVER_M2} m² dropped)",
+                if n == 1 { "" } else { "s" }
+            ),
+        }
     ));
     Ok(Cleaned {
         polygons: repaired.0,

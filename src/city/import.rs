@@ -1,4 +1,4 @@
-//! Layer import (GeoJSON, Shapefile): reads one layer file, checks every feature and converts it into the
+//! Layer import (GeoJSON, Shapefile, GeoPackage, FlatGeobuf): reads one layer file, checks every feature and converts it into the
 //! scene's local frame. A bad feature becomes a [`Problem`] and is skipped; the rest load.
 
 use super::geometry::clean_polygon;
@@ -157,6 +157,8 @@ pub struct LayerReport {
     pub features: usize,
     pub loaded: usize,
     pub bbox: Option<(LonLat, LonLat)>,
+    /// What was read of a FlatGeobuf file through its index.
+    pub read: Option<super::fgb::ReadFigures>,
 }
 
 impl LayerReport {
@@ -193,14 +195,26 @@ impl CityData {
 }
 
 /// Reads one layer file into `city`, recording its report and every problem.
+/// `extent` (WGS84) limits what is read from files with a spatial index.
 pub fn load_layer(
     layer: &Layer,
     path: &Path,
     frame: &LocalFrame,
+    extent: (LonLat, LonLat),
     strict: bool,
     city: &mut CityData,
 ) {
-    let features = match read_features(layer, path) {
+    let mut report = LayerReport {
+        kind: layer.kind,
+        path: path.to_owned(),
+        crs: layer.crs.clone().unwrap_or(Crs::WGS84),
+        declared_crs: None,
+        features: 0,
+        loaded: 0,
+        bbox: None,
+        read: None,
+    };
+    let (features, read) = match read_features(layer, path, Some(extent)) {
         Ok(parsed) => parsed,
         Err(message) => {
             city.problems.push(Problem {
@@ -209,33 +223,20 @@ pub fn load_layer(
                 severity: Severity::Error,
                 message,
             });
-            city.layers.push(LayerReport {
-                kind: layer.kind,
-                path: path.to_owned(),
-                crs: layer.crs.clone().unwrap_or(Crs::WGS84),
-                declared_crs: None,
-                features: 0,
-                loaded: 0,
-                bbox: None,
-            });
+            city.layers.push(report);
             return;
         }
     };
-    // The scene's CRS wins; then the file's own (a Shapefile's .prj); then WGS84.
+    // The scene's CRS wins; then the file's own (a Shapefile's .prj, a GeoPackage's
+    // spatial reference system, a FlatGeobuf header); then WGS84.
     let crs = layer
         .crs
         .clone()
         .or_else(|| features.file_crs.clone())
         .unwrap_or(Crs::WGS84);
-    let mut report = LayerReport {
-        kind: layer.kind,
-        path: path.to_owned(),
-        crs: crs.clone(),
-        declared_crs: None,
-        features: features.records,
-        loaded: 0,
-        bbox: None,
-    };
+    report.crs = crs.clone();
+    report.features = features.records;
+    report.read = read;
     let mut problem = |feature: Option<usize>, severity, message: String| {
         city.problems.push(Problem {
             file: path.to_owned(),
@@ -287,6 +288,15 @@ pub fn load_layer(
         strict,
     };
     for (n, value) in features.values {
+        // RFC 7946 allows an unlocated feature; GIS tools keep it without a shape.
+        if value.get("geometry").is_some_and(Value::is_null) {
+            problem(
+                Some(n),
+                Severity::Warning,
+                "null geometry (an unlocated feature); skipped".into(),
+            );
+            continue;
+        }
         let result = convert_feature(layer, n, value, &mut convert, path);
         match result {
             Ok((loaded, warnings)) => {
@@ -313,20 +323,37 @@ pub fn load_layer(
     city.layers.push(report);
 }
 
-struct ParsedFile {
+/// A layer file read into GeoJSON feature values, whatever its format.
+pub struct ParsedFile {
     /// (feature index in the file, GeoJSON feature value).
-    values: Vec<(usize, Value)>,
-    /// Features in the file, those that could not be read included.
-    records: usize,
+    pub values: Vec<(usize, Value)>,
+    /// Features in the file (of a FlatGeobuf file, those over the extent), those that
+    /// could not be read included.
+    pub records: usize,
     /// A GeoJSON file's legacy `crs` member.
-    declared_crs: Option<String>,
-    /// The CRS the file carries (a Shapefile's `.prj`), used when the scene sets none.
-    file_crs: Option<Crs>,
-    non_finite_tokens: usize,
+    pub declared_crs: Option<String>,
+    /// The CRS the file carries (a Shapefile's `.prj`, a GeoPackage's spatial
+    /// reference system, a FlatGeobuf header), used when the scene sets none.
+    pub file_crs: Option<Crs>,
+    pub non_finite_tokens: usize,
     /// Warnings, for the file or one feature.
-    notes: Vec<(Option<usize>, String)>,
+    pub notes: Vec<(Option<usize>, String)>,
     /// Features that cannot be read at all.
-    errors: Vec<(usize, String)>,
+    pub errors: Vec<(usize, String)>,
+}
+
+impl ParsedFile {
+    pub fn new(file_crs: Option<Crs>) -> Self {
+        Self {
+            values: Vec::new(),
+            records: 0,
+            declared_crs: None,
+            file_crs,
+            non_finite_tokens: 0,
+            notes: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
 }
 
 /// Largest GeoJSON layer read (the generated full city's buildings are far below).
@@ -337,10 +364,13 @@ pub const MAX_LAYER_BYTES: u64 = 4 << 30;
 pub enum Format {
     GeoJson,
     Shapefile,
+    GeoPackage,
+    FlatGeobuf,
 }
 
 impl Format {
-    /// `.shp` is a Shapefile; formats GDAL knows that citytwin does not read yet are
+    /// `.shp` is a Shapefile, `.gpkg` a GeoPackage, `.fgb` FlatGeobuf; formats GDAL
+    /// knows that citytwin does not read are
     /// refused with what to do; anything else is read as GeoJSON.
     pub fn of(path: &Path) -> Result<Format, String> {
         let ext = path
@@ -349,9 +379,11 @@ impl Format {
             .unwrap_or_default();
         match ext.as_str() {
             "shp" => Ok(Format::Shapefile),
-            "gpkg" | "fgb" | "gdb" | "kml" | "tab" | "mif" | "dxf" | "csv" | "zip" => Err(format!(
-                ".{ext} files are not read yet; convert with `ogr2ogr -f GeoJSON out.geojson \
-                 {}` (GeoJSON and Shapefile are read)",
+            "gpkg" => Ok(Format::GeoPackage),
+            "fgb" => Ok(Format::FlatGeobuf),
+            "gdb" | "kml" | "tab" | "mif" | "dxf" | "csv" | "zip" => Err(format!(
+                "citytwin does not read .{ext} files; convert with `ogr2ogr -f FlatGeobuf \
+                 out.fgb {}` (GeoJSON, Shapefile, GeoPackage and FlatGeobuf are read)",
                 path.file_name()
                     .map_or("FILE".into(), |n| n.to_string_lossy())
             )),
@@ -360,22 +392,25 @@ impl Format {
     }
 }
 
-fn read_features(layer: &Layer, path: &Path) -> Result<ParsedFile, String> {
-    match Format::of(path)? {
-        Format::GeoJson => read_geojson(path),
-        Format::Shapefile => {
-            let shp = super::shp::read(path, layer.encoding.as_deref())?;
-            Ok(ParsedFile {
-                values: shp.values,
-                records: shp.records,
-                declared_crs: None,
-                file_crs: shp.crs,
-                non_finite_tokens: 0,
-                notes: shp.notes,
-                errors: shp.errors,
-            })
-        }
+/// Reads a layer file in any format into GeoJSON feature values; `extent` (WGS84)
+/// limits what is read from a file with a spatial index (None: everything).
+pub(crate) fn read_features(
+    layer: &Layer,
+    path: &Path,
+    extent: Option<(LonLat, LonLat)>,
+) -> Result<(ParsedFile, Option<super::fgb::ReadFigures>), String> {
+    if layer.table.is_some() && Format::of(path)? != Format::GeoPackage {
+        return Err("`table` is set but the file is not a GeoPackage".into());
     }
+    Ok(match Format::of(path)? {
+        Format::GeoJson => (read_geojson(path)?, None),
+        Format::Shapefile => (super::shp::read(path, layer.encoding.as_deref())?, None),
+        Format::GeoPackage => (super::gpkg::read(path, layer.table.as_deref())?, None),
+        Format::FlatGeobuf => {
+            let (parsed, read) = super::fgb::read(path, extent, layer.crs.as_ref())?;
+            (parsed, Some(read))
+        }
+    })
 }
 
 fn read_geojson(path: &Path) -> Result<ParsedFile, String> {
@@ -405,15 +440,12 @@ fn read_geojson(path: &Path) -> Result<ParsedFile, String> {
         }
         None => return Err("top-level object has no \"type\"".into()),
     };
-    Ok(ParsedFile {
-        records: values.len(),
-        values: values.into_iter().enumerate().collect(),
-        declared_crs,
-        file_crs: None,
-        non_finite_tokens,
-        notes: Vec::new(),
-        errors: Vec::new(),
-    })
+    let mut parsed = ParsedFile::new(None);
+    parsed.records = values.len();
+    parsed.values = values.into_iter().enumerate().collect();
+    parsed.declared_crs = declared_crs;
+    parsed.non_finite_tokens = non_finite_tokens;
+    Ok(parsed)
 }
 
 /// Python's `json.dump` writes `NaN` and `Infinity`, which JSON forbids. Quoting them

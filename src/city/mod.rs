@@ -2,12 +2,16 @@
 //! batched into a few meshes and spawned into the ECS.
 
 pub mod bench;
+pub mod fgb;
 pub mod geometry;
+pub mod gpkg;
 pub mod import;
 pub mod mesh;
 pub mod models;
 pub mod night;
+pub mod prepare;
 pub mod shp;
+mod zero;
 
 use crate::TwinSet;
 use crate::geo::{LocalFrame, LocalPoint, LonLat, ToWgs84};
@@ -97,11 +101,13 @@ pub fn load_city(scene: &Scene) -> LoadedCity {
         }
     };
     if let Some(frame) = &frame {
+        let extent = scene.extent_box(frame);
         for layer in &scene.file.layers {
             import::load_layer(
                 layer,
                 &scene.resolve(&layer.path),
                 frame,
+                extent,
                 scene.strict_geometry,
                 &mut data,
             );

@@ -7,7 +7,7 @@
 //! outer when several do). Z and M values are dropped; a null shape is skipped with a
 //! warning.
 
-use super::import::Properties;
+use super::import::{ParsedFile, Properties};
 use crate::geo::Crs;
 use geo::{Contains, Coord, LineString, Polygon};
 use serde_json::{Value, json};
@@ -18,22 +18,8 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
 
-/// What a Shapefile holds, ready for the GeoJSON pipeline.
-pub struct ShapefileFeatures {
-    /// (record index, GeoJSON feature value).
-    pub values: Vec<(usize, Value)>,
-    /// Records in the file, null shapes included.
-    pub records: usize,
-    /// The `.prj`'s CRS, if there is one.
-    pub crs: Option<Crs>,
-    /// Warnings for the whole file, or for a record.
-    pub notes: Vec<(Option<usize>, String)>,
-    /// Records that cannot be read (a shape type no layer takes): errors.
-    pub errors: Vec<(usize, String)>,
-}
-
 /// Reads every record of `path` (the `.shp`). `encoding` overrides the `.cpg`.
-pub fn read(path: &Path, encoding: Option<&str>) -> Result<ShapefileFeatures, String> {
+pub fn read(path: &Path, encoding: Option<&str>) -> Result<ParsedFile, String> {
     let mut notes = Vec::new();
     let crs = match std::fs::read(path.with_extension("prj")) {
         Ok(bytes) => {
@@ -95,13 +81,12 @@ pub fn read(path: &Path, encoding: Option<&str>) -> Result<ShapefileFeatures, St
             json!({"type": "Feature", "geometry": geometry, "properties": properties}),
         ));
     }
-    Ok(ShapefileFeatures {
-        values,
-        records,
-        crs,
-        notes,
-        errors,
-    })
+    let mut parsed = ParsedFile::new(crs);
+    parsed.values = values;
+    parsed.records = records;
+    parsed.notes = notes;
+    parsed.errors = errors;
+    Ok(parsed)
 }
 
 /// An encoding from its `.cpg` or scene label: WHATWG labels (`gbk`, `gb18030`,
@@ -191,15 +176,13 @@ fn polygon<P: HasXY>(rings: &[PolygonRing<P>]) -> Value {
             .collect()
     };
     let all_inner = rings.iter().all(|r| matches!(r, PolygonRing::Inner(_)));
-    let mut outers: Vec<(Polygon<f64>, Vec<Value>)> = Vec::new();
+    // (outer ring, its area, the GeoJSON rings of its polygon)
+    let mut outers: Vec<(Polygon<f64>, f64, Vec<Value>)> = Vec::new();
     let mut inners = Vec::new();
     for ring in rings {
         match ring {
             PolygonRing::Inner(points) if !all_inner => inners.push((outers.len(), points)),
-            other => outers.push((
-                Polygon::new(coords(other.points()), vec![]),
-                vec![line(other.points())],
-            )),
+            other => outers.push(outer(coords(other.points()), line(other.points()))),
         }
     }
     for (before, points) in inners {
@@ -209,25 +192,28 @@ fn polygon<P: HasXY>(rings: &[PolygonRing<P>]) -> Value {
                 outers
                     .iter()
                     .enumerate()
-                    .filter(|(_, (outer, _))| outer.contains(&c))
-                    .min_by(|a, b| {
-                        geo::Area::unsigned_area(&a.1.0)
-                            .total_cmp(&geo::Area::unsigned_area(&b.1.0))
-                    })
+                    .filter(|(_, (outer, _, _))| outer.contains(&c))
+                    .min_by(|a, b| a.1.1.total_cmp(&b.1.1))
                     .map(|(i, _)| i)
             })
             .or(before.checked_sub(1));
         match holder {
-            Some(i) => outers[i].1.push(line(points)),
+            Some(i) => outers[i].2.push(line(points)),
             // An inner ring before any outer: read as an outer ring of its own.
-            None => outers.push((Polygon::new(coords(points), vec![]), vec![line(points)])),
+            None => outers.push(outer(coords(points), line(points))),
         }
     }
     let parts: Vec<Value> = outers
         .into_iter()
-        .map(|(_, rings)| Value::Array(rings))
+        .map(|(_, _, rings)| Value::Array(rings))
         .collect();
     json!({"type": "MultiPolygon", "coordinates": parts})
+}
+
+fn outer(ring: LineString<f64>, json: Value) -> (Polygon<f64>, f64, Vec<Value>) {
+    let polygon = Polygon::new(ring, vec![]);
+    let area = geo::Area::unsigned_area(&polygon);
+    (polygon, area, vec![json])
 }
 
 /// A `.dbf` value as JSON: text stays text, numbers become numbers (integral ones as

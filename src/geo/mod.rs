@@ -304,6 +304,61 @@ impl ToWgs84 {
     }
 }
 
+/// A WGS84 box as a box in `crs`'s coordinates: the smallest one holding the box's
+/// outline (16 points a side), for reading a spatial index in the file's own CRS.
+pub fn bounds_in(crs: &Crs, lo: LonLat, hi: LonLat) -> Result<[f64; 4], GeoError> {
+    let proj = match crs {
+        Crs::Epsg(4326 | 4490) | Crs::Gcj02 | Crs::Bd09 => None,
+        other => {
+            let target = match other {
+                Crs::Wkt { wkt, .. } => wkt.clone(),
+                c => c.to_string(),
+            };
+            Some(
+                proj::Proj::new_known_crs("EPSG:4326", &target, None).map_err(|e| {
+                    GeoError::Proj {
+                        crs: crs.clone(),
+                        reason: e.to_string(),
+                    }
+                })?,
+            )
+        }
+    };
+    const STEPS: usize = 16;
+    let mut out = [
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    ];
+    for i in 0..=STEPS {
+        let t = i as f64 / STEPS as f64;
+        let lon = lo.lon + (hi.lon - lo.lon) * t;
+        let lat = lo.lat + (hi.lat - lo.lat) * t;
+        for p in [
+            LonLat::new(lon, lo.lat),
+            LonLat::new(lon, hi.lat),
+            LonLat::new(lo.lon, lat),
+            LonLat::new(hi.lon, lat),
+        ] {
+            let (x, y) = match (crs, &proj) {
+                (Crs::Gcj02, _) => {
+                    let q = china::wgs84_to_gcj02(p);
+                    (q.lon, q.lat)
+                }
+                (Crs::Bd09, _) => {
+                    let q = china::wgs84_to_bd09(p);
+                    (q.lon, q.lat)
+                }
+                (_, Some(proj)) => convert(proj, p.lon, p.lat, crs)?,
+                (_, None) => (p.lon, p.lat),
+            };
+            out = [out[0].min(x), out[1].min(y), out[2].max(x), out[3].max(y)];
+        }
+    }
+    Ok(out)
+}
+
 /// The scene's frame, for systems that place things given in lon/lat (feeds, views).
 /// Kept as non-`Send` ECS data because PROJ objects must stay on one thread.
 pub struct SceneFrame(pub LocalFrame);

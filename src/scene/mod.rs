@@ -26,6 +26,10 @@ pub struct SceneFile {
     pub synthetic: bool,
     #[serde(default)]
     pub layers: Vec<Layer>,
+    /// The part of the world the scene shows: layers with a spatial index
+    /// (FlatGeobuf) read only the features over it. Default: 100 km around `origin`.
+    #[serde(default)]
+    pub extent: Option<Extent>,
     #[serde(default)]
     pub models: Vec<Model>,
     #[serde(default)]
@@ -143,6 +147,9 @@ pub struct Layer {
     /// setting decides.
     #[serde(default)]
     pub crs: Option<Crs>,
+    /// The feature table of a GeoPackage holding several (default: its only one).
+    #[serde(default)]
+    pub table: Option<String>,
     /// Attribute text encoding of a Shapefile's `.dbf` (`GBK`, `GB18030`, `UTF-8`, …;
     /// WHATWG labels). When unset: the `.cpg` file, else the `.dbf`'s code page mark.
     #[serde(default)]
@@ -150,6 +157,25 @@ pub struct Layer {
     #[serde(default)]
     pub attributes: Attributes,
 }
+
+/// The scene's extent: a radius around the origin or a WGS84 box.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Extent {
+    /// Metres around `origin`.
+    Radius(f64),
+    /// Degrees: west, south, east, north.
+    Bounds {
+        west: f64,
+        south: f64,
+        east: f64,
+        north: f64,
+    },
+}
+
+/// The extent when a scene sets none: the whole of a municipality the size of
+/// Zhengzhou's (7,567 km²) around an origin near its centre.
+pub const DEFAULT_EXTENT_M: f64 = 100_000.0;
 
 fn default_crs() -> Crs {
     Crs::WGS84
@@ -315,6 +341,29 @@ impl Scene {
                 file.origin
             )));
         }
+        match file.extent {
+            Some(Extent::Radius(m)) if !(m > 0.0 && m <= 2_000_000.0) => {
+                return Err(invalid(format!(
+                    "extent radius {m} m is not within 0–2000000 m"
+                )));
+            }
+            Some(Extent::Bounds {
+                west,
+                south,
+                east,
+                north,
+            }) if !(LonLat::new(west, south).is_valid()
+                && LonLat::new(east, north).is_valid()
+                && west < east
+                && south < north) =>
+            {
+                return Err(invalid(format!(
+                    "extent bounds ({west}, {south}, {east}, {north}) are not a lon/lat box \
+                     with west < east and south < north"
+                )));
+            }
+            _ => {}
+        }
         file.operations.validate().map_err(invalid)?;
         for view in &file.views {
             if !view.look_at.is_valid() || !view.distance_m.is_finite() || view.distance_m <= 0.0 {
@@ -337,6 +386,31 @@ impl Scene {
             Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
             _ => PathBuf::from("."),
         }
+    }
+
+    /// The scene's extent as a WGS84 box (south-west, north-east corners).
+    pub fn extent_box(&self, frame: &crate::geo::LocalFrame) -> (LonLat, LonLat) {
+        let radius = match self.file.extent {
+            Some(Extent::Bounds {
+                west,
+                south,
+                east,
+                north,
+            }) => return (LonLat::new(west, south), LonLat::new(east, north)),
+            Some(Extent::Radius(m)) => m,
+            None => DEFAULT_EXTENT_M,
+        };
+        let corner = |east_m: f64, north_m: f64| {
+            frame
+                .to_lonlat(crate::geo::LocalPoint::new(east_m, north_m))
+                .unwrap_or(self.file.origin)
+        };
+        let (sw, ne) = (corner(-radius, -radius), corner(radius, radius));
+        let (nw, se) = (corner(-radius, radius), corner(radius, -radius));
+        (
+            LonLat::new(sw.lon.min(nw.lon), sw.lat.min(se.lat)),
+            LonLat::new(ne.lon.max(se.lon), ne.lat.max(nw.lat)),
+        )
     }
 
     pub fn resolve(&self, relative: &Path) -> PathBuf {

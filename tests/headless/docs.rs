@@ -12,8 +12,17 @@ fn scene_readme_example_parses() {
     assert!(!examples.is_empty());
     let scene = Scene::parse(&examples[0], std::path::Path::new("scenes/README.md"))
         .unwrap_or_else(|e| panic!("the README's example does not parse: {e}"));
-    assert_eq!(scene.file.layers.len(), 4);
+    assert_eq!(scene.file.layers.len(), 6);
     assert_eq!(scene.file.layers[3].encoding.as_deref(), Some("GBK"));
+    assert_eq!(scene.file.layers[4].table.as_deref(), Some("街道"));
+    assert_eq!(
+        citytwin::city::import::Format::of(&scene.file.layers[5].path),
+        Ok(citytwin::city::import::Format::FlatGeobuf)
+    );
+    assert_eq!(
+        scene.file.extent,
+        Some(citytwin::scene::Extent::Radius(30000.0))
+    );
     assert_eq!(scene.file.views[0].name, "overview");
     assert_eq!(scene.file.tls_ca.as_deref(), Some("certs/city-ca.pem"));
     assert_eq!(scene.file.security.control_topics, ["city/control/#"]);

@@ -281,7 +281,7 @@ fn a_digitised_district_loads_repaired_and_locates_every_point() {
 }
 
 /// A building ring of 100,000 vertices with one crossing is repaired (the old pairwise
-/// check took close to a minute on it; `bench city --ring` times it).
+/// check took close to a minute on it; `bench import` times it against geo's).
 #[test]
 fn a_huge_ring_is_checked_and_repaired() {
     let n = 100_000;
