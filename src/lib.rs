@@ -11,6 +11,7 @@ pub mod fuzz;
 pub mod generate;
 pub mod geo;
 pub mod ops;
+pub mod plan;
 pub mod scene;
 pub mod soak;
 pub mod spatial;

@@ -256,6 +256,18 @@ enum BenchKind {
         #[arg(long, default_value_t = 2000.0, value_parser = within(10.0, 1_000_000.0))]
         small_extent_m: f64,
     },
+    /// Sunlight hours (GB 50180, 大寒日) for window-sill points of the 北三街 community:
+    /// the grid-walked rays against the naive check, alone and amid the full city.
+    Sun {
+        /// Where the generated city is kept between runs (default: the system temp dir).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        #[arg(long, default_value_t = 10_000, value_parser = within(1usize, 10_000_000))]
+        samples: usize,
+        /// The year whose 大寒日 is measured.
+        #[arg(long, default_value_t = 2027, value_parser = within(1900i32, 2100))]
+        year: i32,
+    },
     /// Frame time of the wall in a real window once the city and its devices are in,
     /// and the draw batches of a frame.
     Frames {
@@ -735,6 +747,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench {
             which: BenchKind::City { scale, dir, frames },
         } => bench_city(scale, dir, frames),
+        Command::Bench {
+            which: BenchKind::Sun { dir, samples, year },
+        } => {
+            let f = citytwin::bench::sun::run(dir, samples, year)
+                .map_err(|e| anyhow::anyhow!("bench sun: {e}"))?;
+            citytwin::bench::sun::print(&f);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench {
             which:
                 BenchKind::Import {

@@ -4,7 +4,6 @@
 //! time to read it), peak memory, and what a small extent reads of the FlatGeobuf.
 
 use crate::city::bench::{LoadRun, load_once};
-use crate::generate::city::{DEFAULT_CITY_SEED, Scale};
 use crate::generate::city_files;
 use crate::scene::Scene;
 use std::path::{Path, PathBuf};
@@ -158,12 +157,7 @@ fn ring(base: &Scene, dir: &Path) -> Result<RingFigures, String> {
 }
 
 pub fn run(dir: Option<PathBuf>, small_extent_m: f64) -> Result<ImportFigures, String> {
-    let scale = Scale::Full;
-    let dir = dir
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("citytwin-bench-{}", scale.label())));
-    let scene_path = dir.join(city_files::SCENE);
-    city_files::ensure(scale, DEFAULT_CITY_SEED, &scene_path).map_err(|e| e.to_string())?;
-    let base = Scene::load(&scene_path).map_err(|e| e.to_string())?;
+    let (dir, base) = super::full_city(dir)?;
     eprintln!("bench import: the 100,000-vertex ring (geo's pairwise check takes a while)");
     let ring = ring(&base, &dir)?;
     let source = dir.join(city_files::BUILDINGS);

@@ -17,4 +17,5 @@ mod http;
 mod mqtt;
 mod ops;
 mod repair;
+mod sun;
 mod units;
