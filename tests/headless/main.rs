@@ -16,6 +16,7 @@ mod geo;
 mod http;
 mod mqtt;
 mod ops;
+mod plan;
 mod repair;
 mod sun;
 mod units;
