@@ -80,21 +80,59 @@ pub fn read(
     let in_file = header.features_count();
     let indexed = header.index_node_size() > 0 && in_file > 0;
     let mut parsed = ParsedFile::new(file_crs.clone());
-    let mut features = if let (Some((lo, hi)), true) = (extent, indexed) {
-        let frame_crs = crs.or(file_crs.as_ref()).unwrap_or(&Crs::WGS84);
-        let [min_x, min_y, max_x, max_y] = crate::geo::bounds_in(frame_crs, lo, hi)
-            .map_err(|e| format!("cannot place the scene's extent in {frame_crs}: {e}"))?;
-        fgb.select_bbox(min_x, min_y, max_x, max_y)
-    } else {
-        if extent.is_some() {
-            parsed.notes.push((
-                None,
-                "no spatial index; read the whole file (`citytwin import` writes one)".to_string(),
-            ));
+    let node_size = header.index_node_size();
+    let selected = match (extent, indexed) {
+        (Some((lo, hi)), true) => {
+            let frame_crs = crs.or(file_crs.as_ref()).unwrap_or(&Crs::WGS84);
+            let [min_x, min_y, max_x, max_y] = crate::geo::bounds_in(frame_crs, lo, hi)
+                .map_err(|e| format!("cannot place the scene's extent in {frame_crs}: {e}"))?;
+            let index_error =
+                |e: flatgeobuf::Error| format!("cannot read the FlatGeobuf index: {e}");
+            // The crate's seeking search assumes the default node size (16, what GDAL
+            // and `citytwin import` write); another size is searched with the index
+            // read whole, which takes the header's size.
+            if node_size == flatgeobuf::packed_r_tree::PackedRTree::DEFAULT_NODE_SIZE {
+                let features = fgb
+                    .select_bbox(min_x, min_y, max_x, max_y)
+                    .map_err(index_error)?;
+                drain(features, &mut parsed)?
+            } else {
+                let features = fgb
+                    .select_bbox_seq(min_x, min_y, max_x, max_y)
+                    .map_err(index_error)?;
+                drain(features, &mut parsed)?
+            }
         }
-        fgb.select_all()
-    }
-    .map_err(|e| format!("cannot read the FlatGeobuf index: {e}"))?;
+        _ => {
+            if extent.is_some() {
+                parsed.notes.push((
+                    None,
+                    "no spatial index; read the whole file (`citytwin import` writes one)"
+                        .to_string(),
+                ));
+            }
+            let features = fgb
+                .select_all()
+                .map_err(|e| format!("cannot read the FlatGeobuf file: {e}"))?;
+            drain(features, &mut parsed)?
+        }
+    };
+    parsed.records = selected;
+    Ok((
+        parsed,
+        ReadFigures {
+            bytes_read: read.get(),
+            file_bytes,
+            in_file,
+        },
+    ))
+}
+
+/// Reads every selected feature into `parsed`; returns how many there were.
+fn drain<I>(mut features: I, parsed: &mut ParsedFile) -> Result<usize, String>
+where
+    I: FallibleStreamingIterator<Item = flatgeobuf::FgbFeature, Error = flatgeobuf::Error>,
+{
     let mut geometry = JsonGeometry::default();
     let mut n = 0;
     while let Some(feature) = features
@@ -128,15 +166,7 @@ pub fn read(
         }
         n += 1;
     }
-    parsed.records = n;
-    Ok((
-        parsed,
-        ReadFigures {
-            bytes_read: read.get(),
-            file_bytes,
-            in_file,
-        },
-    ))
+    Ok(n)
 }
 
 /// A GeoJSON geometry value fed to geozero (for the writer).

@@ -73,11 +73,18 @@ pub fn import(
         values,
         records,
         file_crs,
+        declared_crs,
         notes,
         errors,
         ..
     } = parsed;
-    let source_crs = options.crs.clone().or(file_crs).unwrap_or(Crs::WGS84);
+    // With no scene to say it, a GeoJSON file's legacy `crs` member is the best word.
+    let source_crs = options
+        .crs
+        .clone()
+        .or(file_crs)
+        .or_else(|| declared_crs.and_then(|c| c.parse().ok()))
+        .unwrap_or(Crs::WGS84);
     let to_wgs84 = ToWgs84::new(&source_crs).map_err(|e| e.to_string())?;
     let mut problems: Vec<String> = notes
         .iter()

@@ -519,6 +519,42 @@ fn import_converts_a_shapefile_into_an_indexed_flatgeobuf_and_a_scene_snippet() 
     let prepared = buildings_from(&city, "b.fgb");
     assert_eq!(prepared.len(), 2);
     same_buildings(&prepared, &buildings_from(&city, "b.shp"));
+    // A GeoJSON in Gauss–Krüger saying so only in its legacy `crs` member: with no scene
+    // to name the CRS, import takes the file's word for it.
+    ogr2ogr(
+        &dir,
+        &[
+            "-f",
+            "GeoJSON",
+            "-t_srs",
+            "EPSG:4547",
+            "-where",
+            "id <> 'b3'",
+            "gk.geojson",
+            "source.geojson",
+        ],
+    );
+    let text = std::fs::read_to_string(dir.join("gk.geojson")).unwrap();
+    assert!(text.contains("EPSG::4547"), "{text}");
+    let out = Command::new(env!("CARGO_BIN_EXE_citytwin"))
+        .args(["import", "gk.geojson", "--out", "prepared"])
+        .current_dir(&dir)
+        .output()
+        .expect("citytwin import");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let city = load_layers(
+        &dir.join("prepared"),
+        r#"[(kind: Buildings, path: "gk.fgb"), (kind: Buildings, path: "../b.shp")]"#,
+    );
+    assert_eq!(city.data.errors().count(), 0);
+    same_buildings(
+        &buildings_from(&city, "gk.fgb"),
+        &buildings_from(&city, "b.shp"),
+    );
 }
 
 #[test]
