@@ -78,9 +78,9 @@ pub fn read(
         }
     });
     let in_file = header.features_count();
-    let indexed = header.index_node_size() > 0 && in_file > 0;
-    let mut parsed = ParsedFile::new(file_crs.clone());
     let node_size = header.index_node_size();
+    let indexed = node_size > 0 && in_file > 0;
+    let mut parsed = ParsedFile::new(file_crs.clone());
     let selected = match (extent, indexed) {
         (Some((lo, hi)), true) => {
             let frame_crs = crs.or(file_crs.as_ref()).unwrap_or(&Crs::WGS84);
@@ -147,22 +147,8 @@ where
                 .notes
                 .push((Some(n), "null geometry; skipped".to_string()));
         } else {
-            match feature
-                .process_geom(&mut geometry)
-                .map(|()| geometry.take())
-            {
-                Ok(Some(g)) => parsed.values.push((
-                    n,
-                    json!({"type": "Feature", "geometry": g, "properties": properties.0}),
-                )),
-                Ok(None) => parsed
-                    .notes
-                    .push((Some(n), "empty geometry; skipped".to_string())),
-                Err(e) => {
-                    geometry.take();
-                    parsed.errors.push((n, format!("geometry: {}", say(&e))));
-                }
-            }
+            let template = json!({"type": "Feature", "properties": properties.0});
+            geometry.file_feature(parsed, n, "geometry", template, |g| feature.process_geom(g));
         }
         n += 1;
     }

@@ -3,7 +3,7 @@
 //! its geometry blobs (GeoPackage header + WKB) decoded by geozero.
 
 use super::import::{ParsedFile, Properties};
-use super::zero::{JsonGeometry, say};
+use super::zero::JsonGeometry;
 use crate::geo::Crs;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
@@ -108,27 +108,13 @@ pub fn read(path: &Path, table: Option<&str>) -> Result<ParsedFile, String> {
                 .notes
                 .push((Some(n), "null geometry; skipped".to_string())),
             ValueRef::Blob(blob) => {
-                match geozero::wkb::process_gpkg_geom(&mut &blob[..], &mut geometry) {
-                    Ok(()) => match geometry.take() {
-                        Some(g) => {
-                            let mut feature = json!({"type": "Feature", "geometry": g,
-                                                     "properties": properties});
-                            if let Some(id) = id {
-                                feature["id"] = id.into();
-                            }
-                            parsed.values.push((n, feature));
-                        }
-                        None => parsed
-                            .notes
-                            .push((Some(n), "empty geometry; skipped".to_string())),
-                    },
-                    Err(e) => {
-                        geometry.take();
-                        parsed
-                            .errors
-                            .push((n, format!("geometry blob: {}", say(&e))));
-                    }
+                let mut feature = json!({"type": "Feature", "properties": properties});
+                if let Some(id) = id {
+                    feature["id"] = id.into();
                 }
+                geometry.file_feature(&mut parsed, n, "geometry blob", feature, |g| {
+                    geozero::wkb::process_gpkg_geom(&mut &blob[..], g)
+                });
             }
             _ => parsed
                 .errors

@@ -1,5 +1,5 @@
-//! Layer import (GeoJSON, Shapefile, GeoPackage, FlatGeobuf): reads one layer file, checks every feature and converts it into the
-//! scene's local frame. A bad feature becomes a [`Problem`] and is skipped; the rest load.
+//! Layer import (GeoJSON, Shapefile, GeoPackage, FlatGeobuf): reads one layer file,
+//! checks every feature and converts it into the scene's local frame. A bad feature becomes a [`Problem`] and is skipped; the rest load.
 
 use super::geometry::clean_polygon;
 use crate::geo::{Crs, LocalFrame, LocalPoint, LonLat, ToWgs84};
@@ -370,8 +370,8 @@ pub enum Format {
 
 impl Format {
     /// `.shp` is a Shapefile, `.gpkg` a GeoPackage, `.fgb` FlatGeobuf; formats GDAL
-    /// knows that citytwin does not read are
-    /// refused with what to do; anything else is read as GeoJSON.
+    /// knows that citytwin does not read are refused with what to do; anything else
+    /// is read as GeoJSON.
     pub fn of(path: &Path) -> Result<Format, String> {
         let ext = path
             .extension()
@@ -399,10 +399,11 @@ pub(crate) fn read_features(
     path: &Path,
     extent: Option<(LonLat, LonLat)>,
 ) -> Result<(ParsedFile, Option<super::fgb::ReadFigures>), String> {
-    if layer.table.is_some() && Format::of(path)? != Format::GeoPackage {
+    let format = Format::of(path)?;
+    if layer.table.is_some() && format != Format::GeoPackage {
         return Err("`table` is set but the file is not a GeoPackage".into());
     }
-    Ok(match Format::of(path)? {
+    Ok(match format {
         Format::GeoJson => (read_geojson(path)?, None),
         Format::Shapefile => (super::shp::read(path, layer.encoding.as_deref())?, None),
         Format::GeoPackage => (super::gpkg::read(path, layer.table.as_deref())?, None),

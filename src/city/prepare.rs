@@ -193,18 +193,6 @@ fn guess_kind(features: &[Value]) -> LayerKind {
     }
 }
 
-fn kind_name(kind: LayerKind) -> &'static str {
-    match kind {
-        LayerKind::Buildings => "Buildings",
-        LayerKind::Roads => "Roads",
-        LayerKind::Districts => "Districts",
-        LayerKind::Subdistricts => "Subdistricts",
-        LayerKind::Grids => "Grids",
-        LayerKind::Pois => "Pois",
-        LayerKind::Land => "Land",
-    }
-}
-
 /// The scene entry for the converted layer, with the attribute names found in it
 /// where they differ from the defaults.
 fn snippet(
@@ -237,9 +225,8 @@ fn snippet(
         "// `citytwin import` of {} ({format:?}, {source_crs}): {written} features, now WGS84\n\
          // (EPSG:4326) with UTF-8 attributes and a spatial index. Paste into a scene's\n\
          // `layers`; the path is relative to this folder.\n\
-         (kind: {}, path: {:?}{attributes}),\n",
+         (kind: {kind:?}, path: {:?}{attributes}),\n",
         source.display(),
-        kind_name(kind),
         format!("{stem}.fgb"),
     )
 }

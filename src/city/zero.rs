@@ -2,7 +2,7 @@
 //! WKB blobs) turned into GeoJSON values, so that the checks, repair and conversion
 //! of GeoJSON layers apply to them unchanged.
 
-use super::import::Properties;
+use super::import::{ParsedFile, Properties};
 use geozero::error::{GeozeroError, Result};
 use geozero::{ColumnValue, GeomProcessor, PropertyProcessor};
 use serde_json::{Value, json};
@@ -21,6 +21,30 @@ impl JsonGeometry {
     pub fn take(&mut self) -> Option<Value> {
         self.open.clear();
         self.done.take()
+    }
+
+    /// Runs `process` (one feature's geometry events) and files the feature into
+    /// `parsed` as feature `n`: `feature` with the geometry read, a note when it was
+    /// empty, or an error prefixed `what` when it could not be read.
+    pub fn file_feature(
+        &mut self,
+        parsed: &mut ParsedFile,
+        n: usize,
+        what: &str,
+        mut feature: Value,
+        process: impl FnOnce(&mut Self) -> Result<()>,
+    ) {
+        let result = process(self);
+        match (result, self.take()) {
+            (Ok(()), Some(geometry)) => {
+                feature["geometry"] = geometry;
+                parsed.values.push((n, feature));
+            }
+            (Ok(()), None) => parsed
+                .notes
+                .push((Some(n), "empty geometry; skipped".to_string())),
+            (Err(e), _) => parsed.errors.push((n, format!("{what}: {}", say(&e)))),
+        }
     }
 
     fn begin(&mut self, kind: &'static str, tagged: bool, size: usize) {

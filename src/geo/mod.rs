@@ -239,6 +239,32 @@ fn convert(proj: &proj::Proj, x: f64, y: f64, crs: &Crs) -> Result<(f64, f64), G
     })
 }
 
+enum Direction {
+    ToWgs84,
+    FromWgs84,
+}
+
+/// The PROJ pipeline between `crs` and WGS84; None where no PROJ is needed (WGS84 and
+/// CGCS2000, which agree to a few centimetres and PROJ treats as equal; GCJ-02 and
+/// BD-09, which are our own transforms).
+fn pipeline(crs: &Crs, direction: Direction) -> Result<Option<proj::Proj>, GeoError> {
+    let definition = match crs {
+        Crs::Epsg(4326 | 4490) | Crs::Gcj02 | Crs::Bd09 => return Ok(None),
+        Crs::Epsg(code) => format!("EPSG:{code}"),
+        Crs::Wkt { wkt, .. } => wkt.clone(),
+    };
+    let (from, to) = match direction {
+        Direction::ToWgs84 => (definition.as_str(), "EPSG:4326"),
+        Direction::FromWgs84 => ("EPSG:4326", definition.as_str()),
+    };
+    proj::Proj::new_known_crs(from, to, None)
+        .map(Some)
+        .map_err(|e| GeoError::Proj {
+            crs: crs.clone(),
+            reason: e.to_string(),
+        })
+}
+
 /// Converts one data set's coordinates to WGS84 longitude/latitude.
 pub struct ToWgs84 {
     crs: Crs,
@@ -247,24 +273,7 @@ pub struct ToWgs84 {
 
 impl ToWgs84 {
     pub fn new(crs: &Crs) -> Result<Self, GeoError> {
-        let proj = match crs {
-            // CGCS2000 and WGS84 agree to a few centimetres; PROJ treats them as equal too.
-            Crs::Epsg(4326 | 4490) | Crs::Gcj02 | Crs::Bd09 => None,
-            Crs::Epsg(code) => Some(
-                proj::Proj::new_known_crs(&format!("EPSG:{code}"), "EPSG:4326", None).map_err(
-                    |e| GeoError::Proj {
-                        crs: crs.clone(),
-                        reason: e.to_string(),
-                    },
-                )?,
-            ),
-            Crs::Wkt { wkt, .. } => Some(
-                proj::Proj::new_known_crs(wkt, "EPSG:4326", None).map_err(|e| GeoError::Proj {
-                    crs: crs.clone(),
-                    reason: e.to_string(),
-                })?,
-            ),
-        };
+        let proj = pipeline(crs, Direction::ToWgs84)?;
         Ok(Self {
             crs: crs.clone(),
             proj,
@@ -307,23 +316,7 @@ impl ToWgs84 {
 /// A WGS84 box as a box in `crs`'s coordinates: the smallest one holding the box's
 /// outline (16 points a side), for reading a spatial index in the file's own CRS.
 pub fn bounds_in(crs: &Crs, lo: LonLat, hi: LonLat) -> Result<[f64; 4], GeoError> {
-    let proj = match crs {
-        Crs::Epsg(4326 | 4490) | Crs::Gcj02 | Crs::Bd09 => None,
-        other => {
-            let target = match other {
-                Crs::Wkt { wkt, .. } => wkt.clone(),
-                c => c.to_string(),
-            };
-            Some(
-                proj::Proj::new_known_crs("EPSG:4326", &target, None).map_err(|e| {
-                    GeoError::Proj {
-                        crs: crs.clone(),
-                        reason: e.to_string(),
-                    }
-                })?,
-            )
-        }
-    };
+    let proj = pipeline(crs, Direction::FromWgs84)?;
     const STEPS: usize = 16;
     let mut out = [
         f64::INFINITY,

@@ -273,7 +273,8 @@ impl Network {
         let push = |node: usize, d: f64, dist: &mut Vec<f64>, heap: &mut BinaryHeap<_>| {
             if d < dist[node] && d <= limit {
                 dist[node] = d;
-                heap.push(Reverse((ordered(d), node)));
+                // A non-negative f64's bits sort as the number does.
+                heap.push(Reverse((d.to_bits(), node)));
             }
         };
         for p in points {
@@ -304,11 +305,6 @@ impl Network {
             None => f64::INFINITY,
         }
     }
-}
-
-/// A non-negative f64 as an integer that sorts the same way.
-fn ordered(d: f64) -> u64 {
-    d.to_bits()
 }
 
 /// The metrics as CSV: one row a scenario, the columns the planners' table shows.

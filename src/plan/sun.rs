@@ -180,8 +180,6 @@ struct Wall {
 pub struct Obstacles {
     walls: Vec<Wall>,
     triangles: Vec<[[f64; 3]; 3]>,
-    /// Per building: its walls' range in `walls` and its box (naive baseline).
-    buildings: Vec<(std::ops::Range<usize>, [f64; 4])>,
     cell: f64,
     origin: [f64; 2],
     cols: usize,
@@ -206,35 +204,16 @@ impl Obstacles {
     /// `triangles` of models (local metres, z up).
     pub fn new(blocks: &[Block], triangles: Vec<[[f64; 3]; 3]>, cell_m: f64) -> Self {
         let mut walls = Vec::new();
-        let mut buildings = Vec::with_capacity(blocks.len());
         for b in blocks {
-            let start = walls.len();
-            let mut bbox = [
-                f64::INFINITY,
-                f64::INFINITY,
-                f64::NEG_INFINITY,
-                f64::NEG_INFINITY,
-            ];
             for polygon in &b.footprint.0 {
                 for ring in std::iter::once(polygon.exterior()).chain(polygon.interiors()) {
-                    for line in ring.lines() {
-                        walls.push(Wall {
-                            a: [line.start.x, line.start.y],
-                            b: [line.end.x, line.end.y],
-                            top: b.height_m,
-                        });
-                        for p in [line.start, line.end] {
-                            bbox = [
-                                bbox[0].min(p.x),
-                                bbox[1].min(p.y),
-                                bbox[2].max(p.x),
-                                bbox[3].max(p.y),
-                            ];
-                        }
-                    }
+                    walls.extend(ring.lines().map(|line| Wall {
+                        a: [line.start.x, line.start.y],
+                        b: [line.end.x, line.end.y],
+                        top: b.height_m,
+                    }));
                 }
             }
-            buildings.push((start..walls.len(), bbox));
         }
         let mut lo = [f64::INFINITY; 2];
         let mut hi = [f64::NEG_INFINITY; 2];
@@ -262,7 +241,6 @@ impl Obstacles {
         let mut grid = Obstacles {
             walls,
             triangles,
-            buildings,
             cell: cell_m,
             origin: lo,
             cols,
@@ -412,8 +390,8 @@ impl Obstacles {
         }
     }
 
-    /// The naive check: every building's walls (behind its box) and every triangle, for
-    /// the baseline of `bench sun` and as a cross-check in tests.
+    /// The naive check: every building's walls and every triangle, for the baseline of
+    /// `bench sun` and as a cross-check in tests.
     pub fn blocked_naive(&self, p: [f64; 3], sun: &SunStep) -> bool {
         let d = sun.towards;
         if d[2] <= 0.0 {
@@ -424,20 +402,8 @@ impl Obstacles {
             return false;
         }
         let (dx, dy, slope) = (d[0] / horizontal, d[1] / horizontal, d[2] / horizontal);
-        for (range, _) in &self.buildings {
-            if self.walls[range.clone()]
-                .iter()
-                .any(|w| wall_blocks(w, p, dx, dy, slope))
-            {
-                return true;
-            }
-        }
-        self.triangles.iter().any(|t| ray_hits_triangle(p, d, t))
-    }
-
-    /// Buildings standing.
-    pub fn building_count(&self) -> usize {
-        self.buildings.len()
+        self.walls.iter().any(|w| wall_blocks(w, p, dx, dy, slope))
+            || self.triangles.iter().any(|t| ray_hits_triangle(p, d, t))
     }
 }
 

@@ -139,10 +139,12 @@ impl LayerKind {
 #[serde(deny_unknown_fields)]
 pub struct Layer {
     pub kind: LayerKind,
-    /// GeoJSON (`.geojson`, `.json`) or Shapefile (`.shp`) file, relative to the
-    /// scene file; the format is inferred from the extension.
+    /// GeoJSON (`.geojson`, `.json`), Shapefile (`.shp`), GeoPackage (`.gpkg`) or
+    /// FlatGeobuf (`.fgb`) file, relative to the scene file; the format is inferred
+    /// from the extension.
     pub path: PathBuf,
-    /// CRS of the coordinates in the file. When unset: a Shapefile's `.prj`, else
+    /// CRS of the coordinates in the file. When unset: the file's own (a Shapefile's
+    /// `.prj`, a GeoPackage's spatial reference system, a FlatGeobuf header), else
     /// EPSG:4326. A legacy GeoJSON `crs` member is reported by `check` but this
     /// setting decides.
     #[serde(default)]
@@ -174,7 +176,7 @@ pub enum Extent {
 }
 
 /// The extent when a scene sets none: the whole of a municipality the size of
-/// Zhengzhou's (7,567 km²) around an origin near its centre.
+/// Zhengzhou's (about 7,500 km²) around an origin near its centre.
 pub const DEFAULT_EXTENT_M: f64 = 100_000.0;
 
 fn default_crs() -> Crs {
