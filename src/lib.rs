@@ -110,6 +110,8 @@ pub struct WindowOptions {
     pub click: Option<Vec2>,
     /// `--select ID`: select the device or camera with this feed id once it exists.
     pub select: Option<String>,
+    /// `--project ID --scenario N`: draw a renovation scenario on its site.
+    pub plan: Option<view::plan::PlanRequest>,
 }
 
 /// The simulation core shared by the wall and the headless tests: scene data, feeds,
@@ -218,6 +220,9 @@ pub fn wall_app(options: &TwinOptions, window: &WindowOptions) -> App {
             click: window.click,
             select: window.select.is_some(),
         });
+    }
+    if let Some(plan) = &window.plan {
+        app.insert_resource(plan.clone());
     }
     app.add_plugins((view::plugin, ui::plugin));
     if window.shot.is_some() {

@@ -44,6 +44,8 @@ enum Command {
         /// host name and the first free slot on this machine).
         #[arg(long, value_name = "NAME")]
         instance: Option<String>,
+        #[command(flatten)]
+        plan: PlanArg,
         /// Append every action taken on this wall (acknowledge, resolve, silence,
         /// switch mode) to FILE as `operator` feed messages, replayable with
         /// replay:FILE (default: the scene's `operations.journal`, if any).
@@ -70,6 +72,44 @@ enum Command {
         /// Feed to play instead of the scene's (repeatable).
         #[arg(long = "feeds", value_name = "SPEC")]
         feeds: Vec<String>,
+        #[command(flatten)]
+        plan: PlanArg,
+    },
+    /// Review a renovation project (the scene's `projects`): metrics, the 一拆五改三增加
+    /// checklist and sunlight hours to GB 50180 for today and every proposal, printed;
+    /// `--report DIR` writes them as an HTML report with site plans; `--note` pins a
+    /// note to a place in the project's notes file.
+    Plan {
+        #[command(flatten)]
+        scene: SceneArg,
+        /// Project id (default: the scene's first project).
+        #[arg(long, value_name = "ID")]
+        project: Option<String>,
+        /// The standard day: major-cold (大寒日, 8–16 h) or winter-solstice (冬至日,
+        /// 9–15 h).
+        #[arg(long, default_value = "major-cold", value_parser = parse_day)]
+        day: citytwin::plan::sun::StandardDay,
+        /// The year whose standard day is measured.
+        #[arg(long, default_value_t = 2027, value_parser = within(1900i32, 2100))]
+        year: i32,
+        /// Write the review report (index.html, metrics.csv, sunlight maps) into DIR.
+        #[arg(long, value_name = "DIR")]
+        report: Option<PathBuf>,
+        /// Write the metrics table as CSV.
+        #[arg(long, value_name = "FILE.csv")]
+        csv: Option<PathBuf>,
+        /// Pin a note with this text (needs --at).
+        #[arg(long, value_name = "TEXT", requires = "at")]
+        note: Option<String>,
+        /// Where the note goes: LON,LAT (WGS84).
+        #[arg(long, value_name = "LON,LAT", value_parser = parse_lonlat, requires = "note")]
+        at: Option<citytwin::geo::LonLat>,
+        /// The note's author (default: $USER).
+        #[arg(long)]
+        author: Option<String>,
+        /// The scenario the note is about.
+        #[arg(long, value_name = "NAME")]
+        scenario: Option<String>,
     },
     /// Load a scene and all its data without a window; list every problem.
     Check {
@@ -322,6 +362,58 @@ struct SceneArg {
     scene: Option<PathBuf>,
 }
 
+#[derive(clap::Args)]
+struct PlanArg {
+    /// Draw a renovation project of the scene on its site (with --scenario).
+    #[arg(long, value_name = "ID")]
+    project: Option<String>,
+    /// The project's scenario to draw: 0 = today, 1… = its proposals in order.
+    #[arg(long, default_value_t = 0, requires = "project")]
+    scenario: usize,
+}
+
+impl PlanArg {
+    /// With a project: its site left out of the city's meshes, a view of it first.
+    fn apply(&self, scene: &mut Scene) -> Result<Option<citytwin::view::plan::PlanRequest>> {
+        let Some(id) = &self.project else {
+            return Ok(None);
+        };
+        let spec = scene
+            .file
+            .projects
+            .iter()
+            .find(|p| &p.id == id)
+            .with_context(|| format!("{}: no project '{id}'", scene.path.display()))?;
+        if self.scenario > spec.scenarios.len() {
+            bail!(
+                "project '{id}' has {} scenarios; --scenario is 0 (today) to {}",
+                spec.scenarios.len(),
+                spec.scenarios.len()
+            );
+        }
+        let frame = citytwin::geo::LocalFrame::new(scene.file.origin)?;
+        let site = citytwin::plan::project::read_site(scene, spec, &frame)
+            .map_err(|e| anyhow::anyhow!(e))?;
+        let r = geo::BoundingRect::bounding_rect(&site).context("the site has no extent")?;
+        let centre = frame.to_lonlat(citytwin::geo::LocalPoint::new(r.center().x, r.center().y))?;
+        scene.file.views.insert(
+            0,
+            citytwin::scene::View {
+                name: format!("plan-{id}"),
+                look_at: centre,
+                distance_m: (r.width().hypot(r.height()) * 1.1).max(150.0),
+                pitch_deg: 50.0,
+                heading_deg: 0.0,
+            },
+        );
+        scene.hidden_site = Some(site);
+        Ok(Some(citytwin::view::plan::PlanRequest {
+            project: id.clone(),
+            scenario: self.scenario,
+        }))
+    }
+}
+
 impl SceneArg {
     fn load(&self) -> Result<Scene> {
         let path = match &self.scene {
@@ -362,6 +454,35 @@ fn parse_point(s: &str) -> Result<(f32, f32), String> {
         return Err(format!("'{s}' is not a point within the window"));
     }
     Ok((x, y))
+}
+
+fn parse_day(s: &str) -> Result<citytwin::plan::sun::StandardDay, String> {
+    use citytwin::plan::sun::StandardDay;
+    match s {
+        "major-cold" | "大寒" | "大寒日" => Ok(StandardDay::MajorCold),
+        "winter-solstice" | "冬至" | "冬至日" => Ok(StandardDay::WinterSolstice),
+        _ => Err(format!(
+            "'{s}' is not a standard day (major-cold or winter-solstice)"
+        )),
+    }
+}
+
+fn parse_lonlat(s: &str) -> Result<citytwin::geo::LonLat, String> {
+    let (lon, lat) = s
+        .split_once(',')
+        .ok_or_else(|| format!("'{s}' is not LON,LAT"))?;
+    let p = citytwin::geo::LonLat::new(
+        lon.trim()
+            .parse()
+            .map_err(|_| format!("bad longitude in '{s}'"))?,
+        lat.trim()
+            .parse()
+            .map_err(|_| format!("bad latitude in '{s}'"))?,
+    );
+    if !p.is_valid() {
+        return Err(format!("'{s}' is not a valid longitude, latitude"));
+    }
+    Ok(p)
 }
 
 fn options(scene: Scene, feeds: &[String]) -> Result<TwinOptions> {
@@ -486,6 +607,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         select: None,
         instance: None,
         journal: None,
+        plan: PlanArg {
+            project: None,
+            scenario: 0,
+        },
     });
     match command {
         Command::Wall {
@@ -497,8 +622,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             select,
             instance,
             journal,
+            plan,
         } => {
-            let mut options = options(scene.load()?, &feeds)?;
+            let mut scene = scene.load()?;
+            let plan = plan.apply(&mut scene)?;
+            let mut options = options(scene, &feeds)?;
             options.instance = instance;
             options.journal = journal.or_else(|| options.scene_journal());
             let window = WindowOptions {
@@ -508,6 +636,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 shot: None,
                 click: None,
                 select,
+                plan,
             };
             Ok(run_window(&options, &window))
         }
@@ -519,8 +648,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             click,
             select,
             feeds,
+            plan,
         } => {
-            let scene = scene.load()?;
+            let mut scene = scene.load()?;
+            let plan = plan.apply(&mut scene)?;
             if let Some(v) = &view
                 && scene.view(v).is_none()
             {
@@ -539,8 +670,44 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 shot: Some(out),
                 click: click.map(|(x, y)| bevy::math::Vec2::new(x, y)),
                 select,
+                plan,
             };
             Ok(run_window(&options, &window))
+        }
+        Command::Plan {
+            scene,
+            project,
+            day,
+            year,
+            report,
+            csv,
+            note,
+            at,
+            author,
+            scenario,
+        } => {
+            let scene = scene.load()?;
+            let author = author
+                .or_else(|| std::env::var("USER").ok())
+                .unwrap_or_default();
+            let options = citytwin::plan::cli::PlanOptions {
+                project,
+                sun: citytwin::plan::review::SunSettings {
+                    day,
+                    year,
+                    ..Default::default()
+                },
+                report,
+                csv,
+                note: note
+                    .zip(at)
+                    .map(|(text, at)| citytwin::plan::cli::note_now(at, &text, &author, scenario)),
+                shots: Vec::new(),
+            };
+            let text = citytwin::plan::cli::run(&scene, &options)
+                .map_err(|e| anyhow::anyhow!("plan: {e}"))?;
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
         }
         Command::Check { scene, strict } => {
             let mut scene = scene.load()?;
@@ -793,6 +960,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 shot: None,
                 click: None,
                 select: None,
+                plan: None,
             };
             let mut app = citytwin::wall_app(&options, &window);
             app.insert_resource(citytwin::view::framebench::FrameBench {

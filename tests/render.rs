@@ -329,3 +329,35 @@ fn the_erqi_view_shows_the_old_centre_around_the_tower() {
         tower * 100.0
     );
 }
+
+#[test]
+fn a_renovation_proposal_is_drawn_on_its_site_with_its_sunlight() {
+    // 北三街, proposal A: an elevator on each slab, the ground coloured by hours of sun,
+    // every window marked by the standard.
+    let (img, log) = shot(
+        "plan-beisanjie-a",
+        &["--project", "RP-2026-001", "--scenario", "1"],
+    );
+    assert!(log.contains("plan: drawing"), "{log}");
+    let (x0, y0, x1, y1) = (W / 2 - 300, H / 2 - 200, W / 2 + 300, H / 2 + 200);
+    // The sunny ground between the rows: pale yellow (after tone mapping), far warmer
+    // and brighter than the wall's night ground.
+    let sunny = share(&img, x0, y0, x1, y1, |[r, g, b]| {
+        r > 160 && g > 120 && r as i32 - b as i32 > 25
+    });
+    assert!(sunny > 0.2, "no sunlit ground ({:.1}%)", sunny * 100.0);
+    // Windows that meet the standard: bright green marks on the façades.
+    let windows = share(&img, x0, y0, x1, y1, |[r, g, b]| {
+        g > 140 && g as i32 - r as i32 > 60 && g as i32 - b as i32 > 30
+    });
+    assert!(windows > 0.005, "no window marks ({:.2}%)", windows * 100.0);
+    // The elevator shafts: violet, on the slabs' north sides (seen over the roofs).
+    let elevators = share(&img, 250, 0, W, H, |[r, g, b]| {
+        r > 60 && b as i32 - r as i32 > 60 && b as i32 - g as i32 > 80
+    });
+    assert!(
+        elevators > 0.0002,
+        "no elevator shafts ({:.3}%)",
+        elevators * 100.0
+    );
+}

@@ -30,7 +30,7 @@ impl MeshData {
     }
 
     /// Adds a flat-shaded triangle, fixing its winding so its front faces `normal`.
-    fn triangle(&mut self, v: [Vec3; 3], normal: Vec3, color: [f32; 4]) {
+    pub fn triangle(&mut self, v: [Vec3; 3], normal: Vec3, color: [f32; 4]) {
         self.triangle_uv(v, [[0.0; 2]; 3], normal, color);
     }
 
@@ -70,7 +70,7 @@ impl MeshData {
         base
     }
 
-    fn quad(&mut self, v: [Vec3; 4], normal: Vec3, color: [f32; 4]) {
+    pub fn quad(&mut self, v: [Vec3; 4], normal: Vec3, color: [f32; 4]) {
         self.quad_uv(v, [[0.0; 2]; 4], normal, color);
     }
 

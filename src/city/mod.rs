@@ -117,6 +117,10 @@ pub fn load_city(scene: &Scene) -> LoadedCity {
         .as_ref()
         .map(|f| place_models(scene, f, &mut data))
         .unwrap_or_default();
+    if let Some(site) = &scene.hidden_site {
+        use geo::Contains;
+        data.buildings.retain(|b| !site.contains(&centre(b)));
+    }
     let centres: Vec<_> = data.buildings.iter().map(centre).collect();
     let centroids = frame
         .as_ref()

@@ -24,8 +24,8 @@ pub const ORIGIN: LonLat = super::ERQI_TOWER;
 pub const CORN: LonLat = LonLat::new(113.7290, 34.7668);
 /// 北三街: a 1980s community of 69 buildings on 0.46 km² (centre, approximate place).
 pub const BEISANJIE: LonLat = LonLat::new(113.6735, 34.7615);
-const BEISANJIE_SIDE_M: f64 = 678.0;
-const BEISANJIE_BUILDINGS: usize = 69;
+pub(crate) const BEISANJIE_SIDE_M: f64 = 678.0;
+pub(crate) const BEISANJIE_BUILDINGS: usize = 69;
 /// Nothing generic is built within this radius of the corn: the CBD has its own plan.
 const CBD_RADIUS_M: f64 = 1000.0;
 const CBD_INNER_RING_M: f64 = 470.0;

@@ -25,7 +25,7 @@ pub const FEED: &str = "feed.ndjson";
 pub const SCENE: &str = "scene.ron";
 /// Bumped whenever the generator's output changes, so a built-in city written by an
 /// older build is regenerated.
-pub const GENERATOR_VERSION: u32 = 6;
+pub const GENERATOR_VERSION: u32 = 7;
 
 fn stamp(scale: Scale, seed: u64) -> String {
     format!(
@@ -81,7 +81,7 @@ fn deg(out: &mut String, [lon, lat]: [f64; 2]) {
     let _ = write!(out, "[{lon:.6},{lat:.6}]");
 }
 
-fn header(out: &mut String, name: &str, crs: Option<&str>) {
+pub(super) fn header(out: &mut String, name: &str, crs: Option<&str>) {
     let mut head =
         json!({"type": "FeatureCollection", "name": name, "synthetic": true, "note": CITY_NOTE});
     if let Some(crs) = crs {
@@ -92,7 +92,7 @@ fn header(out: &mut String, name: &str, crs: Option<&str>) {
     out.push_str(",\"features\":[\n");
 }
 
-fn footer(out: &mut String) {
+pub(super) fn footer(out: &mut String) {
     if out.ends_with(",\n") {
         out.truncate(out.len() - 2);
         out.push('\n');
@@ -100,7 +100,12 @@ fn footer(out: &mut String) {
     out.push_str("]}\n");
 }
 
-fn feature(out: &mut String, props: serde_json::Value, geometry_type: &str, coords: &str) {
+pub(super) fn feature(
+    out: &mut String,
+    props: serde_json::Value,
+    geometry_type: &str,
+    coords: &str,
+) {
     let _ = writeln!(
         out,
         "{{\"type\":\"Feature\",\"properties\":{props},\"geometry\":{{\"type\":\"{geometry_type}\",\"coordinates\":{coords}}}}},"
@@ -120,7 +125,7 @@ impl Writer<'_> {
 }
 
 /// Rings of a polygon, each through `point`, as GeoJSON coordinates.
-fn rings(
+pub(super) fn rings(
     poly: &Polygon<f64>,
     point: &mut dyn FnMut(f64, f64) -> Result<[f64; 2]>,
 ) -> Result<String> {
@@ -341,6 +346,13 @@ pub fn write_city(scale: Scale, seed: u64, out: &Path, bar: &ProgressBar) -> Res
             );
         }
     }
+    let mut projects = String::new();
+    if let Some(demo) = super::plan_demo::demo(&plan, &frame)? {
+        for (rel, bytes) in &demo.files {
+            w.write(rel, bytes)?;
+        }
+        projects = demo.scene_entries;
+    }
     let centre = frame.to_lonlat(LocalPoint::new(
         (lo.east_m + hi.east_m) / 2.0,
         (lo.north_m + hi.north_m) / 2.0,
@@ -401,6 +413,9 @@ pub fn write_city(scale: Scale, seed: u64, out: &Path, bar: &ProgressBar) -> Res
     views: [
 {views}    ],
     feeds: ["replay:{FEED}@1,loop"],
+    // Renovation proposals for `citytwin plan` (SYNTHETIC).
+    projects: [
+{projects}    ],
 )
 "#,
         stamp = stamp(scale, seed),

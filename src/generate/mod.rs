@@ -8,6 +8,7 @@ pub mod city_feed;
 pub mod city_files;
 mod feed;
 pub mod glb;
+pub mod plan_demo;
 pub mod rng;
 
 use crate::city::mesh::{self, MeshData};

@@ -265,7 +265,7 @@ impl Network {
 
     /// Walking distance from every node to the nearest of `points` (each reaching the
     /// network straight to its nearest point), up to `limit`.
-    fn within(&self, points: &[LocalPoint], limit: f64) -> Vec<f64> {
+    fn within(&self, points: &[LocalPoint], limit: f64) -> Reach {
         use std::cmp::Reverse;
         use std::collections::BinaryHeap;
         let mut dist = vec![f64::INFINITY; self.nodes.len()];
@@ -277,10 +277,12 @@ impl Network {
                 heap.push(Reverse((d.to_bits(), node)));
             }
         };
+        let mut seeds = Vec::new();
         for p in points {
             if let Some((a, b, off, along_a, along_b)) = self.snap(*p) {
                 push(a, off + along_a, &mut dist, &mut heap);
                 push(b, off + along_b, &mut dist, &mut heap);
+                seeds.push((a, b, off, along_a));
             }
         }
         while let Some(Reverse((d, n))) = heap.pop() {
@@ -292,19 +294,34 @@ impl Network {
                 push(m, d + len, &mut dist, &mut heap);
             }
         }
-        dist
+        Reach { nodes: dist, seeds }
     }
 
     /// Walking distance from `p` (straight to the network, then along it) to the nearest
     /// facility, given the node distances from [`Network::within`].
-    fn distance_via(&self, p: LocalPoint, reach: &[f64]) -> f64 {
+    fn distance_via(&self, p: LocalPoint, reach: &Reach) -> f64 {
         match self.snap(p) {
             Some((a, b, off, along_a, along_b)) => {
-                off + (reach[a] + along_a).min(reach[b] + along_b)
+                let via_nodes = off + (reach.nodes[a] + along_a).min(reach.nodes[b] + along_b);
+                // A facility on the same segment is reached along it, whatever the
+                // segment's ends are from it.
+                reach
+                    .seeds
+                    .iter()
+                    .filter(|s| s.0 == a && s.1 == b)
+                    .map(|s| off + s.2 + (along_a - s.3).abs())
+                    .fold(via_nodes, f64::min)
             }
             None => f64::INFINITY,
         }
     }
+}
+
+/// Walking distances to the nearest facility: every node's, and where each facility
+/// meets the network (segment's nodes, distance to it, distance along from the first).
+struct Reach {
+    nodes: Vec<f64>,
+    seeds: Vec<(usize, usize, f64, f64)>,
 }
 
 /// The metrics as CSV: one row a scenario, the columns the planners' table shows.

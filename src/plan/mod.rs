@@ -1,5 +1,10 @@
-//! The planners' tools (issue 15): sunlight hours to GB 50180 and scenario metrics so
-//! far; the plan layout, views, measuring, notes and the review report are to come.
+//! The planners' tools (issue 15): renovation projects and their scenarios, metrics,
+//! the 一拆五改三增加 checklist, sunlight hours to GB 50180, notes and the review report.
 
+pub mod cli;
 pub mod metrics;
+pub mod notes;
+pub mod project;
+pub mod report;
+pub mod review;
 pub mod sun;

@@ -50,6 +50,10 @@ pub struct SceneFile {
     /// Where credentials come from and which hosts and topics are trusted.
     #[serde(default)]
     pub security: SecuritySpec,
+    /// Renovation projects planners review (`citytwin plan`): a site boundary and
+    /// proposal scenarios.
+    #[serde(default)]
+    pub projects: Vec<crate::plan::project::Project>,
 }
 
 /// What the scene trusts. Everything not listed is refused.
@@ -281,6 +285,9 @@ pub struct Scene {
     pub path: PathBuf,
     /// Refuse invalid polygons instead of repairing them (`check --strict`).
     pub strict_geometry: bool,
+    /// Buildings whose centre lies in here (local metres) are left out of the city's
+    /// meshes: a renovation site the plan view draws itself.
+    pub hidden_site: Option<geo::MultiPolygon<f64>>,
 }
 
 impl Scene {
@@ -367,6 +374,29 @@ impl Scene {
             _ => {}
         }
         file.operations.validate().map_err(invalid)?;
+        let mut ids = std::collections::HashSet::new();
+        for p in &file.projects {
+            if p.id.trim().is_empty() || !ids.insert(p.id.as_str()) {
+                return Err(invalid(format!(
+                    "project id '{}' is empty or used twice",
+                    p.id
+                )));
+            }
+            if p.scenarios.is_empty() {
+                return Err(invalid(format!("project '{}' has no scenarios", p.id)));
+            }
+            if let Some(m) = p
+                .scenarios
+                .iter()
+                .flat_map(|s| &s.models)
+                .find(|m| !m.position.is_valid())
+            {
+                return Err(invalid(format!(
+                    "project '{}': model '{}' has no valid position",
+                    p.id, m.name
+                )));
+            }
+        }
         for view in &file.views {
             if !view.look_at.is_valid() || !view.distance_m.is_finite() || view.distance_m <= 0.0 {
                 return Err(invalid(format!(
@@ -379,6 +409,7 @@ impl Scene {
             file,
             path: path.to_owned(),
             strict_geometry: false,
+            hidden_site: None,
         })
     }
 

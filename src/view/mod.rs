@@ -5,6 +5,7 @@ pub mod camera;
 pub mod clusters;
 pub mod framebench;
 pub mod markers;
+pub mod plan;
 pub mod shot;
 
 use crate::TwinSet;
@@ -98,6 +99,7 @@ pub(super) fn plugin(app: &mut App) {
     markers::plugin(app);
     framebench::plugin(app);
     shot::plugin(app);
+    plan::plugin(app);
 }
 
 fn setup(

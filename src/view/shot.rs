@@ -52,6 +52,7 @@ fn capture_when_ready(
     mut exit: MessageWriter<AppExit>,
     mut picks: MessageWriter<super::PickAt>,
     selected: SelectedSnapshot,
+    plan: Option<Res<super::plan::PlanStatus>>,
 ) {
     let p = progress.get_or_insert_with(|| ShotProgress {
         started: Instant::now(),
@@ -85,7 +86,13 @@ fn capture_when_ready(
         exit.write(AppExit::from_code(2));
         return;
     }
+    if let Some(failed) = plan.as_ref().and_then(|p| p.failed.as_ref()) {
+        error!("shot: the renovation scenario failed to load: {failed}");
+        exit.write(AppExit::from_code(2));
+        return;
+    }
     let ready = status.phase == LoadPhase::Ready
+        && plan.as_ref().is_none_or(|p| p.drawn)
         && status.models_pending == 0
         && (!request.select || selected.settled());
     if !ready {

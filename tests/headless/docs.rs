@@ -26,6 +26,12 @@ fn scene_readme_example_parses() {
     assert_eq!(scene.file.views[0].name, "overview");
     assert_eq!(scene.file.tls_ca.as_deref(), Some("certs/city-ca.pem"));
     assert_eq!(scene.file.security.control_topics, ["city/control/#"]);
+    let project = &scene.file.projects[0];
+    assert_eq!(project.scenarios[0].models.len(), 2);
+    assert_eq!(
+        project.scenarios[0].models[1].role,
+        citytwin::plan::project::ModelRole::Facility("childcare".into())
+    );
     // The credentials file example parses, its secrets kept out of its Debug text.
     let creds = examples
         .iter()

@@ -22,7 +22,14 @@ fn same_seed_same_bytes_and_the_scene_loads_what_was_generated() {
     let seed = city::DEFAULT_CITY_SEED;
     let (a, report) = generate("gen-city-a", seed);
     let (b, again) = generate("gen-city-b", seed);
-    assert_eq!(report.files.len(), 12, "{:?}", report.files);
+    // 12 city files and 20 of the renovation proposals (北三街: 16, 陇海路: 4).
+    assert_eq!(report.files.len(), 32, "{:?}", report.files);
+    let proposals = report
+        .files
+        .iter()
+        .filter(|f| f.strip_prefix(&a).is_ok_and(|r| r.starts_with("projects")))
+        .count();
+    assert_eq!(proposals, 20);
     assert_eq!(report.files.len(), again.files.len());
     for path in &report.files {
         let rel = path.strip_prefix(&a).unwrap();

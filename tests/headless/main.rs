@@ -18,5 +18,6 @@ mod mqtt;
 mod ops;
 mod plan;
 mod repair;
+mod review;
 mod sun;
 mod units;

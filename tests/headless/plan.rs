@@ -107,3 +107,16 @@ fn service_coverage_follows_the_paths() {
     let row = lines.next().unwrap();
     assert!(row.starts_with("\"方案A \"\"加梯\"\"\",120000.0,1640.0,0.0137,9040.0,0.075,1600.0,0.0133,27,72,1,0.5000,0,0.5000"), "{row}");
 }
+
+#[test]
+fn a_facility_and_a_door_on_one_long_path_segment_are_as_far_apart_as_along_it() {
+    let frame = LocalFrame::new(LonLat::new(113.6735, 34.7615)).unwrap();
+    let mut g = fixture();
+    // One straight 600 m path through both slabs' centres (two vertices only): the
+    // elderly centre on it 200 m from each slab, both ends 300 m from the centre.
+    g.paths = vec![LineString::from(vec![(0.0, 50.0), (600.0, 50.0)])];
+    let m = compute(&g, &frame, 300.0).unwrap();
+    assert_eq!(m.coverage_by_kind["elderly"], 1.0);
+    // Childcare: 100 m off the path above slab A (100 + 0 m), 100 + 400 m from B.
+    assert_eq!(m.coverage_by_kind["childcare"], 0.5);
+}
