@@ -110,6 +110,18 @@ enum Command {
         /// The scenario the note is about.
         #[arg(long, value_name = "NAME")]
         scenario: Option<String>,
+        /// Print the review without opening the planner's window.
+        #[arg(long)]
+        print: bool,
+        /// With --report: shots of the 3D view of today and of each proposal too (a
+        /// window each; under xvfb-run when no display is set).
+        #[arg(long, requires = "report")]
+        shots: bool,
+        /// Window size, e.g. 3840x2160.
+        #[arg(long, default_value = "1920x1080", value_parser = parse_size)]
+        size: (u32, u32),
+        #[arg(long)]
+        fullscreen: bool,
     },
     /// Load a scene and all its data without a window; list every problem.
     Check {
@@ -368,8 +380,17 @@ struct PlanArg {
     #[arg(long, value_name = "ID")]
     project: Option<String>,
     /// The project's scenario to draw: 0 = today, 1… = its proposals in order.
-    #[arg(long, default_value_t = 0, requires = "project")]
+    #[arg(long, default_value_t = 1, requires = "project")]
     scenario: usize,
+    /// What it is compared with (B toggles to it; left of a swipe or side by side).
+    #[arg(long, default_value_t = 0, requires = "project")]
+    compare: usize,
+    /// single (B toggles before/after), swipe (a draggable line) or side-by-side.
+    #[arg(long, default_value = "single", value_parser = citytwin::view::plan::PlanMode::parse, requires = "project")]
+    mode: citytwin::view::plan::PlanMode,
+    /// Where the swipe line starts, as a share of the window's width.
+    #[arg(long, default_value_t = 0.5, value_parser = within(0.05f32, 0.95), requires = "project")]
+    swipe: f32,
 }
 
 impl PlanArg {
@@ -384,9 +405,9 @@ impl PlanArg {
             .iter()
             .find(|p| &p.id == id)
             .with_context(|| format!("{}: no project '{id}'", scene.path.display()))?;
-        if self.scenario > spec.scenarios.len() {
+        if self.scenario.max(self.compare) > spec.scenarios.len() {
             bail!(
-                "project '{id}' has {} scenarios; --scenario is 0 (today) to {}",
+                "project '{id}' has {} scenarios; --scenario and --compare are 0 (today) to {}",
                 spec.scenarios.len(),
                 spec.scenarios.len()
             );
@@ -410,6 +431,11 @@ impl PlanArg {
         Ok(Some(citytwin::view::plan::PlanRequest {
             project: id.clone(),
             scenario: self.scenario,
+            compare: self.compare,
+            mode: self.mode,
+            swipe: self.swipe,
+            showing_before: false,
+            sun: Default::default(),
         }))
     }
 }
@@ -609,7 +635,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         journal: None,
         plan: PlanArg {
             project: None,
-            scenario: 0,
+            scenario: 1,
+            compare: 0,
+            mode: citytwin::view::plan::PlanMode::Single,
+            swipe: 0.5,
         },
     });
     match command {
@@ -685,8 +714,53 @@ fn run(cli: Cli) -> Result<ExitCode> {
             at,
             author,
             scenario,
+            print,
+            shots,
+            size,
+            fullscreen,
         } => {
-            let scene = scene.load()?;
+            let mut scene = scene.load()?;
+            if !print && report.is_none() && csv.is_none() && note.is_none() {
+                // The planner's window: the first proposal against today.
+                let id = match project {
+                    Some(id) => id,
+                    None => scene
+                        .file
+                        .projects
+                        .first()
+                        .map(|p| p.id.clone())
+                        .with_context(|| {
+                            format!("{}: the scene has no projects", scene.path.display())
+                        })?,
+                };
+                let arg = PlanArg {
+                    project: Some(id),
+                    scenario: 1,
+                    compare: 0,
+                    mode: citytwin::view::plan::PlanMode::Single,
+                    swipe: 0.5,
+                };
+                let mut plan = arg.apply(&mut scene)?;
+                if let Some(p) = &mut plan {
+                    p.sun.day = day;
+                    p.sun.year = year;
+                }
+                let options = options(scene, &[])?;
+                let options = citytwin::TwinOptions {
+                    feeds: Vec::new(),
+                    ..options
+                };
+                let window = WindowOptions {
+                    size,
+                    fullscreen,
+                    view: None,
+                    shot: None,
+                    click: None,
+                    select: None,
+                    plan,
+                };
+                return Ok(run_window(&options, &window));
+            }
             let author = author
                 .or_else(|| std::env::var("USER").ok())
                 .unwrap_or_default();
@@ -702,7 +776,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 note: note
                     .zip(at)
                     .map(|(text, at)| citytwin::plan::cli::note_now(at, &text, &author, scenario)),
-                shots: Vec::new(),
+                shots,
             };
             let text = citytwin::plan::cli::run(&scene, &options)
                 .map_err(|e| anyhow::anyhow!("plan: {e}"))?;

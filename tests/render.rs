@@ -361,3 +361,85 @@ fn a_renovation_proposal_is_drawn_on_its_site_with_its_sunlight() {
         elevators * 100.0
     );
 }
+
+#[test]
+fn the_swipe_view_shows_today_left_of_the_line_and_the_proposal_right_of_it() {
+    // 北三街: today against proposal B (two slabs of the west column give way to a
+    // day-care centre), the line at 40 % of the width, left of that column.
+    let (img, _) = shot(
+        "plan-swipe",
+        &[
+            "--project",
+            "RP-2026-001",
+            "--scenario",
+            "2",
+            "--compare",
+            "0",
+            "--mode",
+            "swipe",
+            "--swipe",
+            "0.4",
+        ],
+    );
+    // The swipe line: a white column the height of the view at 40 % of the width.
+    let line_x = (W as f32 * 0.4) as u32;
+    let white = |[r, g, b]: [u8; 3]| r > 230 && g > 230 && b > 230;
+    let line = (line_x - 3..line_x + 3)
+        .map(|x| share(&img, x, 20, x + 1, H - 20, white))
+        .fold(0.0, f64::max);
+    assert!(line > 0.8, "no swipe line ({:.0}%)", line * 100.0);
+    // The planner's panel on the left: light text on the dark panel.
+    let text = share(&img, 0, 0, 300, H, |[r, g, b]| {
+        r > 150 && g > 150 && b > 150
+    });
+    assert!(text > 0.01, "no panel text ({:.1}%)", text * 100.0);
+    // Right of the line, the proposal: the day-care centre's brown walls (darker and
+    // far less blue than the sunlit ground's oranges), where two slabs stood today.
+    let brown = |[r, g, b]: [u8; 3]| {
+        r > 100 && b < 65 && r as i32 - g as i32 > 30 && g as i32 - b as i32 > 20
+    };
+    let right = share(&img, line_x + 4, 250, W, 470, brown);
+    assert!(right > 0.0005, "no day-care centre ({:.3}%)", right * 100.0);
+    // Nowhere else in the view is that brown: today has no such building.
+    let left = share(&img, 330, 0, line_x - 4, H, brown);
+    assert!(
+        left < 0.0002,
+        "brown left of the line ({:.3}%)",
+        left * 100.0
+    );
+}
+
+#[test]
+fn the_review_report_carries_shots_of_today_and_the_proposal() {
+    // 陇海路 (二期): one proposal, so two views; `plan` takes them under Xvfb itself.
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("plan-report-road");
+    let _ = std::fs::remove_dir_all(&dir);
+    let result = Command::new(env!("CARGO_BIN_EXE_citytwin"))
+        .args(["plan", "--project", "RP-2026-002", "--shots", "--report"])
+        .arg(&dir)
+        .arg("--scene")
+        .arg(district_scene())
+        .env_remove("DISPLAY")
+        .env("WGPU_BACKEND", "vulkan")
+        .output()
+        .expect("citytwin runs");
+    let printed = String::from_utf8_lossy(&result.stdout);
+    assert!(
+        result.status.success() && !printed.contains("shots:"),
+        "{printed}\n{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    for k in 0..2 {
+        assert!(html.contains(&format!("src=\"view-{k}.png\"")), "{html}");
+        let img = image::open(dir.join(format!("view-{k}.png")))
+            .unwrap()
+            .to_rgb8();
+        assert_eq!((img.width(), img.height()), (1600, 900));
+        let colours: std::collections::HashSet<[u8; 3]> = img.pixels().map(|p| p.0).collect();
+        assert!(colours.len() > 500, "view {k}: {} colours", colours.len());
+    }
+}

@@ -25,7 +25,7 @@ pub const FEED: &str = "feed.ndjson";
 pub const SCENE: &str = "scene.ron";
 /// Bumped whenever the generator's output changes, so a built-in city written by an
 /// older build is regenerated.
-pub const GENERATOR_VERSION: u32 = 7;
+pub const GENERATOR_VERSION: u32 = 8;
 
 fn stamp(scale: Scale, seed: u64) -> String {
     format!(
@@ -125,7 +125,7 @@ impl Writer<'_> {
 }
 
 /// Rings of a polygon, each through `point`, as GeoJSON coordinates.
-pub(super) fn rings(
+fn rings(
     poly: &Polygon<f64>,
     point: &mut dyn FnMut(f64, f64) -> Result<[f64; 2]>,
 ) -> Result<String> {

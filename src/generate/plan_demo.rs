@@ -5,7 +5,7 @@
 
 use super::city::CITY_NOTE;
 use super::city::{self, CityPlan};
-use super::city_files::{feature, footer, header, rings};
+use super::city_files::{feature, footer, header};
 use super::glb;
 use crate::city::mesh::{self, MeshData};
 use crate::geo::{LocalFrame, LocalPoint, LonLat};
@@ -64,13 +64,32 @@ impl Out<'_> {
         Ok(self.frame.to_lonlat(LocalPoint::new(x, y))?)
     }
 
+    /// Coordinates to 8 decimals (about a millimetre): a planner's 4 m tree strip
+    /// keeps its width, which the city's 6 decimals (10 cm) would not.
+    fn coords(&self, points: &[geo::Coord<f64>]) -> Result<String> {
+        let mut out = String::from("[");
+        for (i, p) in points.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let [lon, lat] = self.ll(p.x, p.y)?;
+            let _ = write!(out, "[{lon:.8},{lat:.8}]");
+        }
+        out.push(']');
+        Ok(out)
+    }
+
     fn polygon(
         &self,
         c: &mut Collection,
         props: serde_json::Value,
         p: &Polygon<f64>,
     ) -> Result<()> {
-        let coords = rings(p, &mut |x, y| self.ll(x, y))?;
+        let mut rings = vec![self.coords(&p.exterior().0)?];
+        for hole in p.interiors() {
+            rings.push(self.coords(&hole.0)?);
+        }
+        let coords = format!("[{}]", rings.join(","));
         feature(&mut c.text, props, "Polygon", &coords);
         Ok(())
     }
@@ -81,22 +100,16 @@ impl Out<'_> {
         props: serde_json::Value,
         l: &LineString<f64>,
     ) -> Result<()> {
-        let mut coords = String::from("[");
-        for (i, p) in l.0.iter().enumerate() {
-            if i > 0 {
-                coords.push(',');
-            }
-            let [lon, lat] = self.ll(p.x, p.y)?;
-            let _ = write!(coords, "[{lon:.7},{lat:.7}]");
-        }
-        coords.push(']');
+        let coords = self.coords(&l.0)?;
         feature(&mut c.text, props, "LineString", &coords);
         Ok(())
     }
 
     fn point(&self, c: &mut Collection, props: serde_json::Value, x: f64, y: f64) -> Result<()> {
-        let [lon, lat] = self.ll(x, y)?;
-        feature(&mut c.text, props, "Point", &format!("[{lon:.7},{lat:.7}]"));
+        let coords = self.coords(&[geo::Coord { x, y }])?;
+        // One position, not a list of them.
+        let one = &coords[1..coords.len() - 1];
+        feature(&mut c.text, props, "Point", one);
         Ok(())
     }
 

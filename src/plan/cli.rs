@@ -22,8 +22,9 @@ pub struct PlanOptions {
     pub csv: Option<PathBuf>,
     /// A note to pin before anything else.
     pub note: Option<Note>,
-    /// Shots of views to put in the report (caption, PNG already in the report folder).
-    pub shots: Vec<(String, PathBuf)>,
+    /// Put shots of the 3D view of today and of every proposal in the report, taken
+    /// by this program's `shot` (under `xvfb-run` when there is no display).
+    pub shots: bool,
 }
 
 /// The scene's layers read (no meshes): what a project's existing state comes from.
@@ -118,7 +119,12 @@ pub fn run(scene: &Scene, options: &PlanOptions) -> Result<String, String> {
     }
     if let Some(dir) = &options.report {
         let notes = notes::load(&project.notes_path)?;
-        let written = super::report::write(dir, &project, &review, &notes, &options.shots)?;
+        let shots = if options.shots {
+            take_shots(scene, &project, dir, &mut out)
+        } else {
+            Vec::new()
+        };
+        let written = super::report::write(dir, &project, &review, &notes, &shots)?;
         let _ = writeln!(
             out,
             "report written to {} ({} maps, metrics.csv)",
@@ -127,6 +133,58 @@ pub fn run(scene: &Scene, options: &PlanOptions) -> Result<String, String> {
         );
     }
     Ok(out)
+}
+
+/// Shots of the planner's view of today and of each proposal into `dir`: `citytwin
+/// shot` run once a scenario, each in a window of its own (a virtual one under
+/// `xvfb-run` when no display is set). A shot that fails is said and left out.
+fn take_shots(
+    scene: &Scene,
+    project: &LoadedProject,
+    dir: &std::path::Path,
+    out: &mut String,
+) -> Vec<(String, PathBuf)> {
+    let Ok(exe) = std::env::current_exe() else {
+        out.push_str("shots: cannot find this program's path; report without shots\n");
+        return Vec::new();
+    };
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        let _ = writeln!(out, "shots: {}: {e}", dir.display());
+        return Vec::new();
+    }
+    let names = std::iter::once(&project.existing)
+        .chain(&project.scenarios)
+        .map(|s| s.name.clone());
+    let mut shots = Vec::new();
+    for (k, name) in names.enumerate() {
+        let png = dir.join(format!("view-{k}.png"));
+        let mut cmd = if std::env::var_os("DISPLAY").is_some() {
+            std::process::Command::new(&exe)
+        } else {
+            let mut c = std::process::Command::new("xvfb-run");
+            c.args(["-a", "-s", "-screen 0 1920x1080x24"]).arg(&exe);
+            c
+        };
+        cmd.args(["shot", "--size", "1600x900", "--scene"])
+            .arg(&scene.path)
+            .args(["--project", &project.spec.id, "--scenario", &k.to_string()])
+            .arg("--out")
+            .arg(&png);
+        match cmd.output() {
+            Ok(o) if o.status.success() && png.is_file() => shots.push((name, png)),
+            Ok(o) => {
+                let _ = writeln!(
+                    out,
+                    "shots: the view of {name} failed ({}); left out",
+                    o.status
+                );
+            }
+            Err(e) => {
+                let _ = writeln!(out, "shots: cannot run a shot ({e}); left out");
+            }
+        }
+    }
+    shots
 }
 
 /// The review as text: metrics, checklist and sunlight, a column a scenario.

@@ -3,6 +3,7 @@
 //! ask for changes through messages.
 
 mod panels;
+pub mod plan_panel;
 
 use crate::scene::Language;
 use bevy::prelude::*;
@@ -50,7 +51,16 @@ impl Tr {
 }
 
 pub(super) fn plugin(app: &mut App) {
-    app.add_systems(EguiPrimaryContextPass, (setup_style, panels::draw).chain());
+    use crate::view::plan::PlanRequest;
+    app.add_systems(
+        EguiPrimaryContextPass,
+        (
+            setup_style,
+            panels::draw.run_if(not(resource_exists::<PlanRequest>)),
+            plan_panel::draw.run_if(resource_exists::<PlanRequest>),
+        )
+            .chain(),
+    );
 }
 
 /// Rasterises digits and signs at every size the panels use, so live numbers never

@@ -5,6 +5,7 @@ pub mod camera;
 pub mod clusters;
 pub mod framebench;
 pub mod markers;
+pub mod measure;
 pub mod plan;
 pub mod shot;
 
@@ -100,6 +101,7 @@ pub(super) fn plugin(app: &mut App) {
     framebench::plugin(app);
     shot::plugin(app);
     plan::plugin(app);
+    measure::plugin(app);
 }
 
 fn setup(

@@ -9,16 +9,69 @@ use crate::city::mesh::{self, MeshData};
 use crate::geo::LocalPoint;
 use crate::plan::project::{LoadedProject, ModelRole, Standing, Work};
 use crate::plan::review::{Review, ScenarioReview, SunSettings, required};
+use bevy::camera::visibility::RenderLayers;
+use bevy::camera::{SubCameraView, Viewport};
 use bevy::prelude::*;
 use crossbeam_channel::{Receiver, bounded};
 
-/// Which project and scenario to draw.
+/// Which project and scenarios to draw, and how.
 #[derive(Resource, Debug, Clone)]
 pub struct PlanRequest {
     pub project: String,
     /// 0: today; 1…: the project's scenarios in order.
     pub scenario: usize,
+    /// What it is compared with (the left side of a swipe or of side-by-side views).
+    pub compare: usize,
+    pub mode: PlanMode,
+    /// Where the swipe line stands, as a share of the window's width.
+    pub swipe: f32,
+    /// Single view: show `compare` instead of `scenario` (before/after toggle).
+    pub showing_before: bool,
+    /// The standard day and how sunlight is sampled.
+    pub sun: SunSettings,
 }
+
+/// How the scenarios are shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PlanMode {
+    /// One view; before/after toggled.
+    #[default]
+    Single,
+    /// One view split by a draggable line: `compare` left of it, `scenario` right.
+    Swipe,
+    /// Two views side by side with the same viewpoint: `compare` | `scenario`.
+    SideBySide,
+}
+
+impl PlanMode {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "single" => Ok(PlanMode::Single),
+            "swipe" => Ok(PlanMode::Swipe),
+            "side-by-side" => Ok(PlanMode::SideBySide),
+            _ => Err(format!(
+                "'{s}' is not a plan mode (single, swipe, side-by-side)"
+            )),
+        }
+    }
+}
+
+/// The loaded project and its review, for the planner's panel.
+#[derive(Resource, Debug, Clone)]
+pub struct PlanData {
+    pub project: LoadedProject,
+    pub review: Review,
+    pub notes: Vec<crate::plan::notes::Note>,
+}
+
+/// Physical pixels the planner's panel takes on the left: the views are centred on
+/// what is right of it.
+#[derive(Resource, Debug, Default, Clone, Copy)]
+pub struct PlanPanelWidth(pub u32);
+
+/// The second view: the proposal, right of the swipe line or on the right.
+#[derive(Component)]
+pub struct PlanRightCamera;
 
 /// Whether the scenario is drawn yet (a shot waits for it).
 #[derive(Resource, Debug, Default, Clone)]
@@ -35,10 +88,172 @@ pub(super) fn plugin(app: &mut App) {
         Startup,
         start_loading.run_if(resource_exists::<PlanRequest>),
     )
+    .init_resource::<PlanPanelWidth>()
     .add_systems(
         Update,
-        draw_when_loaded.run_if(resource_exists::<PlanLoader>),
+        (
+            draw_when_loaded.run_if(resource_exists::<PlanLoader>),
+            (toggle_before_after, arrange_views)
+                .chain()
+                .run_if(resource_exists::<PlanRequest>),
+        ),
     );
+}
+
+/// Spawned once the scenarios are drawn, well after the wall's camera took the egui
+/// context (bevy_egui gives it to the first camera it sees).
+fn spawn_right_camera(commands: &mut Commands) {
+    commands.spawn((
+        PlanRightCamera,
+        Camera3d::default(),
+        Camera {
+            order: 1,
+            is_active: false,
+            ..default()
+        },
+        Msaa::Off,
+        RenderLayers::layer(0),
+    ));
+}
+
+/// `B` shows today (or the compared scenario) in place of the proposal in a single view.
+fn toggle_before_after(
+    keys: Res<ButtonInput<KeyCode>>,
+    egui: Option<Res<bevy_egui::input::EguiWantsInput>>,
+    mut request: ResMut<PlanRequest>,
+) {
+    if egui.is_some_and(|e| e.wants_any_keyboard_input()) {
+        return;
+    }
+    if keys.just_pressed(KeyCode::KeyB) {
+        request.showing_before = !request.showing_before;
+    }
+}
+
+/// The layer a scenario's meshes are on (0 is the city's).
+fn layer_of(scenario: usize) -> usize {
+    scenario + 1
+}
+
+type LeftView<'a> = (
+    Entity,
+    &'a mut Camera,
+    &'a Transform,
+    &'a Projection,
+    Option<&'a mut RenderLayers>,
+);
+type RightView<'a> = (
+    &'a mut Camera,
+    &'a mut Transform,
+    &'a mut Projection,
+    &'a mut RenderLayers,
+);
+
+fn same_viewport(a: &Option<Viewport>, b: &Option<Viewport>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => {
+            a.physical_position == b.physical_position && a.physical_size == b.physical_size
+        }
+        _ => false,
+    }
+}
+
+/// Places the two views for the mode; the second follows the first's viewpoint.
+fn arrange_views(
+    mut commands: Commands,
+    request: Res<PlanRequest>,
+    panel: Option<Res<PlanPanelWidth>>,
+    window: Option<Single<&Window, With<bevy::window::PrimaryWindow>>>,
+    mut left: Query<LeftView, (With<super::camera::WallCamera>, Without<PlanRightCamera>)>,
+    mut right: Query<RightView, With<PlanRightCamera>>,
+) {
+    let (Some(window), Ok(l), Ok(r)) = (window, left.single_mut(), right.single_mut()) else {
+        return;
+    };
+    let (lentity, mut lcam, ltf, lproj, llayers) = l;
+    let (mut rcam, mut rtf, mut rproj, mut rlayers) = r;
+    let (w, h) = (window.physical_width(), window.physical_height());
+    if w < 4 || h < 4 {
+        return;
+    }
+    let shown = match request.mode {
+        PlanMode::Single if request.showing_before => request.compare,
+        PlanMode::Single => request.scenario,
+        _ => request.compare,
+    };
+    let want_left = RenderLayers::from_layers(&[0, layer_of(shown)]);
+    match llayers {
+        Some(mut layers) => {
+            if *layers != want_left {
+                *layers = want_left;
+            }
+        }
+        None => {
+            commands.entity(lentity).insert(want_left);
+        }
+    }
+    let want_right = RenderLayers::from_layers(&[0, layer_of(request.scenario)]);
+    if *rlayers != want_right {
+        *rlayers = want_right;
+    }
+    if *rtf != *ltf {
+        *rtf = *ltf;
+    }
+    if let (Projection::Perspective(l), Projection::Perspective(r)) = (lproj, rproj.as_mut())
+        && (r.fov != l.fov || r.near != l.near || r.far != l.far)
+    {
+        r.fov = l.fov;
+        r.near = l.near;
+        r.far = l.far;
+    }
+    let viewport = |x0: u32, x1: u32| Viewport {
+        physical_position: UVec2::new(x0, 0),
+        physical_size: UVec2::new(x1.saturating_sub(x0).max(1), h),
+        ..default()
+    };
+    // The views fill what the panel leaves: a virtual frame from its edge to the
+    // window's right, of which each camera draws its part.
+    let p = panel.map_or(0, |p| p.0).min(w / 2);
+    let sub = |full: u32, from: i64, size: u32| SubCameraView {
+        full_size: UVec2::new(full.max(1), h),
+        offset: Vec2::new(from as f32, 0.0),
+        size: UVec2::new(size.max(1), h),
+    };
+    let split = ((request.swipe.clamp(0.05, 0.95) * w as f32) as u32).clamp(p + 1, w - 1);
+    let mid = p + (w - p) / 2;
+    let (lv, lsub, rv, rsub, active) = match request.mode {
+        PlanMode::Single => (None, Some(sub(w - p, -(p as i64), w)), None, None, false),
+        PlanMode::SideBySide => (
+            Some(viewport(0, mid)),
+            Some(sub(mid - p, -(p as i64), mid)),
+            Some(viewport(mid, w)),
+            None,
+            true,
+        ),
+        PlanMode::Swipe => (
+            Some(viewport(0, split)),
+            Some(sub(w - p, -(p as i64), split)),
+            Some(viewport(split, w)),
+            Some(sub(w - p, i64::from(split - p), w - split)),
+            true,
+        ),
+    };
+    if !same_viewport(&lcam.viewport, &lv) {
+        lcam.viewport = lv;
+    }
+    if lcam.sub_camera_view != lsub {
+        lcam.sub_camera_view = lsub;
+    }
+    if !same_viewport(&rcam.viewport, &rv) {
+        rcam.viewport = rv;
+    }
+    if rcam.sub_camera_view != rsub {
+        rcam.sub_camera_view = rsub;
+    }
+    if rcam.is_active != active {
+        rcam.is_active = active;
+    }
 }
 
 fn start_loading(mut commands: Commands, scene: Res<CurrentScene>, request: Res<PlanRequest>) {
@@ -46,13 +261,13 @@ fn start_loading(mut commands: Commands, scene: Res<CurrentScene>, request: Res<
     let (tx, rx) = bounded(1);
     let scene = scene.0.clone();
     let id = request.project.clone();
+    let sun = request.sun;
     let spawned = std::thread::Builder::new()
         .name("plan-loader".into())
         .spawn(move || {
             let result =
                 crate::plan::cli::load_project(&scene, Some(&id)).and_then(|(project, frame)| {
-                    let review =
-                        crate::plan::review::review(&project, &frame, SunSettings::default())?;
+                    let review = crate::plan::review::review(&project, &frame, sun)?;
                     Ok((project, review))
                 });
             let _ = tx.send(result);
@@ -92,31 +307,17 @@ fn draw_when_loaded(
             return;
         }
     };
-    let pair = match request.scenario {
-        0 => Some((&project.existing, &review.existing)),
-        k => project
-            .scenarios
-            .get(k - 1)
-            .zip(review.scenarios.get(k - 1)),
-    };
-    let Some((standing, sun)) = pair else {
+    let count = project.scenarios.len();
+    if request.scenario > count || request.compare > count {
         let e = format!(
-            "project '{}' has {} scenarios; there is no scenario {}",
+            "project '{}' has {count} scenarios; there is no scenario {}",
             project.spec.id,
-            project.scenarios.len(),
-            request.scenario
+            request.scenario.max(request.compare)
         );
         error!("plan: {e}");
         status.failed = Some(e);
         return;
-    };
-    info!(
-        "plan: drawing {} · {} ({} buildings, {} windows)",
-        project.spec.name,
-        standing.name,
-        standing.buildings.len(),
-        sun.sun.windows.len()
-    );
+    }
     let lit = materials.add(StandardMaterial {
         base_color: Color::WHITE,
         perceptual_roughness: 0.9,
@@ -127,16 +328,39 @@ fn draw_when_loaded(
         unlit: true,
         ..default()
     });
-    let (solid, flat) = meshes_of(standing, sun, review.settings);
-    for (data, material) in [(solid, lit), (flat, unlit)] {
-        if !data.is_empty() {
-            commands.spawn((
-                Mesh3d(meshes.add(data.into_mesh())),
-                MeshMaterial3d(material),
-                Transform::default(),
-            ));
+    let all = std::iter::once((&project.existing, &review.existing))
+        .chain(project.scenarios.iter().zip(&review.scenarios));
+    for (k, (standing, sun)) in all.enumerate() {
+        info!(
+            "plan: drawing {} · {} ({} buildings, {} windows) on layer {}",
+            project.spec.name,
+            standing.name,
+            standing.buildings.len(),
+            sun.sun.windows.len(),
+            layer_of(k)
+        );
+        let (solid, flat) = meshes_of(standing, sun, review.settings);
+        for (data, material) in [(solid, lit.clone()), (flat, unlit.clone())] {
+            if !data.is_empty() {
+                commands.spawn((
+                    Mesh3d(meshes.add(data.into_mesh())),
+                    MeshMaterial3d(material),
+                    Transform::default(),
+                    RenderLayers::layer(layer_of(k)),
+                ));
+            }
         }
     }
+    let notes = crate::plan::notes::load(&project.notes_path).unwrap_or_else(|e| {
+        warn!("plan: {e}");
+        Vec::new()
+    });
+    spawn_right_camera(&mut commands);
+    commands.insert_resource(PlanData {
+        project,
+        review,
+        notes,
+    });
     status.drawn = true;
 }
 

@@ -402,3 +402,15 @@ fn the_built_in_city_carries_the_beisanjie_proposals_and_the_road() {
     assert!(road.problems.is_empty(), "{:?}", road.problems);
     assert!(!road.scenarios[0].works.is_empty());
 }
+
+#[test]
+fn a_measured_path_is_its_geodesic_length_with_the_climb() {
+    let frame = LocalFrame::new(ORIGIN).unwrap();
+    // 300 m east, then 400 m north and 30 m up: 300 + √(400² + 30²) = 701.12 m, within
+    // the local frame's scale error (under 2 ppm near its origin).
+    let points = [[0.0, 0.0, 0.0], [300.0, 0.0, 0.0], [300.0, 400.0, 30.0]];
+    let m = citytwin::view::measure::geodesic_length(&points, &frame).unwrap();
+    assert!((m - 701.1234).abs() < 0.01, "{m}");
+    let east = citytwin::view::measure::geodesic_length(&points[..2], &frame).unwrap();
+    assert!((east - 300.0).abs() < 0.001, "{east}");
+}
