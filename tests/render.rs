@@ -331,58 +331,28 @@ fn the_erqi_view_shows_the_old_centre_around_the_tower() {
 }
 
 #[test]
-fn a_renovation_proposal_is_drawn_on_its_site_with_its_sunlight() {
-    // 北三街, proposal A: an elevator on each slab, the ground coloured by hours of sun,
-    // every window marked by the standard.
+fn the_swipe_view_shows_one_proposal_left_of_the_line_and_the_other_right_of_it() {
+    // 北三街: proposal B (two slabs of the west column give way to a day-care centre)
+    // left of the line at 60 % of the width, proposal A (an elevator on every slab)
+    // right of it; the ground coloured by hours of sun, the windows marked.
     let (img, log) = shot(
-        "plan-beisanjie-a",
-        &["--project", "RP-2026-001", "--scenario", "1"],
-    );
-    assert!(log.contains("plan: drawing"), "{log}");
-    let (x0, y0, x1, y1) = (W / 2 - 300, H / 2 - 200, W / 2 + 300, H / 2 + 200);
-    // The sunny ground between the rows: pale yellow (after tone mapping), far warmer
-    // and brighter than the wall's night ground.
-    let sunny = share(&img, x0, y0, x1, y1, |[r, g, b]| {
-        r > 160 && g > 120 && r as i32 - b as i32 > 25
-    });
-    assert!(sunny > 0.2, "no sunlit ground ({:.1}%)", sunny * 100.0);
-    // Windows that meet the standard: bright green marks on the façades.
-    let windows = share(&img, x0, y0, x1, y1, |[r, g, b]| {
-        g > 140 && g as i32 - r as i32 > 60 && g as i32 - b as i32 > 30
-    });
-    assert!(windows > 0.005, "no window marks ({:.2}%)", windows * 100.0);
-    // The elevator shafts: violet, on the slabs' north sides (seen over the roofs).
-    let elevators = share(&img, 250, 0, W, H, |[r, g, b]| {
-        r > 60 && b as i32 - r as i32 > 60 && b as i32 - g as i32 > 80
-    });
-    assert!(
-        elevators > 0.0002,
-        "no elevator shafts ({:.3}%)",
-        elevators * 100.0
-    );
-}
-
-#[test]
-fn the_swipe_view_shows_today_left_of_the_line_and_the_proposal_right_of_it() {
-    // 北三街: today against proposal B (two slabs of the west column give way to a
-    // day-care centre), the line at 40 % of the width, left of that column.
-    let (img, _) = shot(
         "plan-swipe",
         &[
             "--project",
             "RP-2026-001",
             "--scenario",
-            "2",
+            "1",
             "--compare",
-            "0",
+            "2",
             "--mode",
             "swipe",
             "--swipe",
-            "0.4",
+            "0.6",
         ],
     );
-    // The swipe line: a white column the height of the view at 40 % of the width.
-    let line_x = (W as f32 * 0.4) as u32;
+    assert!(log.contains("plan: drawing"), "{log}");
+    let line_x = (W as f32 * 0.6) as u32;
+    // The swipe line: a white column the height of the view.
     let white = |[r, g, b]: [u8; 3]| r > 230 && g > 230 && b > 230;
     let line = (line_x - 3..line_x + 3)
         .map(|x| share(&img, x, 20, x + 1, H - 20, white))
@@ -393,20 +363,39 @@ fn the_swipe_view_shows_today_left_of_the_line_and_the_proposal_right_of_it() {
         r > 150 && g > 150 && b > 150
     });
     assert!(text > 0.01, "no panel text ({:.1}%)", text * 100.0);
-    // Right of the line, the proposal: the day-care centre's brown walls (darker and
-    // far less blue than the sunlit ground's oranges), where two slabs stood today.
+    // The day-care centre's brown walls (darker and far less blue than the sunlit
+    // ground's oranges): left of the line only, where B is shown.
     let brown = |[r, g, b]: [u8; 3]| {
         r > 100 && b < 65 && r as i32 - g as i32 > 30 && g as i32 - b as i32 > 20
     };
-    let right = share(&img, line_x + 4, 250, W, 470, brown);
-    assert!(right > 0.0005, "no day-care centre ({:.3}%)", right * 100.0);
-    // Nowhere else in the view is that brown: today has no such building.
-    let left = share(&img, 330, 0, line_x - 4, H, brown);
+    let left_brown = share(&img, 330, 250, line_x - 4, 470, brown);
     assert!(
-        left < 0.0002,
-        "brown left of the line ({:.3}%)",
-        left * 100.0
+        left_brown > 0.0005,
+        "no day-care centre ({:.3}%)",
+        left_brown * 100.0
     );
+    // The elevator shafts, violet on the slabs' north sides: right of the line only,
+    // where A is shown.
+    let violet =
+        |[r, g, b]: [u8; 3]| r > 60 && b as i32 - r as i32 > 60 && b as i32 - g as i32 > 80;
+    let right_violet = share(&img, line_x + 4, 0, W, H, violet);
+    let left_violet = share(&img, 330, 0, line_x - 4, H, violet);
+    assert!(
+        right_violet > 0.0002 && left_violet < right_violet / 10.0,
+        "elevators: {:.3}% right of the line, {:.3}% left",
+        right_violet * 100.0,
+        left_violet * 100.0
+    );
+    // The sunny ground between the rows: pale yellow after tone mapping.
+    let sunny = share(&img, 330, 150, W, 650, |[r, g, b]| {
+        r > 160 && g > 120 && r as i32 - b as i32 > 25
+    });
+    assert!(sunny > 0.2, "no sunlit ground ({:.1}%)", sunny * 100.0);
+    // Windows that meet the standard: bright green marks on the façades.
+    let windows = share(&img, 330, 150, W, 650, |[r, g, b]| {
+        g > 140 && g as i32 - r as i32 > 60 && g as i32 - b as i32 > 30
+    });
+    assert!(windows > 0.005, "no window marks ({:.2}%)", windows * 100.0);
 }
 
 #[test]
