@@ -195,8 +195,62 @@ pub fn check(scene: &Scene) -> CheckReport {
     }
     r.errors += feed_errors.len();
     r.problems.extend(feed_errors);
+    if let Some(city) = &city
+        && !f.projects.is_empty()
+    {
+        r.lines.push("projects".into());
+        match crate::geo::LocalFrame::new(f.origin) {
+            Ok(frame) => {
+                for spec in &f.projects {
+                    check_project(scene, spec, &city.data, &frame, &mut r);
+                }
+            }
+            Err(e) => {
+                r.errors += 1;
+                r.problems.push(format!("{}: {e}", scene.path.display()));
+            }
+        }
+    }
     r.elapsed = started.elapsed();
     r
+}
+
+/// A renovation project's files read as `citytwin plan` reads them.
+fn check_project(
+    scene: &Scene,
+    spec: &crate::plan::project::Project,
+    data: &crate::city::import::CityData,
+    frame: &crate::geo::LocalFrame,
+    r: &mut CheckReport,
+) {
+    match crate::plan::project::load(scene, spec, data, frame) {
+        Ok(p) => {
+            let models: usize = p.scenarios.iter().map(|s| s.models.len()).sum();
+            r.lines.push(format!(
+                "  {}  {}  {} scenarios, {} buildings on the site today, {} elements",
+                spec.id,
+                spec.name,
+                p.scenarios.len(),
+                p.existing.buildings.len(),
+                models
+            ));
+            for problem in &p.problems {
+                match problem.severity {
+                    Severity::Error => r.errors += 1,
+                    Severity::Warning => r.warnings += 1,
+                }
+                r.problems.push(format!("project {}: {problem}", spec.id));
+            }
+        }
+        Err(e) => {
+            r.lines.push(format!(
+                "  {}  {}  UNREADABLE (see problems)",
+                spec.id, spec.name
+            ));
+            r.errors += 1;
+            r.problems.push(format!("project {}: {e}", spec.id));
+        }
+    }
 }
 
 /// The messages in a recording (lines that are neither blank nor `#` comments), read

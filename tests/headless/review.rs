@@ -414,3 +414,29 @@ fn a_measured_path_is_its_geodesic_length_with_the_climb() {
     let east = citytwin::view::measure::geodesic_length(&points[..2], &frame).unwrap();
     assert!((east - 300.0).abs() < 0.001, "{east}");
 }
+
+#[test]
+fn check_reads_the_projects_and_names_a_broken_file() {
+    let dir = temp_dir("review-check");
+    let scene_path = fixture(&dir);
+    let report = citytwin::check::check(&load_scene(&scene_path));
+    assert!(report.ok(), "{report}");
+    let text = report.to_string();
+    assert!(
+        text.contains(
+            "P1  fixture <community> & co  2 scenarios, 1 buildings on the site today, 1 elements"
+        ),
+        "{text}"
+    );
+    // A green file that is not GeoJSON: one error naming the file and the project.
+    std::fs::write(dir.join("green.geojson"), "{ not json").unwrap();
+    let report = citytwin::check::check(&load_scene(&scene_path));
+    assert_eq!(report.errors, 1, "{report}");
+    let problem = &report.problems[0];
+    assert!(
+        problem.starts_with("project P1: ")
+            && problem.contains("green.geojson")
+            && problem.contains("not valid JSON"),
+        "{problem}"
+    );
+}
