@@ -83,6 +83,23 @@ pub struct LoadedCity {
     pub elapsed: Duration,
 }
 
+/// Every layer of the scene read into the local frame, problems recorded; no meshes.
+pub fn read_layers(scene: &Scene, frame: &LocalFrame) -> CityData {
+    let extent = scene.extent_box(frame);
+    let mut data = CityData::default();
+    for layer in &scene.file.layers {
+        import::load_layer(
+            layer,
+            &scene.resolve(&layer.path),
+            frame,
+            extent,
+            scene.strict_geometry,
+            &mut data,
+        );
+    }
+    data
+}
+
 /// Loads every layer and model of a scene; never fails as a whole, problems are listed.
 /// Blocking: called on the loader thread by the app and directly by `citytwin check`.
 pub fn load_city(scene: &Scene) -> LoadedCity {
@@ -101,17 +118,7 @@ pub fn load_city(scene: &Scene) -> LoadedCity {
         }
     };
     if let Some(frame) = &frame {
-        let extent = scene.extent_box(frame);
-        for layer in &scene.file.layers {
-            import::load_layer(
-                layer,
-                &scene.resolve(&layer.path),
-                frame,
-                extent,
-                scene.strict_geometry,
-                &mut data,
-            );
-        }
+        data = read_layers(scene, frame);
     }
     let models = frame
         .as_ref()

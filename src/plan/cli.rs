@@ -4,7 +4,7 @@
 use super::notes::{self, Note};
 use super::project::{self, LoadedProject};
 use super::review::{self, Review, SunSettings};
-use crate::city::import::{self, CityData, Severity};
+use crate::city::import::{CityData, Severity};
 use crate::geo::{LocalFrame, LonLat};
 use crate::scene::Scene;
 use std::fmt::Write as _;
@@ -30,19 +30,7 @@ pub struct PlanOptions {
 /// The scene's layers read (no meshes): what a project's existing state comes from.
 pub fn city_data(scene: &Scene) -> Result<(CityData, LocalFrame), String> {
     let frame = LocalFrame::new(scene.file.origin).map_err(|e| e.to_string())?;
-    let extent = scene.extent_box(&frame);
-    let mut data = CityData::default();
-    for layer in &scene.file.layers {
-        import::load_layer(
-            layer,
-            &scene.resolve(&layer.path),
-            &frame,
-            extent,
-            scene.strict_geometry,
-            &mut data,
-        );
-    }
-    Ok((data, frame))
+    Ok((crate::city::read_layers(scene, &frame), frame))
 }
 
 /// Loads the chosen project of `scene`.
@@ -109,8 +97,8 @@ pub fn run(scene: &Scene, options: &PlanOptions) -> Result<String, String> {
     let review = review::review(&project, &frame, options.sun)?;
     out.push_str(&summary(&project, &review));
     if let Some(path) = &options.csv {
-        let rows: Vec<_> = std::iter::once(&review.existing)
-            .chain(&review.scenarios)
+        let rows: Vec<_> = review
+            .all()
             .map(|r| (r.name.clone(), r.metrics.clone()))
             .collect();
         std::fs::write(path, super::metrics::to_csv(&rows))
@@ -152,9 +140,7 @@ fn take_shots(
         let _ = writeln!(out, "shots: {}: {e}", dir.display());
         return Vec::new();
     }
-    let names = std::iter::once(&project.existing)
-        .chain(&project.scenarios)
-        .map(|s| s.name.clone());
+    let names = project.all().map(|s| s.name.clone());
     let mut shots = Vec::new();
     for (k, name) in names.enumerate() {
         let png = dir.join(format!("view-{k}.png"));
@@ -198,9 +184,7 @@ pub fn summary(project: &LoadedProject, review: &Review) -> String {
         spec.name,
         if spec.synthetic { " (SYNTHETIC)" } else { "" }
     );
-    let all: Vec<_> = std::iter::once(&review.existing)
-        .chain(&review.scenarios)
-        .collect();
+    let all: Vec<_> = review.all().collect();
     let day = review.settings.day;
     for r in &all {
         let m = &r.metrics;

@@ -151,6 +151,16 @@ pub enum Work {
 }
 
 impl Work {
+    /// How a work is drawn on the site plans and in the 3D view (sRGB).
+    pub fn rgb(self) -> [u8; 3] {
+        match self {
+            Work::Roads => [40, 40, 40],
+            Work::Cables => [230, 180, 0],
+            Work::Pipes => [30, 120, 220],
+            Work::Facades => [200, 60, 200],
+        }
+    }
+
     fn parse(s: &str) -> Option<Work> {
         match s.trim().to_ascii_lowercase().as_str() {
             "roads" | "road" | "白改黑" => Some(Work::Roads),
@@ -229,6 +239,18 @@ pub struct LoadedProject {
     pub context: Vec<SiteBuilding>,
     pub notes_path: PathBuf,
     pub problems: Vec<Problem>,
+}
+
+impl LoadedProject {
+    /// Today, then each scenario.
+    pub fn all(&self) -> impl Iterator<Item = &Standing> {
+        std::iter::once(&self.existing).chain(&self.scenarios)
+    }
+
+    /// Scenario `k`: 0 is today, 1… the project's scenarios in order.
+    pub fn get(&self, k: usize) -> Option<&Standing> {
+        self.all().nth(k)
+    }
 }
 
 /// Buildings within this distance of the site are kept as context for shadows.

@@ -127,12 +127,8 @@ fn stroke(ctx: &mut RenderContext, path: &BezPath, color: Color, width: f64) {
 }
 
 fn work_color(w: Work) -> Color {
-    match w {
-        Work::Roads => rgb(40, 40, 40),
-        Work::Cables => rgb(230, 180, 0),
-        Work::Pipes => rgb(30, 120, 220),
-        Work::Facades => rgb(200, 60, 200),
-    }
+    let [r, g, b] = w.rgb();
+    rgb(r, g, b)
 }
 
 /// The site plan of one scenario with its sunlight, as PNG bytes.
@@ -334,10 +330,7 @@ pub fn write(
         std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(path)
     };
-    let all: Vec<(&Standing, &ScenarioReview)> =
-        std::iter::once((&project.existing, &review.existing))
-            .chain(project.scenarios.iter().zip(&review.scenarios))
-            .collect();
+    let all: Vec<(&Standing, &ScenarioReview)> = project.all().zip(review.all()).collect();
     let mut images = Vec::new();
     for (i, (standing, r)) in all.iter().enumerate() {
         let png = sun_map(

@@ -7,7 +7,7 @@ use super::project::{
 };
 use super::sun::{self, Block, Obstacles, Sample, StandardDay, SunStep};
 use crate::geo::{LocalFrame, LocalPoint};
-use geo::{BoundingRect, Centroid, Coord, Geodesic, Length, LineString};
+use geo::{BoundingRect, Centroid, Coord};
 use std::collections::BTreeMap;
 
 /// How sunlight is measured.
@@ -156,6 +156,18 @@ pub struct Review {
     pub scenarios: Vec<ScenarioReview>,
 }
 
+impl Review {
+    /// Today, then each scenario.
+    pub fn all(&self) -> impl Iterator<Item = &ScenarioReview> {
+        std::iter::once(&self.existing).chain(&self.scenarios)
+    }
+
+    /// Scenario `k`: 0 is today, 1… the project's scenarios in order.
+    pub fn get(&self, k: usize) -> Option<&ScenarioReview> {
+        self.all().nth(k)
+    }
+}
+
 /// Reviews every scenario of `project`.
 pub fn review(
     project: &LoadedProject,
@@ -176,22 +188,26 @@ pub fn review(
         }
         map
     };
+    let existing_metrics = metrics::compute(
+        &geometry(project, &project.existing),
+        frame,
+        super::project::WALK_M,
+    )?;
+    let today_spaces = existing_metrics.parking_spaces;
     let existing = ScenarioReview {
         name: project.existing.name.clone(),
-        metrics: metrics::compute(
-            &geometry(project, &project.existing),
-            frame,
-            super::project::WALK_M,
-        )?,
-        checklist: checklist(project, &project.existing, frame)?,
+        checklist: checklist(project, &project.existing, frame, 0)?,
+        metrics: existing_metrics,
         sun: existing_sun.clone(),
     };
     let mut scenarios = Vec::new();
     for s in &project.scenarios {
+        let metrics = metrics::compute(&geometry(project, s), frame, super::project::WALK_M)?;
+        let parking_added = metrics.parking_spaces.saturating_sub(today_spaces);
         scenarios.push(ScenarioReview {
             name: s.name.clone(),
-            metrics: metrics::compute(&geometry(project, s), frame, super::project::WALK_M)?,
-            checklist: checklist(project, s, frame)?,
+            checklist: checklist(project, s, frame, parking_added)?,
+            metrics,
             sun: sunlight(project, s, Some(&before), &path, &settings),
         });
     }
@@ -232,20 +248,6 @@ pub fn geometry(project: &LoadedProject, s: &Standing) -> ScenarioGeometry {
     }
 }
 
-fn geodesic_length(line: &LineString<f64>, frame: &LocalFrame) -> Result<f64, String> {
-    let lonlat: Vec<Coord<f64>> = line
-        .0
-        .iter()
-        .map(|c| {
-            frame
-                .to_lonlat(LocalPoint::new(c.x, c.y))
-                .map(|p| Coord { x: p.lon, y: p.lat })
-                .map_err(|e| e.to_string())
-        })
-        .collect::<Result<_, _>>()?;
-    Ok(Geodesic.length(&LineString::new(lonlat)))
-}
-
 /// Thousands separated, no decimals: "12,345".
 pub fn grouped(x: f64) -> String {
     let n = x.round() as i64;
@@ -260,11 +262,13 @@ pub fn grouped(x: f64) -> String {
     if n < 0 { format!("-{out}") } else { out }
 }
 
-/// The 一拆五改三增加 checklist of a scenario, each item measured from its data.
+/// The 一拆五改三增加 checklist of a scenario, each item measured from its data;
+/// `parking_added` is its metrics' parking spaces over today's.
 pub fn checklist(
     project: &LoadedProject,
     s: &Standing,
     frame: &LocalFrame,
+    parking_added: u32,
 ) -> Result<Vec<ChecklistItem>, String> {
     let item = |key, zh, en, measure: Option<String>| ChecklistItem {
         key,
@@ -279,7 +283,14 @@ pub fn checklist(
     }
     let mut length: BTreeMap<Work, f64> = BTreeMap::new();
     for (work, line) in &s.works {
-        *length.entry(*work).or_insert(0.0) += geodesic_length(line, frame)?;
+        for segment in line.lines() {
+            let (a, b) = (segment.start, segment.end);
+            *length.entry(*work).or_insert(0.0) += metrics::geodesic_distance(
+                LocalPoint::new(a.x, a.y),
+                LocalPoint::new(b.x, b.y),
+                frame,
+            )?;
+        }
     }
     let metres = |w: Work| {
         length
@@ -309,18 +320,6 @@ pub fn checklist(
                 .join(", ")
         })
     };
-    let spaces = |st: &Standing| -> Result<u32, String> {
-        let mut n = 0;
-        for (shape, count) in &st.parking {
-            n += match count {
-                Some(c) => *c,
-                None => (metrics::geodesic_area(shape, frame)? / metrics::M2_PER_SPACE + 1e-3)
-                    .floor() as u32,
-            };
-        }
-        Ok(n)
-    };
-    let parking_added = spaces(s)?.saturating_sub(spaces(&project.existing)?);
     let elevators = s
         .models
         .iter()

@@ -66,10 +66,7 @@ pub fn draw(
                     tr.t("合成演示方案", "SYNTHETIC demo proposals"),
                 );
             }
-            let names: Vec<String> = std::iter::once(&data.review.existing)
-                .chain(&data.review.scenarios)
-                .map(|r| r.name.clone())
-                .collect();
+            let names: Vec<String> = data.review.all().map(|r| r.name.clone()).collect();
             egui::Grid::new("plan-pick").num_columns(2).show(ui, |ui| {
                 ui.label(tr.short("方案", "Proposal"));
                 pick(ui, "scenario", &names, &mut request.scenario);
@@ -110,8 +107,8 @@ pub fn draw(
             }
             ui.separator();
             let (a, b) = (
-                review_of(data, request.compare),
-                review_of(data, request.scenario),
+                data.review.get(request.compare),
+                data.review.get(request.scenario),
             );
             let (Some(a), Some(b)) = (a, b) else {
                 return;
@@ -294,13 +291,6 @@ fn pick(ui: &mut egui::Ui, id: &str, names: &[String], chosen: &mut usize) {
                 ui.selectable_value(chosen, k, name);
             }
         });
-}
-
-fn review_of(data: &PlanData, k: usize) -> Option<&crate::plan::review::ScenarioReview> {
-    match k {
-        0 => Some(&data.review.existing),
-        k => data.review.scenarios.get(k - 1),
-    }
 }
 
 fn metrics(

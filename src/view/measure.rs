@@ -53,16 +53,14 @@ pub(super) fn plugin(app: &mut App) {
 
 /// Metres between points along the ellipsoid, with the height difference.
 pub fn geodesic_length(points: &[[f64; 3]], frame: &crate::geo::LocalFrame) -> Option<f64> {
-    use geo::{Distance, Geodesic, Point};
     let mut total = 0.0;
     for pair in points.windows(2) {
-        let a = frame
-            .to_lonlat(LocalPoint::new(pair[0][0], pair[0][1]))
-            .ok()?;
-        let b = frame
-            .to_lonlat(LocalPoint::new(pair[1][0], pair[1][1]))
-            .ok()?;
-        let flat = Geodesic.distance(Point::new(a.lon, a.lat), Point::new(b.lon, b.lat));
+        let flat = crate::plan::metrics::geodesic_distance(
+            LocalPoint::new(pair[0][0], pair[0][1]),
+            LocalPoint::new(pair[1][0], pair[1][1]),
+            frame,
+        )
+        .ok()?;
         total += flat.hypot(pair[1][2] - pair[0][2]);
     }
     Some(total)
@@ -89,12 +87,7 @@ fn measure_clicks(
         let Ok(ray) = camera.viewport_to_world(transform, *cursor) else {
             continue;
         };
-        let standing = match request.mode {
-            super::plan::PlanMode::Single if request.showing_before => request.compare,
-            super::plan::PlanMode::Single => request.scenario,
-            _ => request.compare,
-        };
-        let Some(hit) = first_hit(&data, standing, &index, &buildings, ray) else {
+        let Some(hit) = first_hit(&data, request.left(), &index, &buildings, ray) else {
             continue;
         };
         let local = LocalPoint::from_world(hit);
@@ -139,10 +132,7 @@ fn first_hit(
     let city = index
         .pick(buildings, ray.origin, dir)
         .map(|(_, distance)| distance);
-    let standing = match scenario {
-        0 => &data.project.existing,
-        k => data.project.scenarios.get(k - 1)?,
-    };
+    let standing = data.project.get(scenario)?;
     // The site's prisms, marched in half-metre steps as far as the ground.
     let limit = ground.unwrap_or(20_000.0).min(city.unwrap_or(f32::MAX));
     let mut site = None;

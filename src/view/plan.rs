@@ -7,7 +7,7 @@
 use crate::city::CurrentScene;
 use crate::city::mesh::{self, MeshData};
 use crate::geo::LocalPoint;
-use crate::plan::project::{LoadedProject, ModelRole, Standing, Work};
+use crate::plan::project::{LoadedProject, ModelRole, Standing};
 use crate::plan::review::{Review, ScenarioReview, SunSettings, required};
 use bevy::camera::visibility::RenderLayers;
 use bevy::camera::{SubCameraView, Viewport};
@@ -41,6 +41,17 @@ pub enum PlanMode {
     Swipe,
     /// Two views side by side with the same viewpoint: `compare` | `scenario`.
     SideBySide,
+}
+
+impl PlanRequest {
+    /// The scenario the main (left) view shows: the compared one in a swipe or side by
+    /// side, in a single view the proposal or, toggled, the compared one.
+    pub fn left(&self) -> usize {
+        match self.mode {
+            PlanMode::Single if !self.showing_before => self.scenario,
+            _ => self.compare,
+        }
+    }
 }
 
 impl PlanMode {
@@ -177,11 +188,7 @@ fn arrange_views(
     if w < 4 || h < 4 {
         return;
     }
-    let shown = match request.mode {
-        PlanMode::Single if request.showing_before => request.compare,
-        PlanMode::Single => request.scenario,
-        _ => request.compare,
-    };
+    let shown = request.left();
     let want_left = RenderLayers::from_layers(&[0, layer_of(shown)]);
     match llayers {
         Some(mut layers) => {
@@ -328,9 +335,7 @@ fn draw_when_loaded(
         unlit: true,
         ..default()
     });
-    let all = std::iter::once((&project.existing, &review.existing))
-        .chain(project.scenarios.iter().zip(&review.scenarios));
-    for (k, (standing, sun)) in all.enumerate() {
+    for (k, (standing, sun)) in project.all().zip(review.all()).enumerate() {
         info!(
             "plan: drawing {} · {} ({} buildings, {} windows) on layer {}",
             project.spec.name,
@@ -414,13 +419,7 @@ fn meshes_of(
         mesh::ribbon(line, 3.0, 0.5, srgb([235, 235, 235]), &mut flat);
     }
     for (work, line) in &standing.works {
-        let color = match work {
-            Work::Roads => [40, 40, 40],
-            Work::Cables => [230, 180, 0],
-            Work::Pipes => [30, 120, 220],
-            Work::Facades => [200, 60, 200],
-        };
-        mesh::ribbon(line, 1.2, 0.6, srgb(color), &mut flat);
+        mesh::ribbon(line, 1.2, 0.6, srgb(work.rgb()), &mut flat);
     }
     for b in &standing.buildings {
         let (wall, roof) = if b.new {
