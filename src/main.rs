@@ -117,6 +117,10 @@ enum Command {
         /// window each; under xvfb-run when no display is set).
         #[arg(long, requires = "report")]
         shots: bool,
+        /// Shadows on the map at this true solar time of the standard day, e.g. 9:30
+        /// (the panel's slider moves them).
+        #[arg(long, value_name = "H:MM", value_parser = parse_solar_time)]
+        sun_time: Option<f64>,
         /// Window size, e.g. 3840x2160.
         #[arg(long, default_value = "1920x1080", value_parser = parse_size)]
         size: (u32, u32),
@@ -391,6 +395,20 @@ struct PlanArg {
     /// Where the swipe line starts, as a share of the window's width.
     #[arg(long, default_value_t = 0.5, value_parser = within(0.05f32, 0.95), requires = "project")]
     swipe: f32,
+    /// Shadows on the map at this true solar time of the standard day, e.g. 9:30.
+    #[arg(long, value_name = "H:MM", value_parser = parse_solar_time, requires = "project")]
+    sun_time: Option<f64>,
+}
+
+/// `H:MM` (true solar time) to hours.
+fn parse_solar_time(s: &str) -> Result<f64, String> {
+    let bad = || format!("'{s}' is not a time of day as H:MM");
+    let (h, m) = s.trim().split_once(':').ok_or_else(bad)?;
+    let (h, m): (u32, u32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    if h > 23 || m > 59 {
+        return Err(bad());
+    }
+    Ok(h as f64 + m as f64 / 60.0)
 }
 
 impl PlanArg {
@@ -436,6 +454,8 @@ impl PlanArg {
             swipe: self.swipe,
             showing_before: false,
             sun: Default::default(),
+            shadows_at: self.sun_time,
+            shadows_playing: false,
         }))
     }
 }
@@ -639,6 +659,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             compare: 0,
             mode: citytwin::view::plan::PlanMode::Single,
             swipe: 0.5,
+            sun_time: None,
         },
     });
     match command {
@@ -716,6 +737,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             scenario,
             print,
             shots,
+            sun_time,
             size,
             fullscreen,
         } => {
@@ -739,6 +761,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     compare: 0,
                     mode: citytwin::view::plan::PlanMode::Single,
                     swipe: 0.5,
+                    sun_time,
                 };
                 let mut plan = arg.apply(&mut scene)?;
                 if let Some(p) = &mut plan {

@@ -334,7 +334,8 @@ fn the_erqi_view_shows_the_old_centre_around_the_tower() {
 fn the_swipe_view_shows_one_proposal_left_of_the_line_and_the_other_right_of_it() {
     // 北三街: proposal B (two slabs of the west column give way to a day-care centre)
     // left of the line at 60 % of the width, proposal A (an elevator on every slab)
-    // right of it; the ground coloured by hours of sun, the windows marked.
+    // right of it; the ground coloured by hours of sun, the windows marked, and the
+    // shadows of 9:00 on both.
     let (img, log) = shot(
         "plan-swipe",
         &[
@@ -348,9 +349,20 @@ fn the_swipe_view_shows_one_proposal_left_of_the_line_and_the_other_right_of_it(
             "swipe",
             "--swipe",
             "0.6",
+            "--sun-time",
+            "9:00",
         ],
     );
     assert!(log.contains("plan: drawing"), "{log}");
+    // Each side's shadows, with the sun in the south-east.
+    for name in ["方案A", "方案B"] {
+        assert!(
+            log.contains(&format!(
+                "plan: shadows at 9:00 true solar time (sun at azimuth 135°, elevation 20°) on {name}"
+            )),
+            "{log}"
+        );
+    }
     let line_x = (W as f32 * 0.6) as u32;
     // The swipe line: a white column the height of the view.
     let white = |[r, g, b]: [u8; 3]| r > 230 && g > 230 && b > 230;
@@ -391,6 +403,22 @@ fn the_swipe_view_shows_one_proposal_left_of_the_line_and_the_other_right_of_it(
         r > 160 && g > 120 && r as i32 - b as i32 > 25
     });
     assert!(sunny > 0.2, "no sunlit ground ({:.1}%)", sunny * 100.0);
+    // The shadows: dark grey over the site on both sides of the line (walls and roads
+    // make about 16 % left and 20 % right without them, 28 % and 30 % with them).
+    let shade = |[r, g, b]: [u8; 3]| {
+        let (hi, lo) = (r.max(g).max(b), r.min(g).min(b));
+        hi < 120 && hi - lo < 45 && b as i32 >= r as i32 - 5
+    };
+    let (left_shade, right_shade) = (
+        share(&img, 420, 170, line_x - 4, 650, shade),
+        share(&img, line_x + 4, 170, 1180, 650, shade),
+    );
+    assert!(
+        left_shade > 0.23 && right_shade > 0.25,
+        "shadows: {:.1}% left, {:.1}% right",
+        left_shade * 100.0,
+        right_shade * 100.0
+    );
     // Windows that meet the standard: bright green marks on the façades.
     let windows = share(&img, 330, 150, W, 650, |[r, g, b]| {
         g > 140 && g as i32 - r as i32 > 60 && g as i32 - b as i32 > 30

@@ -7,4 +7,5 @@ pub mod notes;
 pub mod project;
 pub mod report;
 pub mod review;
+pub mod shadow;
 pub mod sun;

@@ -5,7 +5,8 @@
 //! The maps are site plans drawn here with `vello_cpu` (the 2D rasteriser egui already
 //! builds): the ground coloured by hours of sun, buildings, new and removed buildings,
 //! green, parking, paths, works, facilities, elements, and every window-sill point
-//! coloured by the standard.
+//! coloured by the standard; and a shadow diagram of each, the ground shadow at every
+//! whole hour of the standard day outlined.
 
 use super::notes::Note;
 use super::project::{LoadedProject, ModelRole, Standing, Work};
@@ -140,13 +141,7 @@ pub fn sun_map(
     ground_spacing_m: f64,
 ) -> Result<Vec<u8>, String> {
     let view = View::new(project);
-    let mut ctx = RenderContext::new(MAP_WIDTH, view.height);
-    let (w, h) = (f64::from(MAP_WIDTH), f64::from(view.height));
-    fill(
-        &mut ctx,
-        &vello_cpu::kurbo::Rect::new(0.0, 0.0, w, h).to_path(0.1),
-        rgb(236, 236, 230),
-    );
+    let mut ctx = blank(&view);
     let (start, end) = day.window();
     let window_hours = end - start;
     // The ground: one cell a sample, a hair wider so cells meet without seams.
@@ -160,77 +155,7 @@ pub fn sun_map(
             hours_color(*hours, window_hours),
         );
     }
-    for g in &standing.green {
-        fill(&mut ctx, &view.polygon_path(g), rgba(60, 170, 80, 110));
-    }
-    for g in &standing.green_added {
-        stroke(&mut ctx, &view.polygon_path(g), rgb(30, 140, 60), 2.0);
-    }
-    for (p, _) in &standing.parking {
-        let path = view.polygon_path(p);
-        fill(&mut ctx, &path, rgba(90, 110, 160, 150));
-        stroke(&mut ctx, &path, rgb(60, 70, 120), 1.5);
-    }
-    for line in &standing.paths {
-        stroke(
-            &mut ctx,
-            &view.line_path(line),
-            rgba(250, 250, 250, 220),
-            2.5,
-        );
-    }
-    for (work, line) in &standing.works {
-        stroke(&mut ctx, &view.line_path(line), work_color(*work), 2.0);
-    }
-    for b in &project.context {
-        fill(
-            &mut ctx,
-            &view.polygon_path(&b.footprint),
-            rgb(170, 170, 168),
-        );
-    }
-    for b in &standing.buildings {
-        let path = view.polygon_path(&b.footprint);
-        let color = if b.new {
-            rgb(226, 132, 52)
-        } else {
-            rgb(120, 124, 132)
-        };
-        fill(&mut ctx, &path, color);
-        stroke(&mut ctx, &path, rgb(40, 40, 44), 1.0);
-    }
-    for b in &standing.removed {
-        stroke(
-            &mut ctx,
-            &view.polygon_path(&b.footprint),
-            rgb(210, 30, 30),
-            2.5,
-        );
-    }
-    for shape in &standing.illegal {
-        stroke(&mut ctx, &view.polygon_path(shape), rgb(210, 30, 30), 2.0);
-    }
-    for m in &standing.models {
-        let color = match m.role {
-            ModelRole::Elevator => rgb(120, 40, 200),
-            ModelRole::Facility(_) => rgb(226, 132, 52),
-            ModelRole::Structure => rgb(110, 90, 70),
-        };
-        for t in &m.triangles {
-            let mut path = BezPath::new();
-            path.move_to(view.px(t[0][0], t[0][1]));
-            path.line_to(view.px(t[1][0], t[1][1]));
-            path.line_to(view.px(t[2][0], t[2][1]));
-            path.close_path();
-            fill(&mut ctx, &path, color);
-        }
-    }
-    stroke(
-        &mut ctx,
-        &view.polygon_path(&project.site),
-        rgb(20, 20, 20),
-        2.5,
-    );
+    site_plan(&mut ctx, &view, project, standing);
     // Windows: the standard met (green), missed only because of an added elevator
     // (violet), missed (red); the worst drawn last.
     let mut dots: Vec<(u8, f64, f64)> = review
@@ -274,6 +199,127 @@ pub fn sun_map(
             3.0,
         );
     }
+    png_of(ctx, &view)
+}
+
+/// What every site plan shows over its ground: green, parking, paths, works, the
+/// buildings around and on the site (new ones orange, demolished ones outlined red),
+/// illegal structures, the models and the site's boundary.
+fn site_plan(ctx: &mut RenderContext, view: &View, project: &LoadedProject, standing: &Standing) {
+    for g in &standing.green {
+        fill(ctx, &view.polygon_path(g), rgba(60, 170, 80, 110));
+    }
+    for g in &standing.green_added {
+        stroke(ctx, &view.polygon_path(g), rgb(30, 140, 60), 2.0);
+    }
+    for (p, _) in &standing.parking {
+        let path = view.polygon_path(p);
+        fill(ctx, &path, rgba(90, 110, 160, 150));
+        stroke(ctx, &path, rgb(60, 70, 120), 1.5);
+    }
+    for line in &standing.paths {
+        stroke(ctx, &view.line_path(line), rgba(250, 250, 250, 220), 2.5);
+    }
+    for (work, line) in &standing.works {
+        stroke(ctx, &view.line_path(line), work_color(*work), 2.0);
+    }
+    for b in &project.context {
+        fill(ctx, &view.polygon_path(&b.footprint), rgb(170, 170, 168));
+    }
+    for b in &standing.buildings {
+        let path = view.polygon_path(&b.footprint);
+        let color = if b.new {
+            rgb(226, 132, 52)
+        } else {
+            rgb(120, 124, 132)
+        };
+        fill(ctx, &path, color);
+        stroke(ctx, &path, rgb(40, 40, 44), 1.0);
+    }
+    for b in &standing.removed {
+        stroke(ctx, &view.polygon_path(&b.footprint), rgb(210, 30, 30), 2.5);
+    }
+    for shape in &standing.illegal {
+        stroke(ctx, &view.polygon_path(shape), rgb(210, 30, 30), 2.0);
+    }
+    for m in &standing.models {
+        let color = match m.role {
+            ModelRole::Elevator => rgb(120, 40, 200),
+            ModelRole::Facility(_) => rgb(226, 132, 52),
+            ModelRole::Structure => rgb(110, 90, 70),
+        };
+        for t in &m.triangles {
+            let mut path = BezPath::new();
+            path.move_to(view.px(t[0][0], t[0][1]));
+            path.line_to(view.px(t[1][0], t[1][1]));
+            path.line_to(view.px(t[2][0], t[2][1]));
+            path.close_path();
+            fill(ctx, &path, color);
+        }
+    }
+    stroke(ctx, &view.polygon_path(&project.site), rgb(20, 20, 20), 2.5);
+}
+
+/// A plan's canvas, filled with the paper colour.
+fn blank(view: &View) -> RenderContext {
+    let mut ctx = RenderContext::new(MAP_WIDTH, view.height);
+    let (w, h) = (f64::from(MAP_WIDTH), f64::from(view.height));
+    fill(
+        &mut ctx,
+        &vello_cpu::kurbo::Rect::new(0.0, 0.0, w, h).to_path(0.1),
+        rgb(236, 236, 230),
+    );
+    ctx
+}
+
+/// The colour of an hour's shadow outline: morning blue through to afternoon red.
+pub fn hour_color(share_of_day: f64) -> Color {
+    let t = share_of_day.clamp(0.0, 1.0);
+    let mix = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
+    rgb(mix(40.0, 220.0), mix(90.0, 50.0), mix(220.0, 40.0))
+}
+
+/// The hour-by-hour shadow diagram (阴影图) of one scenario: the ground shadow at each
+/// whole hour of the standard day's window, lightly filled so that ground shaded at
+/// several hours is darker, each hour outlined in its colour ([`hour_color`]).
+pub fn shadow_map(
+    project: &LoadedProject,
+    standing: &Standing,
+    path: &[super::sun::SunStep],
+    day: super::sun::StandardDay,
+) -> Result<Vec<u8>, String> {
+    let view = View::new(project);
+    let mut ctx = blank(&view);
+    let (start, end) = day.window();
+    let hours: Vec<f64> = (start.ceil() as i64..=end.floor() as i64)
+        .map(|h| h as f64)
+        .collect();
+    let mut outlines = Vec::new();
+    for &h in &hours {
+        let Some(sun) = super::shadow::step_at(path, h) else {
+            continue;
+        };
+        let Some(shadow) = super::shadow::of_scenario(project, standing, sun) else {
+            continue;
+        };
+        let outline = view.polygon_path(&shadow);
+        fill(&mut ctx, &outline, rgba(40, 50, 90, 45));
+        outlines.push((h, outline));
+    }
+    for (h, outline) in &outlines {
+        stroke(
+            &mut ctx,
+            outline,
+            hour_color((h - start) / (end - start)),
+            2.0,
+        );
+    }
+    site_plan(&mut ctx, &view, project, standing);
+    png_of(ctx, &view)
+}
+
+/// The plan rendered and encoded.
+fn png_of(mut ctx: RenderContext, view: &View) -> Result<Vec<u8>, String> {
     ctx.flush();
     let mut pixmap = Pixmap::new(MAP_WIDTH, view.height);
     ctx.render(&mut pixmap, &mut Resources::new());
@@ -341,6 +387,8 @@ pub fn write(
             review.settings.ground_spacing_m,
         )?;
         images.push(put(&format!("sun-{i}.png"), &png)?);
+        let png = shadow_map(project, standing, &review.path, review.settings.day)?;
+        images.push(put(&format!("shadows-{i}.png"), &png)?);
     }
     let rows: Vec<(String, super::metrics::Metrics)> = all
         .iter()
@@ -545,6 +593,30 @@ fn html(
         let _ = writeln!(
             o,
             "<figure><img src=\"sun-{i}.png\" alt=\"{name}\"><figcaption>{name}</figcaption></figure>",
+            name = escape(&r.name)
+        );
+    }
+    let (from, to) = review.settings.day.window();
+    let _ = write!(
+        o,
+        "<h2>阴影 Shadows hour by hour</h2>\n<p>{label}: the ground shadow at each whole \
+         hour from {from:02.0}:00 to {to:02.0}:00 true solar time, outlined from ",
+        label = escape(review.settings.day.label()),
+    );
+    let hours = (from.ceil() as i64..=to.floor() as i64).collect::<Vec<_>>();
+    for h in &hours {
+        let c = hour_color((*h as f64 - from) / (to - from)).to_rgba8();
+        let _ = write!(
+            o,
+            "<span style=\"border:2px solid #{:02x}{:02x}{:02x}\"></span>{h}:00 ",
+            c.r, c.g, c.b
+        );
+    }
+    o.push_str("; ground shaded at several hours is darker.</p>\n");
+    for (i, (_, r)) in all.iter().enumerate() {
+        let _ = writeln!(
+            o,
+            "<figure><img src=\"shadows-{i}.png\" alt=\"{name}\"><figcaption>{name}</figcaption></figure>",
             name = escape(&r.name)
         );
     }

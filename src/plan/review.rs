@@ -2,9 +2,7 @@
 //! sunlight against today's, all computed from the loaded geometry.
 
 use super::metrics::{self, Facility, Metrics, PlanBuilding, ScenarioGeometry};
-use super::project::{
-    COMMUNITY_KINDS, LoadedProject, ModelRole, SERVICE_KINDS, SiteBuilding, Standing, Work,
-};
+use super::project::{COMMUNITY_KINDS, LoadedProject, ModelRole, SERVICE_KINDS, Standing, Work};
 use super::sun::{self, Block, Obstacles, Sample, StandardDay, SunStep};
 use crate::geo::{LocalFrame, LocalPoint};
 use geo::{BoundingRect, Centroid, Coord};
@@ -389,6 +387,31 @@ pub fn checklist(
 /// Grid cell for the shadow rays, metres.
 const GRID_CELL_M: f64 = 16.0;
 
+/// What casts shadows in scenario `s`: the buildings around the site and its own, and
+/// the triangles of its models (its elevators only when `with_elevators`).
+pub fn casters<'a>(
+    project: &'a LoadedProject,
+    s: &'a Standing,
+    with_elevators: bool,
+) -> (Vec<Block<'a>>, Vec<[[f64; 3]; 3]>) {
+    let blocks = project
+        .context
+        .iter()
+        .chain(&s.buildings)
+        .map(|b| Block {
+            footprint: &b.footprint,
+            height_m: b.height_m,
+        })
+        .collect();
+    let triangles = s
+        .models
+        .iter()
+        .filter(|m| with_elevators || m.role != ModelRole::Elevator)
+        .flat_map(|m| m.triangles.iter().copied())
+        .collect();
+    (blocks, triangles)
+}
+
 /// Sunlight of `s`: every window of its housing, and the ground over the site.
 /// `before` holds today's hours by building, in sample order.
 fn sunlight(
@@ -398,22 +421,8 @@ fn sunlight(
     path: &[SunStep],
     settings: &SunSettings,
 ) -> SunReview {
-    let standing: Vec<&SiteBuilding> = project.context.iter().chain(&s.buildings).collect();
-    let blocks: Vec<Block> = standing
-        .iter()
-        .map(|b| Block {
-            footprint: &b.footprint,
-            height_m: b.height_m,
-        })
-        .collect();
-    let triangles = |with_elevators: bool| -> Vec<[[f64; 3]; 3]> {
-        s.models
-            .iter()
-            .filter(|m| with_elevators || m.role != ModelRole::Elevator)
-            .flat_map(|m| m.triangles.iter().copied())
-            .collect()
-    };
-    let all = Obstacles::new(&blocks, triangles(true), GRID_CELL_M);
+    let (blocks, triangles) = casters(project, s, true);
+    let all = Obstacles::new(&blocks, triangles, GRID_CELL_M);
     let has_elevators = s.models.iter().any(|m| m.role == ModelRole::Elevator);
     let mut samples = Vec::new();
     let mut owners = Vec::new();
@@ -437,7 +446,7 @@ fn sunlight(
     let hours = |minutes: Vec<f64>| -> Vec<f64> { minutes.into_iter().map(|m| m / 60.0).collect() };
     let after = hours(sun::sun_minutes(&all, &samples, path, 1.0, false));
     let free = has_elevators.then(|| {
-        let without = Obstacles::new(&blocks, triangles(false), GRID_CELL_M);
+        let without = Obstacles::new(&blocks, casters(project, s, false).1, GRID_CELL_M);
         hours(sun::sun_minutes(&without, &samples, path, 1.0, false))
     });
     let windows = owners

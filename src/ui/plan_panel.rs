@@ -105,6 +105,7 @@ pub fn draw(
                         .text(tr.short("卷帘位置", "swipe")),
                 );
             }
+            shadows(ui, tr, &mut request, &data.review);
             ui.separator();
             let (a, b) = (
                 data.review.get(request.compare),
@@ -248,6 +249,60 @@ pub fn draw(
         panel_width.0 = px;
     }
     Ok(())
+}
+
+/// Shadows on the map at a moment of the standard day: on/off, a slider over the
+/// day's window in true solar time, play, and where the sun stands.
+fn shadows(
+    ui: &mut egui::Ui,
+    tr: Tr,
+    request: &mut PlanRequest,
+    review: &crate::plan::review::Review,
+) {
+    use crate::plan::shadow::{clock, step_at};
+    let (start, end) = review.settings.day.window();
+    ui.horizontal(|ui| {
+        let mut on = request.shadows_at.is_some();
+        if ui.checkbox(&mut on, tr.short("阴影", "shadows")).changed() {
+            request.shadows_at = on.then_some((start + end) / 2.0);
+            request.shadows_playing &= on;
+        }
+        if request.shadows_at.is_some() {
+            let label = if request.shadows_playing {
+                tr.short("暂停", "pause")
+            } else {
+                tr.short("播放", "play")
+            };
+            if ui.button(label).clicked() {
+                request.shadows_playing = !request.shadows_playing;
+            }
+        }
+    });
+    let Some(t) = request.shadows_at.as_mut() else {
+        return;
+    };
+    *t = t.clamp(start, end);
+    ui.add(
+        egui::Slider::new(t, start..=end)
+            .step_by(1.0 / 60.0)
+            .custom_formatter(|v, _| clock(v))
+            .text(tr.short("真太阳时", "true solar time")),
+    );
+    if let Some(sun) = step_at(&review.path, *t) {
+        ui.colored_label(
+            theme::DIM,
+            tr.t(
+                &format!(
+                    "太阳方位 {:.0}° 高度 {:.0}°",
+                    sun.azimuth_deg, sun.elevation_deg
+                ),
+                &format!(
+                    "sun at azimuth {:.0}°, elevation {:.0}°",
+                    sun.azimuth_deg, sun.elevation_deg
+                ),
+            ),
+        );
+    }
 }
 
 fn measuring(ui: &mut egui::Ui, tr: Tr, measure: &mut Measure) {

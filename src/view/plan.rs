@@ -29,7 +29,14 @@ pub struct PlanRequest {
     pub showing_before: bool,
     /// The standard day and how sunlight is sampled.
     pub sun: SunSettings,
+    /// Shadows on the map at this true solar time (hours), or none.
+    pub shadows_at: Option<f64>,
+    /// The shadows' time runs through the day's window (and starts over).
+    pub shadows_playing: bool,
 }
+
+/// How fast the shadows' time runs when played: solar hours per second.
+pub const SHADOW_PLAY_HOURS_PER_S: f64 = 1.0 / 3.0;
 
 /// How the scenarios are shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -107,9 +114,123 @@ pub(super) fn plugin(app: &mut App) {
             (toggle_before_after, arrange_views)
                 .chain()
                 .run_if(resource_exists::<PlanRequest>),
+            (play_shadows, draw_shadows)
+                .chain()
+                .run_if(resource_exists::<PlanRequest>.and_then(resource_exists::<PlanData>)),
         ),
     );
 }
+
+/// The ground shadows of the scenarios shown, drawn on their layers.
+#[derive(Component)]
+struct PlanShadow;
+
+/// Runs the shadows' time through the day's window when played (Bevy's clock, so a
+/// test steps it).
+fn play_shadows(time: Res<Time>, data: Res<PlanData>, mut request: ResMut<PlanRequest>) {
+    if !request.shadows_playing {
+        return;
+    }
+    let (start, end) = data.review.settings.day.window();
+    let now = request.shadows_at.unwrap_or(start);
+    let mut next = now + time.delta_secs_f64() * SHADOW_PLAY_HOURS_PER_S;
+    if next > end {
+        next = start;
+    }
+    request.shadows_at = Some(next);
+}
+
+/// What the drawn shadows show: the minute and the scenarios.
+type ShadowKey = (i64, usize, Option<usize>);
+
+/// Redraws the shadows when the time (to the minute) or the scenarios shown change;
+/// a union of a few thousand pieces, a few milliseconds.
+fn draw_shadows(
+    mut commands: Commands,
+    request: Res<PlanRequest>,
+    data: Res<PlanData>,
+    drawn: Query<Entity, With<PlanShadow>>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+    mut material: Local<Option<Handle<StandardMaterial>>>,
+    mut last: Local<Option<ShadowKey>>,
+) {
+    let (start, end) = data.review.settings.day.window();
+    let key = request.shadows_at.map(|t| {
+        let right = (request.mode != PlanMode::Single).then_some(request.scenario);
+        (
+            (t.clamp(start, end) * 60.0).round() as i64,
+            request.left(),
+            right,
+        )
+    });
+    if *last == key {
+        return;
+    }
+    *last = key;
+    for e in &drawn {
+        commands.entity(e).despawn();
+    }
+    let Some((minute, left, right)) = key else {
+        return;
+    };
+    let Some(sun) = crate::plan::shadow::step_at(&data.review.path, minute as f64 / 60.0) else {
+        return;
+    };
+    let material = material
+        .get_or_insert_with(|| {
+            materials.add(StandardMaterial {
+                base_color: Color::srgba(0.03, 0.04, 0.18, 0.85),
+                alpha_mode: AlphaMode::Blend,
+                unlit: true,
+                ..default()
+            })
+        })
+        .clone();
+    for k in std::iter::once(left).chain(right.filter(|r| *r != left)) {
+        let Some(standing) = data.project.get(k) else {
+            continue;
+        };
+        let started = std::time::Instant::now();
+        let Some(shadow) = crate::plan::shadow::of_scenario(&data.project, standing, sun) else {
+            continue;
+        };
+        let said = format!(
+            "plan: shadows at {} true solar time (sun at azimuth {:.0}°, elevation {:.0}°) on {}: {:.0} m² in {:.0} ms",
+            crate::plan::shadow::clock(minute as f64 / 60.0),
+            sun.azimuth_deg,
+            sun.elevation_deg,
+            standing.name,
+            geo::Area::unsigned_area(&shadow),
+            started.elapsed().as_secs_f64() * 1e3
+        );
+        // Played, a line a minute of solar time would flood the log.
+        if request.shadows_playing {
+            debug!("{said}");
+        } else {
+            info!("{said}");
+        }
+        let mut flat = MeshData::default();
+        for p in &shadow.0 {
+            // Facing up, as the city's footprints are turned before they are drawn.
+            let p = geo::Orient::orient(p, geo::orient::Direction::Default);
+            mesh::flat(&p, SHADOW_Y_M, [1.0; 4], &mut flat);
+        }
+        if flat.is_empty() {
+            continue;
+        }
+        commands.spawn((
+            PlanShadow,
+            Mesh3d(meshes.add(flat.into_mesh())),
+            MeshMaterial3d(material.clone()),
+            Transform::default(),
+            RenderLayers::layer(layer_of(k)),
+        ));
+    }
+}
+
+/// Shadows lie over the ground's colours, green, parking, paths and works.
+const SHADOW_Y_M: f32 = 0.7;
 
 /// Spawned once the scenarios are drawn, well after the wall's camera took the egui
 /// context (bevy_egui gives it to the first camera it sees).

@@ -361,6 +361,25 @@ fn notes_round_trip_through_their_file_and_the_report_shows_them() {
         let colours: std::collections::HashSet<[u8; 4]> = img.pixels().map(|p| p.0).collect();
         assert!(colours.len() > 50, "map {i} has {} colours", colours.len());
     }
+    // One shadow diagram each: the hourly shadows outlined, blue in the morning, red in
+    // the afternoon, on the site plan.
+    for i in 0..3 {
+        assert!(html.contains(&format!("src=\"shadows-{i}.png\"")));
+        let img = image::open(report.join(format!("shadows-{i}.png")))
+            .unwrap()
+            .to_rgba8();
+        let hour = |h: f64| {
+            let c = citytwin::plan::report::hour_color((h - 8.0) / 8.0).to_rgba8();
+            let near = |a: u8, b: u8| a.abs_diff(b) <= 8;
+            img.pixels()
+                .filter(|p| near(p.0[0], c.r) && near(p.0[1], c.g) && near(p.0[2], c.b))
+                .count()
+        };
+        assert!(
+            hour(8.0) > 20 && hour(16.0) > 20,
+            "diagram {i}: no hourly outlines"
+        );
+    }
     // The elevator scenario's map marks windows below the standard only because of the
     // elevator (violet dots); today's map has none.
     let violet = |i: usize| {
@@ -401,6 +420,64 @@ fn the_built_in_city_carries_the_beisanjie_proposals_and_the_road() {
     let (road, _) = cli::load_project(&scene, Some("RP-2026-002")).unwrap();
     assert!(road.problems.is_empty(), "{:?}", road.problems);
     assert!(!road.scenarios[0].works.is_empty());
+}
+
+#[test]
+fn the_shadows_on_the_map_are_where_the_sunlight_rays_are_blocked() {
+    // 北三街 with proposal A (an elevator on every slab) at three moments of 大寒日: a
+    // ground point lies in the drawn shadow exactly when the ray caster that counts
+    // the sunlight hours finds its ray to the sun blocked (but for points within a
+    // few centimetres of a shadow's edge).
+    use citytwin::plan::shadow::{of_scenario, step_at};
+    use citytwin::plan::sun::Obstacles;
+    use geo::{Contains, Distance, Euclidean};
+    let path = citytwin::scene::default_scene_path();
+    citytwin::generate::city_files::ensure_builtin(&path).unwrap();
+    let scene = load_scene(&path);
+    let (project, frame) = cli::load_project(&scene, Some("RP-2026-001")).unwrap();
+    let review = review::review(&project, &frame, SunSettings::default()).unwrap();
+    let a = &project.scenarios[0];
+    let (blocks, triangles) = review::casters(&project, a, true);
+    let rays = Obstacles::new(&blocks, triangles, 16.0);
+    let ground = &review.scenarios[0].sun.ground;
+    assert!(ground.len() > 10_000, "{} ground samples", ground.len());
+    for hours in [8.5, 12.0, 15.25] {
+        let sun = step_at(&review.path, hours).unwrap();
+        assert!((sun.solar_minute - hours * 60.0).abs() <= 0.5);
+        let shadow = of_scenario(&project, a, sun).unwrap();
+        let edges: Vec<geo::Line<f64>> = shadow
+            .0
+            .iter()
+            .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+            .flat_map(|r| r.lines())
+            .collect();
+        let (mut shaded, mut differ) = (0, 0);
+        for (sample, _) in ground {
+            let point = geo::Point::new(sample.at[0], sample.at[1]);
+            let blocked = rays.blocked(sample.at, sun);
+            shaded += usize::from(blocked);
+            if blocked != shadow.contains(&point) {
+                let edge = edges
+                    .iter()
+                    .map(|l| Euclidean.distance(&point, l))
+                    .fold(f64::INFINITY, f64::min);
+                assert!(
+                    edge < 0.05,
+                    "{hours} h: ({:.2}, {:.2}) blocked={blocked}, {edge:.2} m from a shadow edge",
+                    point.x(),
+                    point.y()
+                );
+                differ += 1;
+            }
+        }
+        // Shadows are there to compare: winter sun in a dense old community.
+        assert!(
+            shaded * 10 > ground.len(),
+            "{hours} h: {shaded} of {} shaded",
+            ground.len()
+        );
+        assert!(differ * 1000 < ground.len(), "{hours} h: {differ} differ");
+    }
 }
 
 #[test]
