@@ -4,8 +4,9 @@
 set -euo pipefail
 
 packages=(
-  # PROJ is built from source by proj-sys (Debian's 9.1 is older than the 9.6.2 it needs).
-  cmake g++ sqlite3 libsqlite3-dev pkg-config
+  # PROJ is Debian's (libproj 9.1, found by pkg-config); proj-sys makes its bindings with
+  # bindgen, which needs libclang. SQLite is Debian's too (GeoPackage).
+  libproj-dev libclang-dev g++ sqlite3 libsqlite3-dev pkg-config
   # A window without a GPU: Xvfb and Mesa's software Vulkan (lavapipe).
   xvfb mesa-vulkan-drivers libvulkan1
   libx11-6 libxcursor1 libxrandr2 libxi6 libxkbcommon-x11-0

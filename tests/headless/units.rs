@@ -420,3 +420,133 @@ mod view_markers {
         assert_eq!(near.len(), 9);
     }
 }
+
+mod plan_shadow {
+    use citytwin::plan::shadow::*;
+    use citytwin::plan::sun::{Block, SunStep};
+    use geo::{Area, Coord};
+    use geo::{Contains, MultiPolygon, Rect};
+
+    /// The sun at `azimuth` (degrees from north, clockwise) and `elevation`.
+    fn sun(azimuth: f64, elevation: f64) -> SunStep {
+        let (az, el) = (azimuth.to_radians(), elevation.to_radians());
+        SunStep {
+            solar_minute: 720.0,
+            utc: chrono::DateTime::UNIX_EPOCH,
+            azimuth_deg: azimuth,
+            elevation_deg: elevation,
+            towards: [az.sin() * el.cos(), az.cos() * el.cos(), el.sin()],
+        }
+    }
+
+    fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> MultiPolygon<f64> {
+        MultiPolygon(vec![Rect::new((x0, y0), (x1, y1)).to_polygon()])
+    }
+
+    /// The shadow of one block.
+    fn of_block(footprint: &MultiPolygon<f64>, height_m: f64, sun: &SunStep) -> MultiPolygon<f64> {
+        let blocks = [Block {
+            footprint,
+            height_m,
+        }];
+        ground_shadow(&blocks, &[], sun).unwrap()
+    }
+
+    #[test]
+    fn a_block_with_the_sun_due_south_shades_a_strip_north_of_it() {
+        // 20 m × 10 m, 30 m tall, the sun due south at 30°: the shadow reaches
+        // 30 / tan 30° = 51.96 m north of the block's north wall, as wide as the block.
+        let shadow = of_block(&rect(0.0, 0.0, 20.0, 10.0), 30.0, &sun(180.0, 30.0));
+        let reach = 30.0 / 30f64.to_radians().tan();
+        let area = shadow.unsigned_area();
+        assert!(
+            (area - 20.0 * (10.0 + reach)).abs() < 1e-6,
+            "area {area}, hand-calculated {}",
+            20.0 * (10.0 + reach)
+        );
+        assert!(shadow.contains(&Coord {
+            x: 10.0,
+            y: 10.0 + reach - 0.1
+        }));
+        assert!(!shadow.contains(&Coord {
+            x: 10.0,
+            y: 10.0 + reach + 0.1
+        }));
+        assert!(!shadow.contains(&Coord { x: 10.0, y: -0.1 }));
+    }
+
+    #[test]
+    fn a_block_with_the_sun_in_the_south_west_shades_a_hexagon() {
+        // The sun at 45° from the south-west: the roof's shadow moves 30 m along the
+        // ground towards the north-east, (21.21, 21.21); the shadow is the block swept
+        // along that move, 200 + 20 × 21.21 + 10 × 21.21 m².
+        let shadow = of_block(&rect(0.0, 0.0, 20.0, 10.0), 30.0, &sun(225.0, 45.0));
+        let d = 30.0 * std::f64::consts::FRAC_1_SQRT_2;
+        let hand = 200.0 + 20.0 * d + 10.0 * d;
+        assert!((shadow.unsigned_area() - hand).abs() < 1e-6);
+        // The roof's far corner lands at (20 + d, 10 + d).
+        assert!(shadow.contains(&Coord {
+            x: 20.0 + d - 0.1,
+            y: 10.0 + d - 0.1
+        }));
+        assert!(!shadow.contains(&Coord {
+            x: 20.0 + d + 0.1,
+            y: 10.0 + d + 0.1
+        }));
+    }
+
+    #[test]
+    fn a_model_shades_as_much_as_the_block_of_its_shape() {
+        // An elevator shaft 3 m × 3 m × 20 m as twelve triangles casts the shadow of a
+        // 3 m × 3 m block 20 m tall.
+        let (x0, y0, x1, y1, h) = (5.0, 5.0, 8.0, 8.0, 20.0);
+        let c = |x: f64, y: f64, z: f64| [x, y, z];
+        let corners = [
+            c(x0, y0, 0.0),
+            c(x1, y0, 0.0),
+            c(x1, y1, 0.0),
+            c(x0, y1, 0.0),
+            c(x0, y0, h),
+            c(x1, y0, h),
+            c(x1, y1, h),
+            c(x0, y1, h),
+        ];
+        let faces = [
+            [0, 1, 2, 3],
+            [4, 5, 6, 7],
+            [0, 1, 5, 4],
+            [1, 2, 6, 5],
+            [2, 3, 7, 6],
+            [3, 0, 4, 7],
+        ];
+        let triangles: Vec<[[f64; 3]; 3]> = faces
+            .iter()
+            .flat_map(|f| {
+                [
+                    [corners[f[0]], corners[f[1]], corners[f[2]]],
+                    [corners[f[0]], corners[f[2]], corners[f[3]]],
+                ]
+            })
+            .collect();
+        let footprint = rect(x0, y0, x1, y1);
+        for (az, el) in [(180.0, 30.0), (135.0, 20.0), (250.0, 40.0)] {
+            let of_model = ground_shadow(&[], &triangles, &sun(az, el)).unwrap();
+            let a = of_model.unsigned_area();
+            let b = of_block(&footprint, h, &sun(az, el)).unsigned_area();
+            assert!(
+                (a - b).abs() < 1e-6 * b,
+                "sun {az}/{el}: {a} m² against {b} m²"
+            );
+        }
+    }
+
+    #[test]
+    fn no_shadow_is_drawn_with_the_sun_down() {
+        let footprint = rect(0.0, 0.0, 10.0, 10.0);
+        let blocks = [Block {
+            footprint: &footprint,
+            height_m: 10.0,
+        }];
+        assert!(ground_shadow(&blocks, &[], &sun(180.0, 0.5)).is_none());
+    }
+}
