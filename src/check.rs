@@ -193,6 +193,11 @@ pub fn check(scene: &Scene) -> CheckReport {
             d.land.len(),
         ];
     }
+    if let Some(city) = &city {
+        let lacking = missing_glyphs(&city.data);
+        r.warnings += lacking.len();
+        r.problems.extend(lacking);
+    }
     r.errors += feed_errors.len();
     r.problems.extend(feed_errors);
     if let Some(city) = &city
@@ -213,6 +218,65 @@ pub fn check(scene: &Scene) -> CheckReport {
     }
     r.elapsed = started.elapsed();
     r
+}
+
+/// Names in the layers with characters the wall's fonts cannot draw (they would show
+/// as boxes): one warning a character and layer kind, with how many names hold it and
+/// the first of them.
+fn missing_glyphs(data: &crate::city::import::CityData) -> Vec<String> {
+    use crate::scene::LayerKind::{self, *};
+    use std::collections::BTreeMap;
+    type Named<'a> = Vec<(LayerKind, &'a str, &'a str)>;
+    fn push<'a>(names: &mut Named<'a>, kind: LayerKind, id: &'a str, name: &'a Option<String>) {
+        if let Some(name) = name {
+            names.push((kind, id, name));
+        }
+    }
+    let mut names = Named::new();
+    let mut add = |kind, id, name| push(&mut names, kind, id, name);
+    // Written out per layer: the collections have different feature types.
+    for x in &data.buildings {
+        add(Buildings, &x.id, &x.name);
+    }
+    for x in &data.roads {
+        add(Roads, &x.id, &x.name);
+    }
+    for (kind, areas) in [
+        (Districts, &data.districts),
+        (Subdistricts, &data.subdistricts),
+        (Grids, &data.grids),
+    ] {
+        for x in areas {
+            add(kind, &x.id, &x.name);
+        }
+    }
+    for x in &data.pois {
+        add(Pois, &x.id, &x.name);
+    }
+    // (kind, character) → (names holding it, the first feature's id and name).
+    let mut found: BTreeMap<(LayerKind, char), (usize, &str, &str)> = BTreeMap::new();
+    for (kind, id, name) in names {
+        for c in crate::ui::missing_glyphs(name) {
+            found.entry((kind, c)).or_insert((0, id, name)).0 += 1;
+        }
+    }
+    found
+        .into_iter()
+        .map(|((kind, c), (count, id, name))| {
+            let files: Vec<String> = data
+                .layers
+                .iter()
+                .filter(|l| l.kind == kind)
+                .map(|l| l.path.display().to_string())
+                .collect();
+            format!(
+                "{}: '{c}' (U+{:04X}) in {count} {} name(s), first feature {id} '{name}', is in none of the wall's fonts: it shows as a box",
+                files.join(", "),
+                c as u32,
+                kind.label()
+            )
+        })
+        .collect()
 }
 
 /// A renovation project's files read as `citytwin plan` reads them.

@@ -10,8 +10,58 @@ use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 use std::sync::Arc;
 
-/// Noto Sans CJK SC, subset to GB 2312 (see `assets/fonts/README.md`).
-const CJK_FONT: &[u8] = include_bytes!("../../assets/fonts/NotoSansSC-Regular-GB2312.otf");
+/// Noto Sans CJK SC, subset to GBK (see `assets/fonts/README.md`).
+const CJK_FONT: &[u8] = include_bytes!("../../assets/fonts/NotoSansSC-Regular-GBK.otf");
+
+/// The wall's fonts: egui's own (Latin, symbols, emoji) first, then Noto Sans SC for
+/// Chinese.
+pub fn font_definitions() -> egui::FontDefinitions {
+    let mut fonts = egui::FontDefinitions::default();
+    fonts.font_data.insert(
+        "noto-sans-sc".into(),
+        Arc::new(egui::FontData::from_static(CJK_FONT)),
+    );
+    for family in [egui::FontFamily::Proportional, egui::FontFamily::Monospace] {
+        fonts
+            .families
+            .entry(family)
+            .or_default()
+            .push("noto-sans-sc".into());
+    }
+    fonts
+}
+
+/// The characters of `text` that none of the wall's fonts can draw (they would show as
+/// boxes), in order, each once. Whitespace and control characters are not drawn and
+/// are never missing.
+pub fn missing_glyphs(text: &str) -> Vec<char> {
+    use skrifa::MetadataProvider;
+    static CHARMAPS: std::sync::OnceLock<Vec<skrifa::FontRef<'static>>> =
+        std::sync::OnceLock::new();
+    let fonts = CHARMAPS.get_or_init(|| {
+        font_definitions()
+            .font_data
+            .into_values()
+            .filter_map(|data| match &data.font {
+                // Every font the wall uses is static data (egui's and ours).
+                std::borrow::Cow::Borrowed(bytes) => {
+                    skrifa::FontRef::from_index(bytes, data.index).ok()
+                }
+                std::borrow::Cow::Owned(_) => None,
+            })
+            .collect()
+    });
+    let mut missing: Vec<char> = Vec::new();
+    for c in text.chars() {
+        if c.is_whitespace() || c.is_control() || missing.contains(&c) {
+            continue;
+        }
+        if !fonts.iter().any(|f| f.charmap().map(c).is_some()) {
+            missing.push(c);
+        }
+    }
+    missing
+}
 
 /// Panel colours: near-black blue glass, cyan accents, status colours that match the
 /// map markers.
@@ -96,17 +146,7 @@ fn setup_style(
         warm_glyphs(ctx);
     }
     if *frames == 1 {
-        let mut fonts = egui::FontDefinitions::default();
-        fonts.font_data.insert(
-            "noto-sans-sc".into(),
-            Arc::new(egui::FontData::from_static(CJK_FONT)),
-        );
-        for family in [egui::FontFamily::Proportional, egui::FontFamily::Monospace] {
-            let list = fonts.families.entry(family).or_default();
-            // Latin from egui's own font first, CJK from Noto.
-            list.push("noto-sans-sc".into());
-        }
-        ctx.set_fonts(fonts);
+        ctx.set_fonts(font_definitions());
         let mut visuals = egui::Visuals::dark();
         visuals.panel_fill = theme::PANEL;
         visuals.window_fill = theme::PANEL;

@@ -288,3 +288,54 @@ fn devices_are_not_read_as_files() {
         .expect_err("a device as the CA file");
     assert!(e.contains("not a regular file"), "{e}");
 }
+
+/// Place names with characters outside GB 2312 (垱, 堌, 堃 are GBK's) draw; one
+/// outside GBK that no bundled font holds (U+20000, CJK extension B) is a warning of
+/// `check`, naming the file, the character and the first feature that uses it.
+#[test]
+fn check_warns_of_characters_the_wall_cannot_draw() {
+    for text in [
+        "垱口村",
+        "堌阳镇",
+        "堃苑小区",
+        "二七纪念塔 Erqi Tower 3°C ·",
+        "⚠",
+    ] {
+        assert_eq!(
+            citytwin::ui::missing_glyphs(text),
+            Vec::<char>::new(),
+            "{text}"
+        );
+    }
+    assert_eq!(citytwin::ui::missing_glyphs("𠀀𠀀村"), vec!['𠀀']);
+    let dir = temp_dir("bad-glyphs");
+    let point = |id: &str, name: &str, lon: f64| {
+        serde_json::json!({"type": "Feature", "id": id, "properties": {"name": name},
+            "geometry": {"type": "Point", "coordinates": [lon, 34.754]}})
+    };
+    let pois = serde_json::json!({"type": "FeatureCollection", "features": [
+        point("p1", "垱口村", 113.665),
+        point("p2", "𠀀家庄", 113.666),
+        point("p3", "𠀀村", 113.667),
+    ]});
+    write(&dir, "pois.geojson", &pois.to_string());
+    let scene = write(
+        &dir,
+        "scene.ron",
+        r#"(name: "g", origin: (lon: 113.665, lat: 34.754), layers: [(kind: Pois, path: "pois.geojson")])"#,
+    );
+    let report = citytwin::check::check(&load_scene(&scene));
+    let lacking: Vec<&String> = report
+        .problems
+        .iter()
+        .filter(|p| p.contains("none of the wall's fonts"))
+        .collect();
+    assert_eq!(lacking.len(), 1, "{report}");
+    let warning = lacking[0];
+    assert!(warning.contains("pois.geojson"), "{warning}");
+    assert!(warning.contains("U+20000"), "{warning}");
+    assert!(warning.contains("in 2 "), "{warning}");
+    assert!(warning.contains("p2"), "{warning}");
+    assert!(report.ok(), "a warning, not an error: {report}");
+    assert!(report.warnings >= 1);
+}

@@ -550,3 +550,31 @@ mod plan_shadow {
         assert!(ground_shadow(&blocks, &[], &sun(180.0, 0.5)).is_none());
     }
 }
+
+mod fonts {
+    /// Every string literal of the panels' sources (their Chinese and English labels,
+    /// until one translation table holds them) draws with the bundled fonts: no boxes.
+    #[test]
+    fn every_label_of_the_panels_draws_with_the_bundled_fonts() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ui");
+        let mut labels = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let source = std::fs::read_to_string(&path).unwrap();
+            // Literals sit between the odd and even quotes of each line (escaped
+            // quotes aside, which no label has).
+            for line in source.lines().filter(|l| !l.trim_start().starts_with("//")) {
+                for literal in line.split('"').skip(1).step_by(2) {
+                    labels += 1;
+                    let missing = citytwin::ui::missing_glyphs(literal);
+                    assert!(
+                        missing.is_empty(),
+                        "{}: \"{literal}\" has {missing:?}",
+                        path.display()
+                    );
+                }
+            }
+        }
+        assert!(labels > 200, "only {labels} literals found");
+    }
+}
