@@ -19,7 +19,7 @@ pub mod tls;
 use bevy::prelude::*;
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 use schema::{DecodeError, FeedMessage};
-pub use secrets::redact;
+pub use secrets::{redact, short_name};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

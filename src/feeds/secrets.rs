@@ -85,6 +85,39 @@ pub fn redact(spec: &str) -> String {
     }
 }
 
+/// A feed's name for one line of a panel, never with credentials: a replay's file
+/// names, an MQTT source's broker and topic filter (`broker:1883 · city/zz/#`), an HTTP
+/// source's host and the last segment of its path.
+pub fn short_name(spec: &str) -> String {
+    let shown = redact(spec);
+    if let Some(rest) = shown.strip_prefix("replay:") {
+        let rest = rest.strip_suffix(",loop").unwrap_or(rest);
+        let paths = rest.rsplit_once('@').map_or(rest, |(paths, _)| paths);
+        let files: Vec<&str> = paths
+            .split('+')
+            .map(|p| p.rsplit('/').next().unwrap_or(p))
+            .collect();
+        return files.join(" + ");
+    }
+    let Some((scheme, rest)) = shown.split_once("://") else {
+        return shown;
+    };
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    if scheme.to_ascii_lowercase().starts_with("mqtt") {
+        return if path.is_empty() {
+            host.to_string()
+        } else {
+            format!("{host} · {path}")
+        };
+    }
+    // HTTP: the path without query and options, its last named segment.
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    match path.rsplit('/').find(|s| !s.is_empty()) {
+        Some(last) => format!("{host} · {last}"),
+        None => host.to_string(),
+    }
+}
+
 /// One entry of the credentials file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -490,7 +490,7 @@ fn feeds(ui: &mut egui::Ui, s: &WallState, tr: Tr) {
             Health::Finished => (tr.short("回放结束", "finished"), theme::DIM),
             Health::Failed => (tr.short("失败", "failed"), theme::ALARM),
         };
-        let name = src.label.rsplit('/').next().unwrap_or(&src.label);
+        let name = crate::feeds::short_name(&src.label);
         ui.horizontal(|ui| {
             ui.label(RichText::new("●").color(color));
             ui.label(RichText::new(name).size(15.0));

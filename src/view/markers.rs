@@ -142,10 +142,26 @@ pub(super) fn plugin(app: &mut App) {
         .add_systems(
             Update,
             // Scale first: markers dressed in this frame take the current scale.
-            (scale_markers, file_markers, dress_markers, recolor_markers)
+            (
+                scale_markers,
+                file_markers,
+                dress_markers,
+                recolor_markers,
+                turn_cones,
+            )
                 .chain()
                 .in_set(TwinSet::View),
         );
+}
+
+/// A camera turned by its feed turns its cone.
+fn turn_cones(mut cameras: Query<(&VideoCamera, &mut Transform), Changed<VideoCamera>>) {
+    for (camera, mut t) in &mut cameras {
+        let want = cone_rotation(camera.heading_deg);
+        if t.rotation != want {
+            t.rotation = want;
+        }
+    }
 }
 
 fn setup(
@@ -183,9 +199,23 @@ fn marker_scale(status: DeviceStatus, base: f32) -> Vec3 {
 pub(super) type MarkerParts = (
     &'static Status,
     &'static mut MarkerAt,
-    Has<VideoCamera>,
+    Option<&'static VideoCamera>,
     Option<&'static mut Transform>,
 );
+
+/// A camera's marker cone lies on its side, its tip at the camera and its base towards
+/// where it looks (`heading_deg` clockwise from north); with no heading it stands up.
+pub fn cone_rotation(heading_deg: Option<f64>) -> Quat {
+    match heading_deg.filter(|h| h.is_finite()) {
+        Some(h) => {
+            let h = (h as f32).to_radians();
+            let looking = Vec3::new(h.sin(), 0.0, -h.cos());
+            // The cone's tip is its +Y end: turn +Y away from where it looks.
+            Quat::from_rotation_arc(Vec3::Y, -looking)
+        }
+        None => Quat::IDENTITY,
+    }
+}
 
 /// Gives a marker its mesh, material and transform (and so visibility), or takes
 /// them all away, leaving its data.
@@ -194,18 +224,20 @@ fn set_dressed(
     assets: &MarkerAssets,
     scale: f32,
     e: Entity,
-    (status, at, is_camera, transform): (&Status, Vec3, bool, bool),
+    (status, at, camera, transform): (&Status, Vec3, Option<&VideoCamera>, bool),
     want: bool,
 ) {
     match (want, transform) {
         (true, false) => {
-            let mesh = if is_camera {
+            let mesh = if camera.is_some() {
                 &assets.camera_mesh
             } else {
                 &assets.device_mesh
             };
             commands.entity(e).insert((
-                Transform::from_translation(at).with_scale(marker_scale(status.0, scale)),
+                Transform::from_translation(at)
+                    .with_rotation(cone_rotation(camera.and_then(|c| c.heading_deg)))
+                    .with_scale(marker_scale(status.0, scale)),
                 Mesh3d(mesh.clone()),
                 MeshMaterial3d(assets.materials[status_slot(status.0)].clone()),
             ));
@@ -265,7 +297,7 @@ pub(super) fn file_markers(
         .map(|c| (c.entity, c.from.is_none()))
         .chain(moves.read().map(|m| (m.entity, true)));
     for (e, placed) in placed {
-        let Ok((status, mut at, is_camera, transform)) = markers.get_mut(e) else {
+        let Ok((status, mut at, camera, transform)) = markers.get_mut(e) else {
             continue;
         };
         if placed {
@@ -280,7 +312,7 @@ pub(super) fn file_markers(
             t.translation = at.0;
             t.scale = marker_scale(status.0, grid.scale);
         }
-        let parts = (status, at.0, is_camera, dressed);
+        let parts = (status, at.0, camera, dressed);
         set_dressed(&mut commands, &assets, grid.scale, e, parts, want);
     }
 }
@@ -389,8 +421,8 @@ fn dress_markers(
         };
         let want = dressed.contains(&at);
         for &e in &square.markers {
-            if let Ok((status, marker_at, is_camera, transform)) = markers.get(e) {
-                let parts = (status, marker_at.0, is_camera, transform.is_some());
+            if let Ok((status, marker_at, camera, transform)) = markers.get(e) {
+                let parts = (status, marker_at.0, camera, transform.is_some());
                 set_dressed(&mut commands, &assets, *scale, e, parts, want);
             }
         }

@@ -578,3 +578,64 @@ mod fonts {
         assert!(labels > 200, "only {labels} literals found");
     }
 }
+
+mod feed_names {
+    use citytwin::feeds::short_name;
+
+    /// The feeds panel names a source by what tells it apart, never as the `#` of a
+    /// topic filter, and never with its credentials.
+    #[test]
+    fn a_feed_is_named_by_its_file_broker_and_topic_or_host_and_resource() {
+        for (spec, name) in [
+            (
+                "mqtt://ops:s3cret@broker.zz.local:1883/city/zhengzhou/#",
+                "broker.zz.local:1883 · city/zhengzhou/#",
+            ),
+            (
+                "mqtts://broker:8883/+/devices/+",
+                "broker:8883 · +/devices/+",
+            ),
+            ("mqtt://broker:1883", "broker:1883"),
+            ("replay:data-feeds/demo.ndjson@10,loop", "demo.ndjson"),
+            (
+                "replay:/d/a.ndjson+/d/journal.ndjson",
+                "a.ndjson + journal.ndjson",
+            ),
+            (
+                "https://api.zz.local/v1/hotline/orders?token=abc#every=5s",
+                "api.zz.local · orders",
+            ),
+            ("http://127.0.0.1:8080/", "127.0.0.1:8080"),
+        ] {
+            assert_eq!(short_name(spec), name, "{spec}");
+            assert!(!short_name(spec).contains("s3cret") && !short_name(spec).contains("abc"));
+        }
+    }
+}
+
+mod camera_cones {
+    use bevy::math::Vec3;
+    use citytwin::view::markers::cone_rotation;
+
+    /// A camera's cone opens where the camera looks: its base (the mesh's −Y end)
+    /// towards the heading, clockwise from north (world −Z), its tip at the camera.
+    #[test]
+    fn a_camera_cone_opens_towards_its_heading() {
+        for (heading, looking) in [
+            (0.0, Vec3::NEG_Z),
+            (90.0, Vec3::X),
+            (180.0, Vec3::Z),
+            (270.0, Vec3::NEG_X),
+            (45.0, Vec3::new(1.0, 0.0, -1.0).normalize()),
+        ] {
+            let opens = cone_rotation(Some(heading)) * Vec3::NEG_Y;
+            assert!(
+                opens.distance(looking) < 1e-5,
+                "heading {heading}: opens towards {opens}, not {looking}"
+            );
+        }
+        // No heading: standing up, as any device marker.
+        assert_eq!(cone_rotation(None) * Vec3::Y, Vec3::Y);
+        assert_eq!(cone_rotation(Some(f64::NAN)) * Vec3::Y, Vec3::Y);
+    }
+}
