@@ -106,8 +106,9 @@ pub struct WindowOptions {
     pub view: Option<String>,
     /// `shot`: save a PNG here once everything is drawn, then exit.
     pub shot: Option<PathBuf>,
-    /// `shot --click`: click this window position before capturing.
-    pub click: Option<Vec2>,
+    /// `shot --click`: click these window positions, one after another, before
+    /// capturing.
+    pub click: Vec<Vec2>,
     /// `--select ID`: select the device or camera with this feed id once it exists.
     pub select: Option<String>,
     /// `--project ID --scenario N`: draw a renovation scenario on its site.
@@ -217,7 +218,7 @@ pub fn wall_app(options: &TwinOptions, window: &WindowOptions) -> App {
         app.insert_resource(view::shot::ShotRequest {
             out: out.clone(),
             timeout: Duration::from_secs(180),
-            click: window.click,
+            click: window.click.clone(),
             select: window.select.is_some(),
         });
     }

@@ -62,9 +62,10 @@ enum Command {
         size: (u32, u32),
         #[arg(long)]
         view: Option<String>,
-        /// Click at X,Y (window pixels) before capturing, e.g. to show the inspector.
+        /// Click at X,Y (window pixels) before capturing, e.g. to show the inspector;
+        /// repeated, the clicks follow one another, each once the view has settled.
         #[arg(long, value_name = "X,Y", value_parser = parse_point)]
-        click: Option<(f32, f32)>,
+        click: Vec<(f32, f32)>,
         /// Select the device or camera with this feed id (its snapshot is fetched
         /// before the capture).
         #[arg(long, value_name = "ID")]
@@ -398,6 +399,9 @@ struct PlanArg {
     /// Shadows on the map at this true solar time of the standard day, e.g. 9:30.
     #[arg(long, value_name = "H:MM", value_parser = parse_solar_time, requires = "project")]
     sun_time: Option<f64>,
+    /// Start with a measuring tool: distance, path, area or height (clicks measure).
+    #[arg(long, value_name = "TOOL", value_parser = citytwin::view::measure::Tool::parse, requires = "project")]
+    measure: Option<citytwin::view::measure::Tool>,
 }
 
 /// `H:MM` (true solar time) to hours.
@@ -456,6 +460,7 @@ impl PlanArg {
             sun: Default::default(),
             shadows_at: self.sun_time,
             shadows_playing: false,
+            measure: self.measure,
         }))
     }
 }
@@ -660,6 +665,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             mode: citytwin::view::plan::PlanMode::Single,
             swipe: 0.5,
             sun_time: None,
+            measure: None,
         },
     });
     match command {
@@ -684,7 +690,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 fullscreen,
                 view,
                 shot: None,
-                click: None,
+                click: Vec::new(),
                 select,
                 plan,
             };
@@ -718,7 +724,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 fullscreen: false,
                 view,
                 shot: Some(out),
-                click: click.map(|(x, y)| bevy::math::Vec2::new(x, y)),
+                click: click
+                    .into_iter()
+                    .map(|(x, y)| bevy::math::Vec2::new(x, y))
+                    .collect(),
                 select,
                 plan,
             };
@@ -762,6 +771,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     mode: citytwin::view::plan::PlanMode::Single,
                     swipe: 0.5,
                     sun_time,
+                    measure: None,
                 };
                 let mut plan = arg.apply(&mut scene)?;
                 if let Some(p) = &mut plan {
@@ -778,7 +788,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     fullscreen,
                     view: None,
                     shot: None,
-                    click: None,
+                    click: Vec::new(),
                     select: None,
                     plan,
                 };
@@ -1055,7 +1065,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 fullscreen: false,
                 view,
                 shot: None,
-                click: None,
+                click: Vec::new(),
                 select: None,
                 plan: None,
             };

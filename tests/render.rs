@@ -351,7 +351,48 @@ fn the_swipe_view_shows_one_proposal_left_of_the_line_and_the_other_right_of_it(
             "0.6",
             "--sun-time",
             "9:00",
+            "--measure",
+            "distance",
+            "--click",
+            "470,600",
+            "--click",
+            "720,600",
         ],
+    );
+    // Measured by two clicks on the left view: the geodesic distance between the
+    // points the clicks' rays met, as long as the straight line between them in the
+    // scene's local metres (a few hundred metres from the origin: the same to 0.5 m).
+    let line = log
+        .lines()
+        .rfind(|l| l.contains("measure: Distance"))
+        .unwrap_or_else(|| panic!("nothing measured:\n{log}"));
+    let after = &line[line.find("measure: Distance").unwrap() + "measure: Distance".len()..];
+    let metres: f64 = after
+        .trim()
+        .split(' ')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or_else(|| panic!("no distance in {line}"));
+    let points: Vec<Vec<f64>> = after
+        .split('(')
+        .skip(1)
+        .map(|p| {
+            p.split(')')
+                .next()
+                .unwrap()
+                .split(", ")
+                .map(|v| v.parse().unwrap())
+                .collect()
+        })
+        .collect();
+    assert_eq!(points.len(), 2, "{line}");
+    let straight = ((points[1][0] - points[0][0]).powi(2)
+        + (points[1][1] - points[0][1]).powi(2)
+        + (points[1][2] - points[0][2]).powi(2))
+    .sqrt();
+    assert!(
+        metres > 100.0 && (metres - straight).abs() < 0.5,
+        "measured {metres} m, the points {straight:.2} m apart: {line}"
     );
     assert!(log.contains("plan: drawing"), "{log}");
     // Each side's shadows, with the sun in the south-east.

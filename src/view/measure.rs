@@ -30,6 +30,20 @@ pub struct Measure {
     pub result: Option<String>,
 }
 
+impl Tool {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "distance" => Ok(Tool::Distance),
+            "path" => Ok(Tool::Path),
+            "area" => Ok(Tool::Area),
+            "height" => Ok(Tool::Height),
+            _ => Err(format!(
+                "'{s}' is not a measuring tool (distance, path, area, height)"
+            )),
+        }
+    }
+}
+
 impl Measure {
     pub fn clear(&mut self) {
         self.points.clear();
@@ -42,13 +56,22 @@ impl Measure {
 struct MeasureMark;
 
 pub(super) fn plugin(app: &mut App) {
-    app.init_resource::<Measure>().add_systems(
-        Update,
-        (measure_clicks, draw_marks)
-            .chain()
-            .after(super::click_to_pick)
-            .run_if(resource_exists::<PlanData>),
-    );
+    app.init_resource::<Measure>()
+        .add_systems(Startup, start_tool.run_if(resource_exists::<PlanRequest>))
+        .add_systems(
+            Update,
+            (measure_clicks, draw_marks)
+                .chain()
+                .after(super::click_to_pick)
+                .run_if(resource_exists::<PlanData>),
+        );
+}
+
+/// The tool asked for on the command line.
+fn start_tool(request: Res<PlanRequest>, mut measure: ResMut<Measure>) {
+    if request.measure.is_some() {
+        measure.tool = request.measure;
+    }
 }
 
 /// Metres between points along the ellipsoid, with the height difference.
@@ -115,6 +138,16 @@ fn measure_clicks(
             }
             _ => None,
         };
+        let at: Vec<String> = measure
+            .points
+            .iter()
+            .map(|p| format!("({:.2}, {:.2}, {:.2})", p[0], p[1], p[2]))
+            .collect();
+        info!(
+            "measure: {tool:?} {} at {}",
+            measure.result.as_deref().unwrap_or("-"),
+            at.join(" ")
+        );
     }
 }
 

@@ -33,6 +33,8 @@ pub struct PlanRequest {
     pub shadows_at: Option<f64>,
     /// The shadows' time runs through the day's window (and starts over).
     pub shadows_playing: bool,
+    /// A measuring tool chosen at start (`--measure`).
+    pub measure: Option<super::measure::Tool>,
 }
 
 /// How fast the shadows' time runs when played: solar hours per second.

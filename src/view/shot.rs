@@ -20,8 +20,9 @@ pub struct ShotRequest {
     pub out: PathBuf,
     pub timeout: Duration,
     /// Click here (window pixels) once the city is drawn, then capture: shows the
-    /// inspector the way a user's click does.
-    pub click: Option<Vec2>,
+    /// inspector the way a user's click does. Several clicks follow one another, each
+    /// once the view has settled after the last.
+    pub click: Vec<Vec2>,
     /// A feed id is to be selected (`--select`): wait for it, and for its camera
     /// snapshot to arrive or fail.
     pub select: bool,
@@ -31,7 +32,8 @@ pub struct ShotRequest {
 struct ShotProgress {
     started: Instant,
     ready_since: Option<(Instant, u32)>,
-    clicked: bool,
+    /// Clicks made so far.
+    clicked: usize,
     requested: bool,
 }
 
@@ -57,7 +59,7 @@ fn capture_when_ready(
     let p = progress.get_or_insert_with(|| ShotProgress {
         started: Instant::now(),
         ready_since: None,
-        clicked: false,
+        clicked: 0,
         requested: false,
     });
     if p.requested {
@@ -107,13 +109,18 @@ fn capture_when_ready(
     {
         return;
     }
-    if let Some(at) = request.click
-        && !p.clicked
-    {
-        p.clicked = true;
+    if let Some(&at) = request.click.get(p.clicked) {
+        p.clicked += 1;
         picks.write(super::PickAt(at));
-        // Let the inspector and highlight settle before the capture.
-        p.ready_since = None;
+        // Let the inspector and highlight settle before the capture; between clicks a
+        // few frames are enough for the click to be taken.
+        p.ready_since = if p.clicked < request.click.len() {
+            Instant::now()
+                .checked_sub(SETTLE_TIME)
+                .map(|t| (t, SETTLE_FRAMES.saturating_sub(3)))
+        } else {
+            None
+        };
         return;
     }
     info!(
