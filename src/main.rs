@@ -377,6 +377,14 @@ struct SceneArg {
     /// Scene file (RON); default: the built-in Zhengzhou scene.
     #[arg(long, value_name = "FILE")]
     scene: Option<PathBuf>,
+    /// The panels' language, in place of the scene's: zh-CN (Chinese, English beside)
+    /// or en. `L` switches it while running.
+    #[arg(long, value_name = "zh-CN|en", value_parser = parse_language)]
+    language: Option<citytwin::scene::Language>,
+}
+
+fn parse_language(s: &str) -> Result<citytwin::scene::Language, String> {
+    citytwin::scene::Language::try_from(s.to_string())
 }
 
 #[derive(clap::Args)]
@@ -475,7 +483,11 @@ impl SceneArg {
                 path
             }
         };
-        Ok(Scene::load(&path)?)
+        let mut scene = Scene::load(&path)?;
+        if let Some(language) = self.language {
+            scene.file.language = language;
+        }
+        Ok(scene)
     }
 }
 
@@ -650,7 +662,10 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     let command = cli.command.unwrap_or(Command::Wall {
-        scene: SceneArg { scene: None },
+        scene: SceneArg {
+            scene: None,
+            language: None,
+        },
         feeds: Vec::new(),
         size: (1920, 1080),
         fullscreen: false,

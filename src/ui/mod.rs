@@ -100,8 +100,36 @@ impl Tr {
     }
 }
 
+/// Switch the panels between Chinese (English beside) and English: the header's
+/// button sends it, as does the `L` key.
+#[derive(Message, Debug, Clone, Copy)]
+pub struct SwitchLanguage;
+
+/// Applies [`SwitchLanguage`] and the `L` key (unless egui is taking typed text) to the
+/// scene's language, which every panel reads.
+pub fn switch_language(
+    keys: Option<Res<ButtonInput<KeyCode>>>,
+    egui: Option<Res<bevy_egui::input::EguiWantsInput>>,
+    mut asked: MessageReader<SwitchLanguage>,
+    mut scene: ResMut<crate::city::CurrentScene>,
+) {
+    let typing = egui.is_some_and(|e| e.wants_any_keyboard_input());
+    let key = !typing && keys.is_some_and(|k| k.just_pressed(KeyCode::KeyL));
+    let switches = asked.read().count() + usize::from(key);
+    if switches % 2 == 1 {
+        let language = &mut scene.0.file.language;
+        *language = match *language {
+            Language::Chinese => Language::English,
+            Language::English => Language::Chinese,
+        };
+        info!("wall: language {}", String::from(*language));
+    }
+}
+
 pub(super) fn plugin(app: &mut App) {
     use crate::view::plan::PlanRequest;
+    app.add_message::<SwitchLanguage>()
+        .add_systems(Update, switch_language);
     app.add_systems(
         EguiPrimaryContextPass,
         (

@@ -51,6 +51,7 @@ pub(super) struct WallState<'w, 's> {
     feeds: Res<'w, FeedStats>,
     buildings: Res<'w, Buildings>,
     selection: Res<'w, Selection>,
+    switch_language: MessageWriter<'w, super::SwitchLanguage>,
 }
 
 fn frame() -> egui::Frame {
@@ -90,9 +91,13 @@ pub(super) fn draw(
             .layer_id(egui::LayerId::background())
             .max_rect(ctx.viewport_rect()),
     );
-    egui::Panel::top("header")
+    let switch = egui::Panel::top("header")
         .frame(frame())
-        .show(&mut root, |ui| header(ui, &state, tr));
+        .show(&mut root, |ui| header(ui, &state, tr))
+        .inner;
+    if switch {
+        state.switch_language.write(super::SwitchLanguage);
+    }
     egui::Panel::bottom("status")
         .frame(frame().inner_margin(egui::Margin::symmetric(14, 6)))
         .show(&mut root, |ui| status_bar(ui, &state, tr));
@@ -305,7 +310,8 @@ fn marker_inspector(
     );
 }
 
-fn header(ui: &mut egui::Ui, s: &WallState, tr: Tr) {
+/// The header; true when its language button was clicked.
+fn header(ui: &mut egui::Ui, s: &WallState, tr: Tr) -> bool {
     ui.horizontal(|ui| {
         ui.label(
             RichText::new(&s.scene.0.file.name)
@@ -351,8 +357,17 @@ fn header(ui: &mut egui::Ui, s: &WallState, tr: Tr) {
                 tr.t("北京时间", "Beijing time")
             };
             ui.label(RichText::new(tag).color(theme::DIM));
-        });
-    });
+            // The other language, named in itself (L on the keyboard).
+            let other = match tr.0 {
+                crate::scene::Language::Chinese => "English",
+                crate::scene::Language::English => "中文",
+            };
+            ui.add_space(12.0);
+            ui.button(RichText::new(other).size(16.0)).clicked()
+        })
+        .inner
+    })
+    .inner
 }
 
 fn status_color(status: DeviceStatus) -> Color32 {

@@ -639,3 +639,47 @@ mod camera_cones {
         assert_eq!(cone_rotation(Some(f64::NAN)) * Vec3::Y, Vec3::Y);
     }
 }
+
+mod language {
+    use super::super::common::{load_scene, temp_dir, write};
+    use bevy::prelude::*;
+    use citytwin::city::CurrentScene;
+    use citytwin::scene::Language;
+    use citytwin::ui::{SwitchLanguage, switch_language};
+
+    /// The header's button (a message) and the `L` key switch the panels' language,
+    /// each press once; Chinese first.
+    #[test]
+    fn the_button_and_the_l_key_switch_the_language() {
+        let dir = temp_dir("language");
+        let path = write(
+            &dir,
+            "scene.ron",
+            r#"(name: "l", origin: (lon: 113.665, lat: 34.754))"#,
+        );
+        let mut app = App::new();
+        app.add_message::<SwitchLanguage>()
+            .insert_resource(CurrentScene(load_scene(&path)))
+            .init_resource::<ButtonInput<KeyCode>>()
+            .add_systems(Update, switch_language);
+        let language = |app: &App| app.world().resource::<CurrentScene>().0.file.language;
+        app.update();
+        assert_eq!(language(&app), Language::Chinese);
+        app.world_mut().write_message(SwitchLanguage);
+        app.update();
+        assert_eq!(language(&app), Language::English);
+        app.update();
+        assert_eq!(language(&app), Language::English, "one press, one switch");
+        app.world_mut()
+            .resource_mut::<ButtonInput<KeyCode>>()
+            .press(KeyCode::KeyL);
+        app.update();
+        assert_eq!(language(&app), Language::Chinese);
+        // Held, not pressed again: no more switches.
+        app.world_mut()
+            .resource_mut::<ButtonInput<KeyCode>>()
+            .clear();
+        app.update();
+        assert_eq!(language(&app), Language::Chinese);
+    }
+}
