@@ -239,6 +239,26 @@ pub struct FeedConfig {
     pub security: crate::scene::SecuritySpec,
 }
 
+impl FeedConfig {
+    /// How fast the replays play, for the header's clock: `×4`, `max` (as fast as
+    /// they are taken), several speeds joined; `None` when nothing is replayed.
+    pub fn replay_speed(&self) -> Option<String> {
+        let mut speeds: Vec<String> = Vec::new();
+        for (_, spec) in &self.sources {
+            if let FeedSpec::Replay { speed, .. } = spec {
+                let shown = match speed {
+                    Some(s) => format!("×{s}"),
+                    None => "max".to_string(),
+                };
+                if !speeds.contains(&shown) {
+                    speeds.push(shown);
+                }
+            }
+        }
+        (!speeds.is_empty()).then(|| speeds.join(" "))
+    }
+}
+
 /// Owns the tokio runtime the sources run on; dropping it stops them.
 #[derive(Resource)]
 pub struct FeedRuntime {

@@ -52,6 +52,7 @@ pub(super) struct WallState<'w, 's> {
     buildings: Res<'w, Buildings>,
     selection: Res<'w, Selection>,
     switch_language: MessageWriter<'w, super::SwitchLanguage>,
+    feed_config: Option<Res<'w, crate::feeds::FeedConfig>>,
 }
 
 fn frame() -> egui::Frame {
@@ -345,18 +346,26 @@ fn header(ui: &mut egui::Ui, s: &WallState, tr: Tr) -> bool {
         );
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
             let now = s.clock.now();
+            // Replay time in amber with its speed, live time in the text colour: never
+            // taken for one another.
+            let replaying = s.clock.is_feed_time();
             ui.label(
                 RichText::new(now.format("%Y-%m-%d %H:%M:%S").to_string())
                     .size(30.0)
                     .monospace()
-                    .color(theme::TEXT),
+                    .color(if replaying { theme::FAULT } else { theme::TEXT }),
             );
-            let tag = if s.clock.is_feed_time() {
-                tr.t("回放时间", "replay time")
+            let tag = if replaying {
+                let speed = s
+                    .feed_config
+                    .as_ref()
+                    .and_then(|c| c.replay_speed())
+                    .unwrap_or_default();
+                format!("{} {speed}", tr.t("回放时间", "replay time"))
             } else {
                 tr.t("北京时间", "Beijing time")
             };
-            ui.label(RichText::new(tag).color(theme::DIM));
+            ui.label(RichText::new(tag).color(if replaying { theme::FAULT } else { theme::DIM }));
             // The other language, named in itself (L on the keyboard).
             let other = match tr.0 {
                 crate::scene::Language::Chinese => "English",

@@ -683,3 +683,41 @@ mod language {
         assert_eq!(language(&app), Language::Chinese);
     }
 }
+
+mod replay_speed {
+    use citytwin::feeds::{FeedConfig, FeedSpec};
+
+    /// The header's clock says how fast the replay runs; live feeds give no speed.
+    #[test]
+    fn the_header_shows_the_replay_speed() {
+        let base = std::path::Path::new("/tmp");
+        let config = |specs: &[&str]| FeedConfig {
+            sources: specs
+                .iter()
+                .map(|s| (s.to_string(), FeedSpec::parse(s, base).unwrap()))
+                .collect(),
+            ..FeedConfig::default()
+        };
+        assert_eq!(
+            config(&["replay:a.ndjson@10,loop"])
+                .replay_speed()
+                .as_deref(),
+            Some("×10")
+        );
+        assert_eq!(
+            config(&["replay:a.ndjson"]).replay_speed().as_deref(),
+            Some("×1")
+        );
+        assert_eq!(
+            config(&["replay:a.ndjson@max"]).replay_speed().as_deref(),
+            Some("max")
+        );
+        assert_eq!(
+            config(&["replay:a.ndjson@0.25", "replay:b.ndjson@max"])
+                .replay_speed()
+                .as_deref(),
+            Some("×0.25 max")
+        );
+        assert_eq!(config(&["mqtt://broker:1883/city/#"]).replay_speed(), None);
+    }
+}
