@@ -424,6 +424,20 @@ fn parse_solar_time(s: &str) -> Result<f64, String> {
 }
 
 impl PlanArg {
+    /// The options' defaults, as the flags' own: the first proposal against today in a
+    /// single view.
+    fn defaults(project: Option<String>) -> Self {
+        Self {
+            project,
+            scenario: 1,
+            compare: 0,
+            mode: citytwin::view::plan::PlanMode::Single,
+            swipe: 0.5,
+            sun_time: None,
+            measure: None,
+        }
+    }
+
     /// With a project: its site left out of the city's meshes, a view of it first.
     fn apply(&self, scene: &mut Scene) -> Result<Option<citytwin::view::plan::PlanRequest>> {
         let Some(id) = &self.project else {
@@ -673,15 +687,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         select: None,
         instance: None,
         journal: None,
-        plan: PlanArg {
-            project: None,
-            scenario: 1,
-            compare: 0,
-            mode: citytwin::view::plan::PlanMode::Single,
-            swipe: 0.5,
-            sun_time: None,
-            measure: None,
-        },
+        plan: PlanArg::defaults(None),
     });
     match command {
         Command::Wall {
@@ -780,13 +786,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         })?,
                 };
                 let arg = PlanArg {
-                    project: Some(id),
-                    scenario: 1,
-                    compare: 0,
-                    mode: citytwin::view::plan::PlanMode::Single,
-                    swipe: 0.5,
                     sun_time,
-                    measure: None,
+                    ..PlanArg::defaults(Some(id))
                 };
                 let mut plan = arg.apply(&mut scene)?;
                 if let Some(p) = &mut plan {

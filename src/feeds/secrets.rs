@@ -90,12 +90,18 @@ pub fn redact(spec: &str) -> String {
 /// source's host and the last segment of its path.
 pub fn short_name(spec: &str) -> String {
     let shown = redact(spec);
-    if let Some(rest) = shown.strip_prefix("replay:") {
-        let rest = rest.strip_suffix(",loop").unwrap_or(rest);
-        let paths = rest.rsplit_once('@').map_or(rest, |(paths, _)| paths);
-        let files: Vec<&str> = paths
-            .split('+')
-            .map(|p| p.rsplit('/').next().unwrap_or(p))
+    // A replay's files as its spec's parser reads them (speed and `loop` left off).
+    if let Ok(super::FeedSpec::Replay { paths, .. }) =
+        super::FeedSpec::parse(&shown, std::path::Path::new(""))
+    {
+        let files: Vec<String> = paths
+            .iter()
+            .map(|p| {
+                p.file_name().map_or_else(
+                    || p.display().to_string(),
+                    |f| f.to_string_lossy().into_owned(),
+                )
+            })
             .collect();
         return files.join(" + ");
     }

@@ -104,6 +104,21 @@ pub fn geodesic_distance(a: LocalPoint, b: LocalPoint, frame: &LocalFrame) -> Re
     Ok(Geodesic.distance(Point::new(p.lon, p.lat), Point::new(q.lon, q.lat)))
 }
 
+/// Metres along points (east, north, up in local metres): each leg's geodesic distance
+/// on the ellipsoid with its climb.
+pub fn geodesic_length(points: &[[f64; 3]], frame: &LocalFrame) -> Result<f64, String> {
+    let mut total = 0.0;
+    for pair in points.windows(2) {
+        let flat = geodesic_distance(
+            LocalPoint::new(pair[0][0], pair[0][1]),
+            LocalPoint::new(pair[1][0], pair[1][1]),
+            frame,
+        )?;
+        total += flat.hypot(pair[1][2] - pair[0][2]);
+    }
+    Ok(total)
+}
+
 /// The part of `shape` inside the site.
 fn inside(shape: &MultiPolygon<f64>, site: &MultiPolygon<f64>) -> MultiPolygon<f64> {
     geo::BooleanOps::intersection(shape, site)

@@ -272,6 +272,13 @@ fn blank(view: &View) -> RenderContext {
     ctx
 }
 
+/// The whole hours of the standard day's window (8 to 16 on 大寒日): the shadow
+/// diagram's outlines.
+fn whole_hours(day: super::sun::StandardDay) -> std::ops::RangeInclusive<i64> {
+    let (start, end) = day.window();
+    start.ceil() as i64..=end.floor() as i64
+}
+
 /// The colour of an hour's shadow outline: morning blue through to afternoon red.
 pub fn hour_color(share_of_day: f64) -> Color {
     let t = share_of_day.clamp(0.0, 1.0);
@@ -291,11 +298,8 @@ pub fn shadow_map(
     let view = View::new(project);
     let mut ctx = blank(&view);
     let (start, end) = day.window();
-    let hours: Vec<f64> = (start.ceil() as i64..=end.floor() as i64)
-        .map(|h| h as f64)
-        .collect();
     let mut outlines = Vec::new();
-    for &h in &hours {
+    for h in whole_hours(day).map(|h| h as f64) {
         let Some(sun) = super::shadow::step_at(path, h) else {
             continue;
         };
@@ -603,9 +607,8 @@ fn html(
          hour from {from:02.0}:00 to {to:02.0}:00 true solar time, outlined from ",
         label = escape(review.settings.day.label()),
     );
-    let hours = (from.ceil() as i64..=to.floor() as i64).collect::<Vec<_>>();
-    for h in &hours {
-        let c = hour_color((*h as f64 - from) / (to - from)).to_rgba8();
+    for h in whole_hours(review.settings.day) {
+        let c = hour_color((h as f64 - from) / (to - from)).to_rgba8();
         let _ = write!(
             o,
             "<span style=\"border:2px solid #{:02x}{:02x}{:02x}\"></span>{h}:00 ",

@@ -281,14 +281,8 @@ pub fn checklist(
     }
     let mut length: BTreeMap<Work, f64> = BTreeMap::new();
     for (work, line) in &s.works {
-        for segment in line.lines() {
-            let (a, b) = (segment.start, segment.end);
-            *length.entry(*work).or_insert(0.0) += metrics::geodesic_distance(
-                LocalPoint::new(a.x, a.y),
-                LocalPoint::new(b.x, b.y),
-                frame,
-            )?;
-        }
+        let points: Vec<[f64; 3]> = line.coords().map(|c| [c.x, c.y, 0.0]).collect();
+        *length.entry(*work).or_insert(0.0) += metrics::geodesic_length(&points, frame)?;
     }
     let metres = |w: Work| {
         length

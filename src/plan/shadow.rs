@@ -12,7 +12,7 @@
 use super::project::{LoadedProject, Standing};
 use super::sun::{Block, SunStep};
 use geo::orient::{Direction, Orient};
-use geo::{Area, Coord, LineString, MultiPolygon, Polygon};
+use geo::{Area, Coord, LineString, MultiPolygon, Polygon, Translate};
 
 /// Below this elevation the sun is treated as down: shadows would run off the map.
 pub const MIN_ELEVATION_DEG: f64 = 1.0;
@@ -50,20 +50,7 @@ pub fn ground_shadow(
         let shift = cast(0.0, 0.0, b.height_m, sun);
         for p in &b.footprint.0 {
             pieces.push(p.clone());
-            let moved = |ring: &LineString<f64>| {
-                LineString::new(
-                    ring.coords()
-                        .map(|c| Coord {
-                            x: c.x + shift.x,
-                            y: c.y + shift.y,
-                        })
-                        .collect(),
-                )
-            };
-            pieces.push(Polygon::new(
-                moved(p.exterior()),
-                p.interiors().iter().map(moved).collect(),
-            ));
+            pieces.push(p.translate(shift.x, shift.y));
             for ring in std::iter::once(p.exterior()).chain(p.interiors()) {
                 for wall in ring.lines() {
                     let (a, b) = (wall.start, wall.end);

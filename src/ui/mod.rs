@@ -100,6 +100,17 @@ impl Tr {
     }
 }
 
+/// The whole window as one background `Ui`, that the panels are laid out in.
+fn root_ui(ctx: &egui::Context, id: &'static str) -> egui::Ui {
+    egui::Ui::new(
+        ctx.clone(),
+        id.into(),
+        egui::UiBuilder::new()
+            .layer_id(egui::LayerId::background())
+            .max_rect(ctx.viewport_rect()),
+    )
+}
+
 /// Switch the panels between Chinese (English beside) and English: the header's
 /// button sends it, as does the `L` key.
 #[derive(Message, Debug, Clone, Copy)]

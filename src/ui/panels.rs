@@ -85,13 +85,7 @@ pub(super) fn draw(
         }
     };
     let tr = Tr(state.scene.0.file.language);
-    let mut root = egui::Ui::new(
-        ctx.clone(),
-        "wall".into(),
-        egui::UiBuilder::new()
-            .layer_id(egui::LayerId::background())
-            .max_rect(ctx.viewport_rect()),
-    );
+    let mut root = super::root_ui(ctx, "wall");
     let switch = egui::Panel::top("header")
         .frame(frame())
         .show(&mut root, |ui| header(ui, &state, tr))

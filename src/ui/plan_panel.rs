@@ -38,13 +38,7 @@ pub fn draw(
     if request.mode == PlanMode::Swipe {
         swipe_handle(ctx, &mut request);
     }
-    let mut root = egui::Ui::new(
-        ctx.clone(),
-        "plan".into(),
-        egui::UiBuilder::new()
-            .layer_id(egui::LayerId::background())
-            .max_rect(ctx.viewport_rect()),
-    );
+    let mut root = super::root_ui(ctx, "plan");
     let shown = egui::Panel::left("plan")
         .exact_size(430.0)
         .resizable(false)
@@ -90,14 +84,12 @@ pub fn draw(
                 }
             });
             if request.mode == PlanMode::Single {
-                let label = if request.showing_before {
-                    tr.t("显示：对比 (B)", "showing: compare (B)")
-                } else {
-                    tr.t("显示：方案 (B)", "showing: proposal (B)")
-                };
-                if ui.button(label).clicked() {
-                    request.showing_before = !request.showing_before;
-                }
+                toggle_button(
+                    ui,
+                    &mut request.showing_before,
+                    tr.t("显示：对比 (B)", "showing: compare (B)"),
+                    tr.t("显示：方案 (B)", "showing: proposal (B)"),
+                );
             }
             if request.mode == PlanMode::Swipe {
                 ui.add(
@@ -268,14 +260,12 @@ fn shadows(
             request.shadows_playing &= on;
         }
         if request.shadows_at.is_some() {
-            let label = if request.shadows_playing {
-                tr.short("暂停", "pause")
-            } else {
-                tr.short("播放", "play")
-            };
-            if ui.button(label).clicked() {
-                request.shadows_playing = !request.shadows_playing;
-            }
+            toggle_button(
+                ui,
+                &mut request.shadows_playing,
+                tr.short("暂停", "pause"),
+                tr.short("播放", "play"),
+            );
         }
     });
     let Some(t) = request.shadows_at.as_mut() else {
@@ -302,6 +292,13 @@ fn shadows(
                 ),
             ),
         );
+    }
+}
+
+/// A button that flips `flag`, labelled by what it is now.
+fn toggle_button(ui: &mut egui::Ui, flag: &mut bool, when_on: String, when_off: String) {
+    if ui.button(if *flag { when_on } else { when_off }).clicked() {
+        *flag = !*flag;
     }
 }
 

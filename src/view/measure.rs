@@ -74,21 +74,6 @@ fn start_tool(request: Res<PlanRequest>, mut measure: ResMut<Measure>) {
     }
 }
 
-/// Metres between points along the ellipsoid, with the height difference.
-pub fn geodesic_length(points: &[[f64; 3]], frame: &crate::geo::LocalFrame) -> Option<f64> {
-    let mut total = 0.0;
-    for pair in points.windows(2) {
-        let flat = crate::plan::metrics::geodesic_distance(
-            LocalPoint::new(pair[0][0], pair[0][1]),
-            LocalPoint::new(pair[1][0], pair[1][1]),
-            frame,
-        )
-        .ok()?;
-        total += flat.hypot(pair[1][2] - pair[0][2]);
-    }
-    Some(total)
-}
-
 fn measure_clicks(
     mut picks: MessageReader<PickAt>,
     mut measure: ResMut<Measure>,
@@ -125,7 +110,9 @@ fn measure_clicks(
         measure.result = match tool {
             Tool::Height => Some(format!("{:.1} m", point[2])),
             Tool::Distance | Tool::Path if measure.points.len() >= 2 => {
-                geodesic_length(&measure.points, frame).map(|m| format!("{m:.1} m"))
+                crate::plan::metrics::geodesic_length(&measure.points, frame)
+                    .ok()
+                    .map(|m| format!("{m:.1} m"))
             }
             Tool::Area if measure.points.len() >= 3 => {
                 let mut ring: Vec<(f64, f64)> =

@@ -486,9 +486,9 @@ fn a_measured_path_is_its_geodesic_length_with_the_climb() {
     // 300 m east, then 400 m north and 30 m up: 300 + √(400² + 30²) = 701.12 m, within
     // the local frame's scale error (under 2 ppm near its origin).
     let points = [[0.0, 0.0, 0.0], [300.0, 0.0, 0.0], [300.0, 400.0, 30.0]];
-    let m = citytwin::view::measure::geodesic_length(&points, &frame).unwrap();
+    let m = citytwin::plan::metrics::geodesic_length(&points, &frame).unwrap();
     assert!((m - 701.1234).abs() < 0.01, "{m}");
-    let east = citytwin::view::measure::geodesic_length(&points[..2], &frame).unwrap();
+    let east = citytwin::plan::metrics::geodesic_length(&points[..2], &frame).unwrap();
     assert!((east - 300.0).abs() < 0.001, "{east}");
 }
 
