@@ -113,6 +113,22 @@ pub struct WindowOptions {
     pub select: Option<String>,
     /// `--project ID --scenario N`: draw a renovation scenario on its site.
     pub plan: Option<view::plan::PlanRequest>,
+    /// `--wall`, `--tile C,R --tiles COLSxROWS`: the wall as built and this window's
+    /// part of it (none: one screen of `size`).
+    pub layout: Option<view::wall::WallLayout>,
+    /// `--lead URL` / `--follow URL`: one picture across machines over MQTT.
+    pub sync: Option<view::sync::SyncRole>,
+}
+
+impl WindowOptions {
+    /// The window's size: one tile's screen, the whole wall, or `size`.
+    pub fn window_px(&self) -> (u32, u32) {
+        match &self.layout {
+            Some(l) if l.tile.is_some() => l.wall.screen_px,
+            Some(l) => l.wall.window_px(),
+            None => self.size,
+        }
+    }
 }
 
 /// The simulation core shared by the wall and the headless tests: scene data, feeds,
@@ -196,7 +212,7 @@ pub fn wall_app(options: &TwinOptions, window: &WindowOptions) -> App {
             .set(WindowPlugin {
                 primary_window: Some(Window {
                     title: format!("citytwin · {}", options.scene.file.name),
-                    resolution: WindowResolution::new(window.size.0, window.size.1)
+                    resolution: WindowResolution::new(window.window_px().0, window.window_px().1)
                         .with_scale_factor_override(1.0),
                     mode,
                     ..default()
@@ -224,6 +240,14 @@ pub fn wall_app(options: &TwinOptions, window: &WindowOptions) -> App {
     }
     if let Some(plan) = &window.plan {
         app.insert_resource(plan.clone());
+    }
+    if let Some(layout) = window.layout {
+        view::wall::prepare(&mut app, &layout);
+        app.insert_resource(layout);
+    }
+    if let Some(role) = &window.sync {
+        let instance = options.instance.as_deref().unwrap_or("wall");
+        view::sync::install(&mut app, role, instance);
     }
     app.add_plugins((view::plugin, ui::plugin));
     if window.shot.is_some() {

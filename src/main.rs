@@ -46,6 +46,8 @@ enum Command {
         instance: Option<String>,
         #[command(flatten)]
         plan: PlanArg,
+        #[command(flatten)]
+        wall: WallArg,
         /// Append every action taken on this wall (acknowledge, resolve, silence,
         /// switch mode) to FILE as `operator` feed messages, replayable with
         /// replay:FILE (default: the scene's `operations.journal`, if any).
@@ -75,6 +77,8 @@ enum Command {
         feeds: Vec<String>,
         #[command(flatten)]
         plan: PlanArg,
+        #[command(flatten)]
+        wall: WallArg,
     },
     /// Review a renovation project (the scene's `projects`): metrics, the 一拆五改三增加
     /// checklist and sunlight hours to GB 50180 for today and every proposal, printed;
@@ -347,6 +351,24 @@ enum BenchKind {
         /// Print the figures as one machine-readable line too (used by --compare).
         #[arg(long, hide = true)]
         result_line: bool,
+        /// Without the panels (`bench ui`'s baseline).
+        #[arg(long, hide = true)]
+        no_panels: bool,
+        /// Keep an incident selected, so the inspector and camera wall are open.
+        #[arg(long, hide = true)]
+        select_incident: bool,
+    },
+    /// The panels' cost: the CPU time of the egui pass per frame with every panel open
+    /// (an incident selected, the wide layout) on a 4×2 wall of 1920×1080 screens, and
+    /// the whole frame there against the same wall without panels (each in a process of
+    /// its own). Last line: `summary: ui_ms=… frame_ms_7680=…`.
+    Ui {
+        #[command(flatten)]
+        scene: SceneArg,
+        #[arg(long, default_value = "7680x2160", value_parser = parse_size)]
+        size: (u32, u32),
+        #[arg(long, default_value_t = 20, value_parser = within(2usize, 100_000))]
+        frames: usize,
     },
     /// Operations at city scale: nearest cameras vs brute force and PostGIS, grid
     /// lookup vs brute force, rules and KPIs per frame at the city's real rates.
@@ -385,6 +407,66 @@ struct SceneArg {
 
 fn parse_language(s: &str) -> Result<citytwin::scene::Language, String> {
     citytwin::scene::Language::try_from(s.to_string())
+}
+
+/// The wall as built, and this machine's tile of it.
+#[derive(clap::Args, Default)]
+struct WallArg {
+    /// The wall's screens: laptop, 4k, 4x2, 3x3 or COLSxROWS@WxH, with ,bezel=PX (the
+    /// 3D view hides that many pixels behind each bezel) and ,distance=M (the panels'
+    /// scale), e.g. 4x2@1920x1080,bezel=18. The window covers the whole wall, or with
+    /// --tile one screen of it.
+    #[arg(long, value_name = "SPEC", value_parser = citytwin::scene::wall::WallSpec::parse)]
+    wall: Option<citytwin::scene::wall::WallSpec>,
+    /// This machine's tile of a wall of several machines, C,R from 0,0 at the top left
+    /// (with --tiles): it renders that part of one shared view.
+    #[arg(long, value_name = "C,R", value_parser = parse_tile, requires = "tiles")]
+    tile: Option<(u32, u32)>,
+    /// How many machines' tiles make the wall, COLSxROWS (with --tile).
+    #[arg(long, value_name = "COLSxROWS", value_parser = parse_tiles, requires = "tile")]
+    tiles: Option<(u32, u32)>,
+    /// Lead a wall of several machines: publish this wall's camera, selection, mode,
+    /// language and twin time on mqtt://HOST:PORT/TOPIC.
+    #[arg(long, value_name = "URL", value_parser = citytwin::view::sync::SyncRole::parse_url)]
+    lead: Option<citytwin::feeds::mqtt::MqttSpec>,
+    /// Follow a leader's state from mqtt://HOST:PORT/TOPIC (keeps the last view if
+    /// the leader goes quiet).
+    #[arg(long, value_name = "URL", value_parser = citytwin::view::sync::SyncRole::parse_url, conflicts_with = "lead")]
+    follow: Option<citytwin::feeds::mqtt::MqttSpec>,
+}
+
+impl WallArg {
+    fn sync(&self) -> Option<citytwin::view::sync::SyncRole> {
+        use citytwin::view::sync::SyncRole;
+        match (&self.lead, &self.follow) {
+            (Some(s), _) => Some(SyncRole::Lead(s.clone())),
+            (None, Some(s)) => Some(SyncRole::Follow(s.clone())),
+            _ => None,
+        }
+    }
+
+    fn layout(&self, size: (u32, u32)) -> Result<Option<citytwin::view::wall::WallLayout>> {
+        use citytwin::view::wall::WallLayout;
+        Ok(match (self.tile, self.tiles, self.wall) {
+            (Some(tile), Some(tiles), wall) => {
+                let screen = wall.map_or(size, |w| w.screen_px);
+                Some(WallLayout::tiled(wall, tile, tiles, screen).map_err(anyhow::Error::msg)?)
+            }
+            (_, _, Some(wall)) => Some(WallLayout { wall, tile: None }),
+            _ => None,
+        })
+    }
+}
+
+fn parse_tile(s: &str) -> Result<(u32, u32), String> {
+    citytwin::scene::wall::pair(s, ',', "tile")
+}
+
+fn parse_tiles(s: &str) -> Result<(u32, u32), String> {
+    match citytwin::scene::wall::pair(&s.to_lowercase(), 'x', "tiles")? {
+        (c, r) if (1..=16).contains(&c) && (1..=16).contains(&r) => Ok((c, r)),
+        _ => Err(format!("tiles '{s}': 1 to 16 columns and rows")),
+    }
 }
 
 #[derive(clap::Args)]
@@ -590,48 +672,86 @@ where
     }
 }
 
+/// One `bench frames` run in a process of its own, with `extra` flags; its figures.
+fn frames_run(
+    scene: &SceneArg,
+    (w, h): (u32, u32),
+    view: Option<&str>,
+    frames: usize,
+    extra: &[&str],
+) -> Result<BTreeMap<String, f64>> {
+    let exe = std::env::current_exe().context("cannot find this program")?;
+    let mut cmd = std::process::Command::new(&exe);
+    cmd.args(["bench", "frames", "--result-line", "--frames"])
+        .arg(frames.to_string())
+        .arg("--size")
+        .arg(format!("{w}x{h}"))
+        .args(extra);
+    if let Some(path) = &scene.scene {
+        cmd.arg("--scene").arg(path);
+    }
+    if let Some(view) = view {
+        cmd.args(["--view", view]);
+    }
+    let out = cmd
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("cannot start the benchmark run")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    for l in text.lines().filter(|l| !l.starts_with("bench-frames:")) {
+        println!("{l}");
+    }
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("bench-frames:"))
+        .with_context(|| format!("the run printed no figures ({})", out.status))?;
+    Ok(line
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .filter_map(|(k, v)| Some((k.to_string(), v.parse().ok()?)))
+        .collect())
+}
+
+/// `bench ui`: the wall at `size` with every panel open, then without panels.
+fn bench_ui(scene: &SceneArg, size: (u32, u32), frames: usize) -> Result<ExitCode> {
+    println!(
+        "the wall at {}x{} with every panel open (an incident selected)",
+        size.0, size.1
+    );
+    let with = frames_run(scene, size, None, frames, &["--select-incident"])?;
+    println!("baseline: the same wall without panels");
+    let without = frames_run(scene, size, None, frames, &["--no-panels"])?;
+    let get = |m: &BTreeMap<String, f64>, k: &str| m.get(k).copied().unwrap_or(f64::NAN);
+    let (ui, frame, bare) = (
+        get(&with, "ui_p50_ms"),
+        get(&with, "frame_p50_ms"),
+        get(&without, "frame_p50_ms"),
+    );
+    println!(
+        "panels: egui pass p50 {ui:.2} ms a frame (target under 3 ms); whole frame p50 {bare:.1} ms without panels → {frame:.1} ms with them ({:.2}×); main-world CPU {:.1} → {:.1} ms",
+        frame / bare,
+        get(&without, "cpu_p50_ms"),
+        get(&with, "cpu_p50_ms"),
+    );
+    println!(
+        "summary: ui_ms={ui:.3} frame_ms_7680={frame:.1} frame_ms_7680_no_panels={bare:.1} frame_ratio={:.3}",
+        frame / bare
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `bench frames --compare`: the same scene, view and size without and with the
 /// scene's devices, each in a process of its own (a window's event loop runs once per
 /// process), and the ratios.
 fn compare_frames(
     scene: &SceneArg,
-    (w, h): (u32, u32),
+    size: (u32, u32),
     view: Option<&str>,
     frames: usize,
 ) -> Result<ExitCode> {
-    let exe = std::env::current_exe().context("cannot find this program")?;
-    let run = |without: bool| -> Result<BTreeMap<String, f64>> {
-        let mut cmd = std::process::Command::new(&exe);
-        cmd.args(["bench", "frames", "--result-line", "--frames"])
-            .arg(frames.to_string())
-            .arg("--size")
-            .arg(format!("{w}x{h}"));
-        if let Some(path) = &scene.scene {
-            cmd.arg("--scene").arg(path);
-        }
-        if let Some(view) = view {
-            cmd.args(["--view", view]);
-        }
-        if without {
-            cmd.arg("--without-devices");
-        }
-        let out = cmd
-            .stderr(std::process::Stdio::inherit())
-            .output()
-            .context("cannot start the benchmark run")?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        for l in text.lines().filter(|l| !l.starts_with("bench-frames:")) {
-            println!("{l}");
-        }
-        let line = text
-            .lines()
-            .find_map(|l| l.strip_prefix("bench-frames:"))
-            .with_context(|| format!("the run printed no figures ({})", out.status))?;
-        Ok(line
-            .split_whitespace()
-            .filter_map(|kv| kv.split_once('='))
-            .filter_map(|(k, v)| Some((k.to_string(), v.parse().ok()?)))
-            .collect())
+    let run = |without: bool| {
+        let flags: &[&str] = if without { &["--without-devices"] } else { &[] };
+        frames_run(scene, size, view, frames, flags)
     };
     println!("baseline: the city without devices");
     let base = run(true)?;
@@ -688,6 +808,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         instance: None,
         journal: None,
         plan: PlanArg::defaults(None),
+        wall: WallArg::default(),
     });
     match command {
         Command::Wall {
@@ -700,6 +821,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             instance,
             journal,
             plan,
+            wall,
         } => {
             let mut scene = scene.load()?;
             let plan = plan.apply(&mut scene)?;
@@ -714,6 +836,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 click: Vec::new(),
                 select,
                 plan,
+                layout: wall.layout(size)?,
+                sync: wall.sync(),
             };
             Ok(run_window(&options, &window))
         }
@@ -726,6 +850,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             select,
             feeds,
             plan,
+            wall,
         } => {
             let mut scene = scene.load()?;
             let plan = plan.apply(&mut scene)?;
@@ -751,6 +876,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     .collect(),
                 select,
                 plan,
+                layout: wall.layout(size)?,
+                sync: wall.sync(),
             };
             Ok(run_window(&options, &window))
         }
@@ -807,6 +934,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     click: Vec::new(),
                     select: None,
                     plan,
+                    layout: None,
+                    sync: None,
                 };
                 return Ok(run_window(&options, &window));
             }
@@ -1067,6 +1196,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     without_devices,
                     compare,
                     result_line,
+                    no_panels,
+                    select_incident,
                 },
         } => {
             if compare {
@@ -1084,6 +1215,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 click: Vec::new(),
                 select: None,
                 plan: None,
+                layout: None,
+                sync: None,
             };
             let mut app = citytwin::wall_app(&options, &window);
             app.insert_resource(citytwin::view::framebench::FrameBench {
@@ -1094,8 +1227,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 enabled: false,
                 ..Default::default()
             });
+            if no_panels {
+                app.insert_resource(citytwin::ui::NoPanels);
+            }
+            if select_incident {
+                app.insert_resource(citytwin::view::framebench::SelectAnIncident);
+            }
             Ok(exit_code(app.run()))
         }
+        Command::Bench {
+            which:
+                BenchKind::Ui {
+                    scene,
+                    size,
+                    frames,
+                },
+        } => bench_ui(&scene, size, frames),
         Command::Bench {
             which: BenchKind::Ingest { messages, devices },
         } => {

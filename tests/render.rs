@@ -57,14 +57,25 @@ fn district_scene_with_local_snapshots() -> PathBuf {
 }
 
 fn shot_of(scene: &std::path::Path, name: &str, args: &[&str]) -> (image::RgbImage, String) {
+    shot_sized(scene, name, (W, H), args)
+}
+
+/// `shot` at `size` (the virtual screen made as large).
+fn shot_sized(
+    scene: &std::path::Path,
+    name: &str,
+    (w, h): (u32, u32),
+    args: &[&str],
+) -> (image::RgbImage, String) {
     let _turn = ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("shot-{name}.png"));
     let _ = std::fs::remove_file(&out);
-    let size = format!("{W}x{H}");
+    let size = format!("{w}x{h}");
+    let screen = format!("-screen 0 {}x{}x24", w.max(1920), h.max(1080));
     let mut cmd = Command::new("xvfb-run");
-    cmd.args(["-a", "-s", "-screen 0 1920x1080x24"])
+    cmd.args(["-a", "-s", &screen])
         .arg(env!("CARGO_BIN_EXE_citytwin"))
         .args(["shot", "--size", &size, "--out"])
         .arg(&out)
@@ -133,8 +144,10 @@ fn assert_buildings_at_centre(img: &image::RgbImage, view: &str, min: f64) {
 fn wall_screenshot_shows_city_markers_and_panels() {
     let (img, _) = shot("default", &[]);
     assert_eq!(img.dimensions(), (W, H));
-    // The 3D viewport (right of the KPI panel, between header and status bar).
-    let (vx0, vy0, vx1, vy1) = (300, 80, W - 10, H - 40);
+    // The 3D viewport (between the KPI panel and the alerts, the header and the status
+    // bar; the panels are 360 and 420 logical pixels wide, at 0.75 on a 720-line
+    // window).
+    let (vx0, vy0, vx1, vy1) = (300, 80, W - 330, H - 40);
     let lit = share(&img, vx0, vy0, vx1, vy1, |[r, g, b]| {
         r as u32 + g as u32 + b as u32 > 150
     });
@@ -178,6 +191,347 @@ fn wall_screenshot_shows_city_markers_and_panels() {
         b > 180 && g > 140 && r < 140
     });
     assert!(title > 0.01, "no header title ({:.2}%)", title * 100.0);
+}
+
+/// Dark glass with text in it: a panel drawn with content.
+fn assert_panel(img: &image::RgbImage, what: &str, (x0, y0, x1, y1): (u32, u32, u32, u32)) {
+    let dark = share(img, x0, y0, x1, y1, |[r, g, b]| r < 45 && g < 55 && b < 75);
+    let text = share(img, x0, y0, x1, y1, |[r, g, b]| {
+        r as u32 + g as u32 + b as u32 > 380
+    });
+    assert!(
+        dark > 0.6 && text > 0.004,
+        "{what}: {:.1}% dark, {:.2}% text",
+        dark * 100.0,
+        text * 100.0
+    );
+}
+
+/// Pixels that differ between two pictures in a rectangle, as a share.
+fn differ(a: &image::RgbImage, b: &image::RgbImage, (x0, y0, x1, y1): (u32, u32, u32, u32)) -> f64 {
+    let mut n = 0;
+    for y in y0..y1 {
+        for x in x0..x1 {
+            let (p, q) = (a.get_pixel(x, y).0, b.get_pixel(x, y).0);
+            if (0..3).any(|i| p[i].abs_diff(q[i]) > 40) {
+                n += 1;
+            }
+        }
+    }
+    n as f64 / ((x1 - x0) * (y1 - y0)) as f64
+}
+
+/// A wall of two 1920×1080 screens side by side, in Chinese and in English: every
+/// panel (header, KPI board, feeds, alerts, work orders, the charts strip) is drawn
+/// with content in its place, and the two languages differ in each.
+#[test]
+fn the_wall_at_3840x1080_shows_every_panel_in_chinese_and_in_english() {
+    let size = (3840, 1080);
+    let regions = [
+        ("header", (0, 0, 3840, 60)),
+        ("KPI board", (10, 80, 350, 560)),
+        ("alerts", (3430, 80, 3830, 500)),
+        ("work orders", (3010, 80, 3410, 500)),
+        ("charts strip", (380, 830, 2990, 1030)),
+    ];
+    let mut shots = Vec::new();
+    for language in ["zh-CN", "en"] {
+        let (img, log) = shot_sized(
+            &district_scene(),
+            &format!("wall-3840-{language}"),
+            size,
+            &["--language", language],
+        );
+        assert_eq!(img.dimensions(), size);
+        assert!(log.contains("shot: saved"), "{log}");
+        for (what, rect) in regions {
+            assert_panel(&img, &format!("{language} {what}"), rect);
+        }
+        // The map between the panels shows the city.
+        let lit = share(&img, 400, 100, 2980, 800, |[r, g, b]| {
+            r as u32 + g as u32 + b as u32 > 150
+        });
+        assert!(
+            lit > 0.2,
+            "{language}: the map shows {:.1}% lit",
+            lit * 100.0
+        );
+        shots.push(img);
+    }
+    for (what, rect) in regions {
+        let d = differ(&shots[0], &shots[1], rect);
+        assert!(
+            d > 0.002,
+            "{what}: the same in both languages ({:.3}%)",
+            d * 100.0
+        );
+    }
+}
+
+/// Share of pixels in the rectangle that differ (by more than 48 in a channel) between
+/// two pictures placed at `a_at` and `b_at`.
+fn mismatch(
+    a: &image::RgbImage,
+    a_at: (u32, u32),
+    b: &image::RgbImage,
+    b_at: (u32, u32),
+    (w, h): (u32, u32),
+) -> f64 {
+    // What moves with the feed between two shots is left out: device markers (green,
+    // amber, red) and the pulsing rings of new alerts.
+    let live = |[r, g, b]: [u8; 3]| {
+        let (hi, lo) = (r.max(g).max(b), r.min(g).min(b));
+        marker_green([r, g, b]) || (r > 150 && hi - lo > 90) || (hi - lo > 120 && b < 120)
+    };
+    let (mut n, mut compared) = (0, 0);
+    for y in 0..h {
+        for x in 0..w {
+            let p = a.get_pixel(a_at.0 + x, a_at.1 + y).0;
+            let q = b.get_pixel(b_at.0 + x, b_at.1 + y).0;
+            if live(p) || live(q) {
+                continue;
+            }
+            compared += 1;
+            if (0..3).any(|i| p[i].abs_diff(q[i]) > 48) {
+                n += 1;
+            }
+        }
+    }
+    assert!(
+        compared > (w * h) / 2,
+        "most of the region moves with the feed"
+    );
+    n as f64 / compared as f64
+}
+
+/// Two machines' tiles of one view, side by side, are the single shot of the whole
+/// view: the same city in the same place on both sides of the seam. (The tiles carry
+/// their own panels, so the map between the panels is compared: from the KPI board's
+/// edge to the alerts', under the header and above the charts.)
+#[test]
+fn two_tiles_side_by_side_equal_one_shot_of_the_whole_view() {
+    let scene = district_scene();
+    let (whole, _) = shot_sized(&scene, "tiles-whole", (W, H), &["--view", "erqi"]);
+    let half = (W / 2, H);
+    let tile = |c: u32| {
+        let name = format!("tiles-{c}");
+        let at = format!("{c},0");
+        shot_sized(
+            &scene,
+            &name,
+            half,
+            &["--view", "erqi", "--tile", &at, "--tiles", "2x1"],
+        )
+        .0
+    };
+    let (left, right) = (tile(0), tile(1));
+    assert_eq!(left.dimensions(), half);
+    let (y0, y1) = (80, 470);
+    // Left of the seam: the whole's x 300..640 is the left tile's 300..640.
+    let l = mismatch(&whole, (300, y0), &left, (300, y0), (W / 2 - 300, y1 - y0));
+    // Right of it: the whole's 640..950 is the right tile's 0..310.
+    let r = mismatch(&whole, (W / 2, y0), &right, (0, y0), (310, y1 - y0));
+    // At the seam itself, 16 columns either side.
+    let seam_l = mismatch(
+        &whole,
+        (W / 2 - 16, y0),
+        &left,
+        (W / 2 - 16, y0),
+        (16, y1 - y0),
+    );
+    let seam_r = mismatch(&whole, (W / 2, y0), &right, (0, y0), (16, y1 - y0));
+    for (what, share) in [
+        ("left", l),
+        ("right", r),
+        ("seam left", seam_l),
+        ("seam right", seam_r),
+    ] {
+        assert!(
+            share < 0.03,
+            "{what}: {:.2}% of the pixels differ from the whole view",
+            share * 100.0
+        );
+    }
+    // The view is not empty: there is a city to compare.
+    let city = share(&whole, 300, y0, W - 330, y1, building);
+    assert!(city > 0.05, "buildings cover only {:.1}%", city * 100.0);
+}
+
+/// With 40 px bezels, a wall of two screens in one window (a camera per screen) is the
+/// whole canvas with the 40 columns behind the bezel taken out; and no text of the
+/// header or the charts lies on the bezel.
+#[test]
+fn a_wall_with_bezels_hides_the_columns_behind_them_and_keeps_text_off_them() {
+    let scene = district_scene();
+    let bezel = 40;
+    let (canvas, _) = shot_sized(&scene, "bezel-canvas", (W + bezel, H), &["--view", "erqi"]);
+    let spec = format!("2x1@{}x{H},bezel={bezel}", W / 2);
+    let (wall, log) = shot_sized(
+        &scene,
+        "bezel-wall",
+        (W, H),
+        &["--view", "erqi", "--wall", &spec],
+    );
+    assert_eq!(wall.dimensions(), (W, H));
+    assert!(log.contains("one camera each"), "no split cameras:\n{log}");
+    let (y0, y1) = (80, 470);
+    // Left screen: canvas columns 0..640; right screen: canvas columns 680..1320.
+    let l = mismatch(&canvas, (300, y0), &wall, (300, y0), (W / 2 - 300, y1 - y0));
+    let r = mismatch(
+        &canvas,
+        (W / 2 + bezel + 10, y0),
+        &wall,
+        (W / 2 + 10, y0),
+        (300, y1 - y0),
+    );
+    // Without the bezel taken out, the right screen would be 40 px off.
+    let shifted = mismatch(
+        &canvas,
+        (W / 2 + 10, y0),
+        &wall,
+        (W / 2 + 10, y0),
+        (300, y1 - y0),
+    );
+    assert!(
+        l < 0.03 && r < 0.03,
+        "left {:.2}%, right {:.2}% differ",
+        l * 100.0,
+        r * 100.0
+    );
+    assert!(
+        shifted > 3.0 * r.max(0.01),
+        "the bezel's columns were not hidden ({:.2}%)",
+        shifted * 100.0
+    );
+    // The header and the charts keep their text off the bezel (x 640 ± 4).
+    // (The header is about 38 px tall and the charts strip about 170 px at this
+    // wall's scale.)
+    for (what, y0, y1) in [("header", 0, 32), ("charts", H - 160, H - 40)] {
+        let text = share(&wall, W / 2 - 4, y0, W / 2 + 4, y1, |[r, g, b]| {
+            r as u32 + g as u32 + b as u32 > 380
+        });
+        assert!(
+            text < 0.002,
+            "{what}: text on the bezel ({:.2}%)",
+            text * 100.0
+        );
+        let beside = share(&wall, 0, y0, W, y1, |[r, g, b]| {
+            r as u32 + g as u32 + b as u32 > 380
+        });
+        assert!(
+            beside > 0.003,
+            "{what}: no text at all ({:.2}%)",
+            beside * 100.0
+        );
+    }
+}
+
+/// A leader and a follower on a real mosquitto: the leader flies to a view and
+/// selects a camera; the follower, started on the default view, shows the leader's
+/// view and the camera's inspector.
+#[test]
+fn a_follower_shows_its_leaders_view_and_selection() {
+    use citytwin::feeds::bench::broker::LocalBroker;
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wall-sync");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let broker = LocalBroker::plain(&dir, "").unwrap_or_else(|e| panic!("{e}"));
+    let url = format!("mqtt://127.0.0.1:{}/citytwin/wall/test", broker.port);
+    let scene = district_scene();
+    let camera = first_camera_of(&scene);
+    // The reference: the same view and selection shot directly.
+    let (reference, _) = shot_sized(
+        &scene,
+        "sync-reference",
+        (W, H),
+        &["--view", "cbd", "--select", &camera],
+    );
+    let log_path = dir.join("leader.log");
+    let log = std::fs::File::create(&log_path).expect("log");
+    let mut leader = {
+        use std::os::unix::process::CommandExt;
+        let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+        let child = Command::new("xvfb-run")
+            .args(["-a", "-s", "-screen 0 1920x1080x24"])
+            .arg(env!("CARGO_BIN_EXE_citytwin"))
+            .args(["wall", "--size", &format!("{W}x{H}"), "--scene"])
+            .arg(&scene)
+            .args(["--view", "cbd", "--select", &camera, "--lead", &url])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("WGPU_BACKEND", "vulkan")
+            .stderr(log)
+            // Its own process group: xvfb-run, Xvfb and the wall end together.
+            .process_group(0)
+            .spawn()
+            .expect("leader starts");
+        Leader(child)
+    };
+    // The leader has selected the camera and said so on the broker.
+    let started = std::time::Instant::now();
+    loop {
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if text.contains(&format!("selected {camera}")) && text.contains("wall sync: connected") {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(240),
+            "the leader never selected {camera}:\n{text}"
+        );
+        assert!(
+            leader.0.try_wait().expect("leader").is_none(),
+            "the leader exited:\n{text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let (follower, log) = shot_sized(&scene, "sync-follower", (W, H), &["--follow", &url]);
+    drop(leader);
+    assert!(
+        log.contains(&format!("wall sync: selection from the leader: {camera}")),
+        "the follower did not take the selection:\n{log}"
+    );
+    // The map between the panels is the leader's view.
+    let differs = mismatch(&reference, (300, 80), &follower, (300, 80), (W - 640, 400));
+    assert!(
+        differs < 0.05,
+        "{:.1}% of the follower's map differs from the leader's view",
+        differs * 100.0
+    );
+    // The inspector shows the selected camera, as on the leader.
+    assert_panel(
+        &follower,
+        "the follower's inspector",
+        (W - 300, 90, W - 10, 300),
+    );
+}
+
+/// A process group (xvfb-run, Xvfb and the wall it runs), ended when dropped: also
+/// when the test fails.
+struct Leader(std::process::Child);
+
+impl Drop for Leader {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let _ = self.0.wait();
+    }
+}
+
+/// The id of a camera in the generated district's feed.
+fn first_camera_of(scene: &std::path::Path) -> String {
+    let dir = scene.parent().expect("scene folder");
+    for entry in std::fs::read_dir(dir).expect("folder") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "ndjson") {
+            let text = std::fs::read_to_string(&path).expect("feed");
+            for line in text.lines().filter(|l| l.contains(r#""kind":"camera""#)) {
+                let v: serde_json::Value = serde_json::from_str(line).expect("json");
+                if let Some(id) = v["data"]["id"].as_str() {
+                    return id.to_string();
+                }
+            }
+        }
+    }
+    panic!("no camera in the district's feeds");
 }
 
 #[test]
@@ -285,7 +639,8 @@ fn the_cbd_view_shows_the_corn_tower_in_its_lake_ringed_by_towers() {
         tower * 100.0
     );
     // The CBD's rings of office towers stand around it.
-    let towers = share(&img, 300, 200, W - 10, 500, building);
+    // (Left of the alerts' column.)
+    let towers = share(&img, 300, 200, W - 330, 500, building);
     assert!(
         towers > 0.08,
         "no towers around the corn ({:.1}%)",

@@ -163,7 +163,7 @@ fn refresh(
     }
 }
 
-fn category_label(c: OrderCategory) -> &'static str {
+pub fn category_label(c: OrderCategory) -> &'static str {
     match c {
         OrderCategory::Traffic => "traffic",
         OrderCategory::PublicFacilities => "public_facilities",

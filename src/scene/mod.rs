@@ -2,6 +2,7 @@
 //! read from RON with strict field checking so a typo is an error with line and column.
 
 pub mod ops;
+pub mod wall;
 
 use crate::geo::{Crs, LonLat};
 use serde::{Deserialize, Serialize};

@@ -2,8 +2,19 @@
 //! Chinese-first labels, and one function per panel. Panels only read resources and
 //! ask for changes through messages.
 
+mod board;
+mod charts;
+mod feeds;
+mod header;
+pub mod i18n;
+mod incidents;
+mod inspector;
 mod panels;
 pub mod plan_panel;
+
+pub use charts::events_per_hour;
+pub use i18n::{Tr, W};
+pub use incidents::{acknowledge_group, alert_groups, countdown, pressing_orders, silence_group};
 
 use crate::scene::Language;
 use bevy::prelude::*;
@@ -79,27 +90,6 @@ pub mod theme {
     pub const SYNTHETIC: Color32 = Color32::from_rgb(255, 200, 60);
 }
 
-/// Labels in the scene's language: Chinese with English beneath, or English alone.
-#[derive(Debug, Clone, Copy)]
-pub struct Tr(pub Language);
-
-impl Tr {
-    pub fn t(&self, zh: &str, en: &str) -> String {
-        match self.0 {
-            Language::Chinese => format!("{zh} {en}"),
-            Language::English => en.to_string(),
-        }
-    }
-
-    /// Only the primary-language word, for tight spaces.
-    pub fn short(&self, zh: &str, en: &str) -> String {
-        match self.0 {
-            Language::Chinese => zh.to_string(),
-            Language::English => en.to_string(),
-        }
-    }
-}
-
 /// The whole window as one background `Ui`, that the panels are laid out in.
 fn root_ui(ctx: &egui::Context, id: &'static str) -> egui::Ui {
     egui::Ui::new(
@@ -141,16 +131,36 @@ pub(super) fn plugin(app: &mut App) {
     use crate::view::plan::PlanRequest;
     app.add_message::<SwitchLanguage>()
         .add_systems(Update, switch_language);
-    app.add_systems(
+    app.init_resource::<UiTiming>().add_systems(
         EguiPrimaryContextPass,
         (
+            |mut t: ResMut<UiTiming>| t.started = Some(std::time::Instant::now()),
             setup_style,
-            panels::draw.run_if(not(resource_exists::<PlanRequest>)),
+            panels::draw.run_if(
+                not(resource_exists::<PlanRequest>).and_then(not(resource_exists::<NoPanels>)),
+            ),
             plan_panel::draw.run_if(resource_exists::<PlanRequest>),
+            |mut t: ResMut<UiTiming>| {
+                if let Some(started) = t.started.take() {
+                    t.last = started.elapsed();
+                }
+            },
         )
             .chain(),
     );
 }
+
+/// The CPU time of the last frame's egui pass (styling and every panel laid out), for
+/// `bench ui`.
+#[derive(Resource, Debug, Default)]
+pub struct UiTiming {
+    started: Option<std::time::Instant>,
+    pub last: std::time::Duration,
+}
+
+/// The wall without its panels (`bench ui`'s baseline).
+#[derive(Resource, Debug, Default)]
+pub struct NoPanels;
 
 /// Rasterises digits and signs at every size the panels use, so live numbers never
 /// wait a frame for a glyph (a wall must not flicker; a screenshot must be complete).
@@ -173,6 +183,7 @@ fn warm_glyphs(ctx: &egui::Context) {
 fn setup_style(
     mut contexts: EguiContexts,
     windows: Query<&Window, With<bevy::window::PrimaryWindow>>,
+    layout: Option<Res<crate::view::wall::WallLayout>>,
     mut frames: Local<u32>,
     mut last_zoom: Local<f32>,
     mut warm_at: Local<u32>,
@@ -206,7 +217,11 @@ fn setup_style(
         });
     }
     if let Ok(window) = windows.single() {
-        let zoom = (window.height() / 1080.0).clamp(0.75, 3.0);
+        // A wall's own scale (its screens' lines and the viewing distance), else the
+        // window's height against 1080 lines.
+        let zoom = layout.map_or((window.height() / 1080.0).clamp(0.75, 3.0), |l| {
+            l.wall.ui_zoom()
+        });
         if (zoom - *last_zoom).abs() > 0.01 {
             *last_zoom = zoom;
             ctx.set_zoom_factor(zoom);

@@ -2,7 +2,7 @@
 //! which scenarios are shown and how, the metrics of both side by side, the
 //! 一拆五改三增加 checklist, the sunlight figures, the notes, and the report button.
 
-use super::{Tr, theme};
+use super::{Tr, W, theme};
 use crate::view::measure::{Measure, Tool};
 use crate::view::plan::{PlanData, PlanMode, PlanPanelWidth, PlanRequest, PlanStatus};
 use bevy::prelude::*;
@@ -46,7 +46,7 @@ pub fn draw(
             let Some(data) = data_mut.as_deref_mut() else {
                 let text = match status.as_ref().and_then(|s| s.failed.clone()) {
                     Some(e) => e,
-                    None => tr.t("正在计算方案与日照…", "reviewing the proposals…"),
+                    None => tr.word(W::Reviewing).to_string(),
                 };
                 ui.heading(&request.project);
                 ui.label(text);
@@ -55,28 +55,25 @@ pub fn draw(
             let spec = &data.project.spec;
             ui.heading(&spec.name);
             if spec.synthetic {
-                ui.colored_label(
-                    theme::SYNTHETIC,
-                    tr.t("合成演示方案", "SYNTHETIC demo proposals"),
-                );
+                ui.colored_label(theme::SYNTHETIC, tr.word(W::SyntheticProposals));
             }
             let names: Vec<String> = data.review.all().map(|r| r.name.clone()).collect();
             egui::Grid::new("plan-pick").num_columns(2).show(ui, |ui| {
-                ui.label(tr.short("方案", "Proposal"));
+                ui.label(tr.word(W::Proposal));
                 pick(ui, "scenario", &names, &mut request.scenario);
                 ui.end_row();
-                ui.label(tr.short("对比", "Compare"));
+                ui.label(tr.word(W::Compare));
                 pick(ui, "compare", &names, &mut request.compare);
                 ui.end_row();
             });
             ui.horizontal(|ui| {
-                for (mode, zh, en) in [
-                    (PlanMode::Single, "单视图", "single"),
-                    (PlanMode::Swipe, "卷帘", "swipe"),
-                    (PlanMode::SideBySide, "并排", "side by side"),
+                for (mode, word) in [
+                    (PlanMode::Single, W::ViewSingle),
+                    (PlanMode::Swipe, W::ViewSwipe),
+                    (PlanMode::SideBySide, W::ViewSideBySide),
                 ] {
                     if ui
-                        .selectable_label(request.mode == mode, tr.short(zh, en))
+                        .selectable_label(request.mode == mode, tr.word(word))
                         .clicked()
                     {
                         request.mode = mode;
@@ -87,14 +84,14 @@ pub fn draw(
                 toggle_button(
                     ui,
                     &mut request.showing_before,
-                    tr.t("显示：对比 (B)", "showing: compare (B)"),
-                    tr.t("显示：方案 (B)", "showing: proposal (B)"),
+                    tr.word(W::ShowingCompare),
+                    tr.word(W::ShowingProposal),
                 );
             }
             if request.mode == PlanMode::Swipe {
                 ui.add(
                     egui::Slider::new(&mut request.swipe, 0.35..=0.95)
-                        .text(tr.short("卷帘位置", "swipe")),
+                        .text(tr.word(W::SwipePosition)),
                 );
             }
             shadows(ui, tr, &mut request, &data.review);
@@ -112,7 +109,7 @@ pub fn draw(
                 ui.separator();
                 metrics(ui, tr, a, b);
                 ui.separator();
-                ui.label(egui::RichText::new(tr.t("一拆五改三增加", "checklist")).strong());
+                ui.label(egui::RichText::new(tr.word(W::Checklist)).strong());
                 for item in &b.checklist {
                     let (mark, color) = if item.covered {
                         ("✓", theme::ONLINE)
@@ -128,27 +125,16 @@ pub fn draw(
                 ui.separator();
                 let day = data.review.settings.day;
                 let s = b.sun.summary(day);
-                ui.label(
-                    egui::RichText::new(tr.t("日照 (GB 50180)", "sunlight (GB 50180)")).strong(),
-                );
+                ui.label(egui::RichText::new(tr.word(W::SunlightStandard)).strong());
                 ui.label(format!("{} {}", day.label(), data.review.date));
                 egui::Grid::new("plan-sun").num_columns(2).show(ui, |ui| {
                     for (label, n) in [
-                        (tr.short("窗台点", "windows"), s.windows),
-                        (tr.short("不达标", "below the standard"), s.below),
-                        (tr.short("由达标变不达标", "pushed below"), s.pushed_below),
-                        (
-                            tr.short("原不达标且变差", "already below, worse"),
-                            s.worsened,
-                        ),
-                        (
-                            tr.short("仅因加装电梯", "only by added elevators"),
-                            s.elevator_only.values().sum(),
-                        ),
-                        (
-                            tr.short("受电梯遮挡", "shaded by elevators"),
-                            s.shaded_by_elevators,
-                        ),
+                        (tr.word(W::Windows), s.windows),
+                        (tr.word(W::BelowStandard), s.below),
+                        (tr.word(W::PushedBelow), s.pushed_below),
+                        (tr.word(W::AlreadyBelowWorse), s.worsened),
+                        (tr.word(W::OnlyByElevators), s.elevator_only.values().sum()),
+                        (tr.word(W::ShadedByElevators), s.shaded_by_elevators),
                     ] {
                         ui.label(label);
                         ui.label(n.to_string());
@@ -157,11 +143,8 @@ pub fn draw(
                 });
                 ui.separator();
                 ui.label(
-                    egui::RichText::new(tr.t(
-                        &format!("批注 ({})", data.notes.len()),
-                        &format!("notes ({})", data.notes.len()),
-                    ))
-                    .strong(),
+                    egui::RichText::new(format!("{} ({})", tr.word(W::Notes), data.notes.len()))
+                        .strong(),
                 );
                 for n in &data.notes {
                     ui.label(format!(
@@ -179,7 +162,7 @@ pub fn draw(
                     .copied()
                     .zip(frame.as_ref())
                     .and_then(|(p, f)| f.0.to_lonlat(crate::geo::LocalPoint::new(p[0], p[1])).ok());
-                let pin = egui::Button::new(tr.t("钉在所点位置", "pin at the point clicked"));
+                let pin = egui::Button::new(tr.word(W::PinAtPoint));
                 if ui
                     .add_enabled(at.is_some() && !note_text.trim().is_empty(), pin)
                     .clicked()
@@ -207,7 +190,7 @@ pub fn draw(
                 if ui
                     .add_enabled(
                         report.running.is_none(),
-                        egui::Button::new(tr.t("写出评审报告", "write the review report")),
+                        egui::Button::new(tr.word(W::WriteReport)),
                     )
                     .clicked()
                 {
@@ -255,7 +238,7 @@ fn shadows(
     let (start, end) = review.settings.day.window();
     ui.horizontal(|ui| {
         let mut on = request.shadows_at.is_some();
-        if ui.checkbox(&mut on, tr.short("阴影", "shadows")).changed() {
+        if ui.checkbox(&mut on, tr.word(W::Shadows)).changed() {
             request.shadows_at = on.then_some((start + end) / 2.0);
             request.shadows_playing &= on;
         }
@@ -263,8 +246,8 @@ fn shadows(
             toggle_button(
                 ui,
                 &mut request.shadows_playing,
-                tr.short("暂停", "pause"),
-                tr.short("播放", "play"),
+                tr.word(W::Pause),
+                tr.word(W::Play),
             );
         }
     });
@@ -276,60 +259,55 @@ fn shadows(
         egui::Slider::new(t, start..=end)
             .step_by(1.0 / 60.0)
             .custom_formatter(|v, _| clock(v))
-            .text(tr.short("真太阳时", "true solar time")),
+            .text(tr.word(W::TrueSolarTime)),
     );
     if let Some(sun) = step_at(&review.path, *t) {
         ui.colored_label(
             theme::DIM,
-            tr.t(
-                &format!(
-                    "太阳方位 {:.0}° 高度 {:.0}°",
-                    sun.azimuth_deg, sun.elevation_deg
-                ),
-                &format!(
-                    "sun at azimuth {:.0}°, elevation {:.0}°",
-                    sun.azimuth_deg, sun.elevation_deg
-                ),
+            format!(
+                "{} {:.0}° · {} {:.0}°",
+                tr.word(W::SunAzimuth),
+                sun.azimuth_deg,
+                tr.word(W::SunElevation),
+                sun.elevation_deg
             ),
         );
     }
 }
 
 /// A button that flips `flag`, labelled by what it is now.
-fn toggle_button(ui: &mut egui::Ui, flag: &mut bool, when_on: String, when_off: String) {
+fn toggle_button(ui: &mut egui::Ui, flag: &mut bool, when_on: &str, when_off: &str) {
     if ui.button(if *flag { when_on } else { when_off }).clicked() {
         *flag = !*flag;
     }
 }
 
 fn measuring(ui: &mut egui::Ui, tr: Tr, measure: &mut Measure) {
-    ui.label(egui::RichText::new(tr.t("量测", "measure")).strong());
+    ui.label(egui::RichText::new(tr.word(W::Measure)).strong());
     ui.horizontal(|ui| {
-        for (tool, zh, en) in [
-            (Tool::Distance, "距离", "distance"),
-            (Tool::Path, "路径", "path"),
-            (Tool::Area, "面积", "area"),
-            (Tool::Height, "高度", "height"),
+        for (tool, word) in [
+            (Tool::Distance, W::Distance),
+            (Tool::Path, W::PathLength),
+            (Tool::Area, W::Area),
+            (Tool::Height, W::MeasureHeight),
         ] {
             if ui
-                .selectable_label(measure.tool == Some(tool), tr.short(zh, en))
+                .selectable_label(measure.tool == Some(tool), tr.word(word))
                 .clicked()
             {
                 measure.tool = (measure.tool != Some(tool)).then_some(tool);
                 measure.clear();
             }
         }
-        if ui.button(tr.short("清除", "clear")).clicked() {
+        if ui.button(tr.word(W::Clear)).clicked() {
             measure.clear();
         }
     });
     if measure.tool.is_some() {
-        let text = measure.result.clone().unwrap_or_else(|| {
-            tr.t(
-                &format!("已点 {} 个点", measure.points.len()),
-                &format!("{} points clicked", measure.points.len()),
-            )
-        });
+        let text = measure
+            .result
+            .clone()
+            .unwrap_or_else(|| format!("{} {}", tr.word(W::PointsClicked), measure.points.len()));
         ui.colored_label(theme::ACCENT, text);
     }
 }
@@ -363,42 +341,42 @@ fn metrics(
             let (ma, mb) = (&a.metrics, &b.metrics);
             let rows: [(String, String, String); 8] = [
                 (
-                    tr.short("用地 m²", "site m²"),
+                    tr.word(W::SiteArea).to_string(),
                     grouped(ma.site_m2),
                     grouped(mb.site_m2),
                 ),
                 (
-                    tr.short("建筑密度", "coverage"),
+                    tr.word(W::Coverage).to_string(),
                     format!("{:.1}%", ma.coverage * 100.0),
                     format!("{:.1}%", mb.coverage * 100.0),
                 ),
                 (
-                    tr.short("容积率", "FAR"),
+                    tr.word(W::FloorAreaRatio).to_string(),
                     format!("{:.2}", ma.far),
                     format!("{:.2}", mb.far),
                 ),
                 (
-                    tr.short("绿地率", "green ratio"),
+                    tr.word(W::GreenRatio).to_string(),
                     format!("{:.1}%", ma.green_ratio * 100.0),
                     format!("{:.1}%", mb.green_ratio * 100.0),
                 ),
                 (
-                    tr.short("停车位", "parking"),
+                    tr.word(W::Parking).to_string(),
                     ma.parking_spaces.to_string(),
                     mb.parking_spaces.to_string(),
                 ),
                 (
-                    tr.short("托育 300 m", "childcare 300 m"),
+                    tr.word(W::Childcare).to_string(),
                     share(ma, "childcare"),
                     share(mb, "childcare"),
                 ),
                 (
-                    tr.short("日间照料 300 m", "elderly care 300 m"),
+                    tr.word(W::ElderlyCare).to_string(),
                     share(ma, "elderly_care"),
                     share(mb, "elderly_care"),
                 ),
                 (
-                    tr.short("助餐 300 m", "meals 300 m"),
+                    tr.word(W::Meals).to_string(),
                     share(ma, "meal"),
                     share(mb, "meal"),
                 ),

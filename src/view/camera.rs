@@ -131,7 +131,7 @@ pub(super) fn plugin(app: &mut App) {
         .init_resource::<TourState>()
         .add_systems(
             Update,
-            (control, tour, fly_to_view, follow)
+            (control, tour, fly_to_new_critical, fly_to_view, follow)
                 .chain()
                 .in_set(TwinSet::View),
         );
@@ -302,6 +302,36 @@ fn tour(
             None => scene_views[state.next_view].name.clone(),
         };
         fly.write(FlyTo(name));
+    }
+}
+
+/// A critical alert that fires while nobody is at the controls is selected and flown
+/// to (the tour then dwells there); one at the controls is not taken away from what
+/// they look at.
+fn fly_to_new_critical(
+    settings: Res<AutoTour>,
+    mut state: ResMut<TourState>,
+    time: Res<Time>,
+    clock: Res<crate::ops::TwinClock>,
+    alerts: Res<crate::ops::alerts::Alerts>,
+    mut select: MessageWriter<super::SelectIncident>,
+) {
+    let now = time.elapsed_secs_f64();
+    if !settings.enabled || now - state.last_input_s < settings.idle.as_secs_f64() {
+        return;
+    }
+    let twin_now = clock.now();
+    let newest = alerts
+        .newly_fired
+        .iter()
+        .filter_map(|&i| alerts.list.get(i))
+        .filter(|a| a.severity == crate::scene::ops::Severity::Critical && a.position.is_some())
+        .rfind(|a| a.inhibited_by.is_none() && !alerts.is_silenced(a, twin_now));
+    if let Some(alert) = newest {
+        state.last_flight_s = now;
+        select.write(super::SelectIncident(super::Incident::Alert(
+            alert.id.clone(),
+        )));
     }
 }
 

@@ -27,6 +27,8 @@ struct Progress {
     /// Main-world CPU time of each timed frame (First → Last: every system of ours and
     /// Bevy's, visibility included; not the render world, which runs alongside).
     cpu: Vec<Duration>,
+    /// The egui pass of each timed frame (every panel laid out).
+    ui: Vec<Duration>,
 }
 
 /// When this frame's main schedules began.
@@ -44,7 +46,51 @@ pub(super) fn plugin(app: &mut App) {
             (|mut start: ResMut<FrameStart>| start.0 = Some(Instant::now()))
                 .run_if(resource_exists::<FrameBench>),
         )
-        .add_systems(Last, measure.run_if(resource_exists::<FrameBench>));
+        .add_systems(Last, measure.run_if(resource_exists::<FrameBench>))
+        .add_systems(
+            Update,
+            select_an_incident
+                .run_if(resource_exists::<SelectAnIncident>)
+                .in_set(crate::TwinSet::View),
+        );
+}
+
+/// `bench ui`: every panel open, so select an incident (the newest open alert, else
+/// the most pressing order) once there is one, and keep it selected.
+#[derive(Resource, Debug, Default)]
+pub struct SelectAnIncident;
+
+fn select_an_incident(
+    alerts: Res<crate::ops::alerts::Alerts>,
+    book: Res<crate::ops::orders::OrderBook>,
+    selection: Res<super::Selection>,
+    mut select: MessageWriter<super::SelectIncident>,
+) {
+    use super::Incident;
+    let still = match &selection.incident {
+        Some(Incident::Alert(id)) => alerts.get(id).is_some_and(|a| a.is_open()),
+        Some(Incident::Order(id)) => book.orders.get(id).is_some_and(|o| o.is_open()),
+        None => false,
+    };
+    if still {
+        return;
+    }
+    let alert = alerts
+        .list
+        .iter()
+        .rev()
+        .find(|a| a.is_open())
+        .map(|a| Incident::Alert(a.id.clone()));
+    let order = || {
+        book.orders
+            .values()
+            .filter(|o| o.is_open())
+            .min_by_key(|o| o.resolve_deadline)
+            .map(|o| Incident::Order(o.id.clone()))
+    };
+    if let Some(incident) = alert.or_else(order) {
+        select.write(super::SelectIncident(incident));
+    }
 }
 
 fn measure(
@@ -53,6 +99,7 @@ fn measure(
     status: Res<CityStatus>,
     entities: Res<FeedEntities>,
     drawn: Query<(&Mesh3d, &MeshMaterial3d<StandardMaterial>, &ViewVisibility)>,
+    ui: Option<Res<crate::ui::UiTiming>>,
     mut p: Local<Progress>,
     mut exit: MessageWriter<AppExit>,
 ) {
@@ -85,6 +132,9 @@ fn measure(
         if let Some(began) = start.0 {
             p.cpu.push(now - began);
         }
+        if let Some(ui) = &ui {
+            p.ui.push(ui.last);
+        }
     }
     if p.times.len() < bench.frames {
         return;
@@ -116,6 +166,15 @@ fn measure(
             ms(cpu[cpu.len() * 95 / 100])
         );
     }
+    let mut ui = p.ui.clone();
+    ui.sort();
+    if let (Some(p50), Some(p95)) = (ui.get(ui.len() / 2), ui.get(ui.len() * 95 / 100)) {
+        println!(
+            "  panels (the egui pass: every panel laid out) CPU per frame: p50 {:.2} ms, p95 {:.2} ms",
+            ms(*p50),
+            ms(*p95)
+        );
+    }
     println!(
         "  visible mesh entities {}, draw batches {} (distinct mesh × material; Bevy draws each batch as one instanced call) + egui",
         visible.len(),
@@ -123,10 +182,11 @@ fn measure(
     );
     if bench.result_line {
         println!(
-            "bench-frames: markers={} frame_p50_ms={:.2} cpu_p50_ms={:.2} batches={}",
+            "bench-frames: markers={} frame_p50_ms={:.2} cpu_p50_ms={:.2} ui_p50_ms={:.3} batches={}",
             entities.len(),
             ms(times[times.len() / 2]),
             cpu.get(cpu.len() / 2).map_or(0.0, |d| ms(*d)),
+            ui.get(ui.len() / 2).map_or(0.0, |d| ms(*d)),
             batches.len()
         );
     }

@@ -7,7 +7,10 @@ pub mod framebench;
 pub mod markers;
 pub mod measure;
 pub mod plan;
+pub mod pulse;
 pub mod shot;
+pub mod sync;
+pub mod wall;
 
 use crate::TwinSet;
 use crate::city::{Buildings, CurrentScene, mesh::MeshData};
@@ -20,13 +23,26 @@ use bevy::window::PrimaryWindow;
 use bevy_egui::input::EguiWantsInput;
 use camera::{WallCamera, initial_orbit};
 
-/// What the user clicked, shown in the inspector: a building or a device or camera
-/// marker (at most one of the two).
+/// What the user clicked, shown in the inspector: a building, a device or camera
+/// marker, or an incident (an alert or a work order): at most one of them.
 #[derive(Resource, Debug, Default, Clone, PartialEq)]
 pub struct Selection {
     pub building: Option<usize>,
     pub marker: Option<Entity>,
+    pub incident: Option<Incident>,
 }
+
+/// An alert or a work order, by id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Incident {
+    Alert(String),
+    Order(String),
+}
+
+/// Select an incident (from the panels' lists, or a new critical alert while the
+/// wall is idle) and fly the camera to its place.
+#[derive(Message, Debug, Clone, PartialEq)]
+pub struct SelectIncident(pub Incident);
 
 /// A feed id to select once its entity exists (`--select`).
 #[derive(Resource, Debug, Default, Clone)]
@@ -74,6 +90,7 @@ pub(super) fn plugin(app: &mut App) {
     app.init_resource::<Selection>()
         .init_resource::<SelectFeedId>()
         .add_message::<PickAt>()
+        .add_message::<SelectIncident>()
         .init_resource::<StartView>()
         .insert_resource(ClearColor(Color::srgb(0.015, 0.025, 0.05)))
         .insert_resource(GlobalAmbientLight {
@@ -85,7 +102,13 @@ pub(super) fn plugin(app: &mut App) {
         .add_systems(
             Update,
             (
-                (click_to_pick, pick_building, select_feed_id).chain(),
+                (
+                    click_to_pick,
+                    pick_building,
+                    select_feed_id,
+                    select_incident,
+                )
+                    .chain(),
                 (highlight_selection, follow_selected_marker)
                     .chain()
                     .after(markers::file_markers),
@@ -102,6 +125,8 @@ pub(super) fn plugin(app: &mut App) {
     shot::plugin(app);
     plan::plugin(app);
     measure::plugin(app);
+    pulse::plugin(app);
+    wall::plugin(app);
 }
 
 fn setup(
@@ -251,16 +276,20 @@ fn click_to_pick(
 
 fn pick_building(
     mut picks: MessageReader<PickAt>,
-    cameras: Query<(&Camera, &GlobalTransform), With<WallCamera>>,
+    cameras: Query<(&Camera, &GlobalTransform), Or<(With<WallCamera>, With<wall::ScreenCamera>)>>,
     markers: Query<(Entity, &GlobalTransform), (With<Status>, With<Mesh3d>, Without<WallCamera>)>,
     index: Res<BuildingIndex>,
     buildings: Res<Buildings>,
     mut selection: ResMut<Selection>,
 ) {
-    let Ok((camera, transform)) = cameras.single() else {
-        return;
-    };
     for PickAt(cursor) in picks.read() {
+        // The camera of the screen clicked (a split wall has one per screen).
+        let Some((camera, transform)) = cameras.iter().find(|(c, _)| {
+            c.logical_viewport_rect()
+                .is_some_and(|r| r.contains(*cursor))
+        }) else {
+            continue;
+        };
         // The nearest marker on screen within reach of the click wins.
         let marker = markers
             .iter()
@@ -273,8 +302,8 @@ fn pick_building(
             .map(|(e, _)| e);
         let picked = match marker {
             Some(e) => Selection {
-                building: None,
                 marker: Some(e),
+                ..default()
             },
             None => {
                 let Ok(ray) = camera.viewport_to_world(transform, *cursor) else {
@@ -284,7 +313,7 @@ fn pick_building(
                     building: index
                         .pick(&buildings, ray.origin, *ray.direction)
                         .map(|(i, _)| i),
-                    marker: None,
+                    ..default()
                 }
             }
         };
@@ -310,10 +339,39 @@ fn select_feed_id(
     if let Some(e) = entities.get(id) {
         info!("selected {id} ({e})");
         *selection = Selection {
-            building: None,
             marker: Some(e),
+            ..default()
         };
         wanted.0 = None;
+    }
+}
+
+/// Selects the incidents asked for and flies the camera to the last one's place.
+fn select_incident(
+    mut asked: MessageReader<SelectIncident>,
+    alerts: Res<crate::ops::alerts::Alerts>,
+    book: Res<crate::ops::orders::OrderBook>,
+    frame: Option<NonSend<SceneFrame>>,
+    mut selection: ResMut<Selection>,
+    mut cameras: Query<&mut WallCamera>,
+) {
+    let Some(SelectIncident(incident)) = asked.read().last() else {
+        return;
+    };
+    let position = match incident {
+        Incident::Alert(id) => alerts.get(id).and_then(|a| a.position),
+        Incident::Order(id) => book.orders.get(id).and_then(|o| o.position),
+    };
+    *selection = Selection {
+        incident: Some(incident.clone()),
+        ..default()
+    };
+    let focus = position
+        .zip(frame.as_deref())
+        .and_then(|(p, f)| f.0.to_local(p).ok());
+    if let (Some(local), Ok(mut camera)) = (focus, cameras.single_mut()) {
+        camera.target.focus = local.to_world(0.0);
+        camera.target.distance_m = camera.target.distance_m.min(900.0);
     }
 }
 

@@ -55,6 +55,7 @@ fn capture_when_ready(
     mut picks: MessageWriter<super::PickAt>,
     selected: SelectedSnapshot,
     plan: Option<Res<super::plan::PlanStatus>>,
+    following: Option<Res<super::sync::Following>>,
 ) {
     let p = progress.get_or_insert_with(|| ShotProgress {
         started: Instant::now(),
@@ -96,7 +97,9 @@ fn capture_when_ready(
     let ready = status.phase == LoadPhase::Ready
         && plan.as_ref().is_none_or(|p| p.drawn)
         && status.models_pending == 0
-        && (!request.select || selected.settled());
+        && (!request.select || selected.settled())
+        // A follower shows its leader's view: wait for the leader's word.
+        && following.as_ref().is_none_or(|f| f.applied > 0);
     if !ready {
         p.ready_since = None;
         return;

@@ -1452,3 +1452,84 @@ fn the_walls_actions_go_to_its_journal_and_replay_with_the_recording() {
     );
     assert_eq!(app.world().resource::<Alerts>().refused_actions, 0);
 }
+
+/// A new critical alert flashes on the wall until the wall's own acknowledge (the
+/// messages its alerts list sends for the group) or a minute of the wall's time has
+/// passed; the list's silence takes the group off the wall.
+#[test]
+fn a_new_critical_alert_flashes_until_acknowledged_and_a_silenced_group_leaves_the_list() {
+    use bevy::time::TimeUpdateStrategy;
+    use citytwin::ui::{acknowledge_group, alert_groups, silence_group};
+    use citytwin::view::pulse::{AlertFlash, FLASH_S, track_flashes};
+    use std::time::Duration;
+    let mut app = ops_app("ops-flash", "");
+    app.insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(
+        100,
+    )))
+    .init_resource::<AlertFlash>()
+    .add_systems(Update, track_flashes.after(citytwin::TwinSet::Ops));
+    app.world_mut()
+        .resource_mut::<Time<Virtual>>()
+        .set_max_delta(Duration::from_secs(600));
+    let flashing = |app: &App, id: &str| {
+        let now = app.world().resource::<Time>().elapsed_secs_f64();
+        app.world().resource::<AlertFlash>().is_flashing(id, now)
+    };
+    let groups = |app: &App| {
+        let now = app.world().resource::<TwinClock>().now();
+        alert_groups(app.world().resource::<Alerts>(), now, Severity::Info)
+            .into_iter()
+            .map(|(key, list)| (key, list.iter().map(|a| a.id.clone()).collect::<Vec<_>>()))
+            .collect::<Vec<_>>()
+    };
+    let first = manhole_alarm(&mut app, "mh-1");
+    assert!(flashing(&app, &first), "a new critical alert flashes");
+    let (key, ids) = groups(&app).remove(0);
+    assert_eq!(
+        (key.0, ids.clone()),
+        (Severity::Critical, vec![first.clone()])
+    );
+    // The list's acknowledge button of the group.
+    let actions = {
+        let alerts = app.world().resource::<Alerts>();
+        let group: Vec<_> = ids.iter().filter_map(|id| alerts.get(id)).collect();
+        acknowledge_group(&group)
+    };
+    assert_eq!(actions.len(), 1);
+    app.world_mut().write_message_batch(actions);
+    app.update();
+    let a = app
+        .world()
+        .resource::<Alerts>()
+        .get(&first)
+        .cloned()
+        .expect("alert");
+    assert_eq!(a.state, AlertState::Acknowledged);
+    assert_eq!(a.acknowledged.map(|s| s.by), Some("wall".to_string()));
+    assert!(!flashing(&app, &first), "acknowledged: no more flashing");
+    // A second one flashes for a minute of the wall's time, then stops by itself.
+    send(
+        &app,
+        &at(2),
+        "device",
+        r#"{"id":"mh-2","kind":"manhole_cover","status":"alarm","position":{"lon":113.667,"lat":34.756}}"#,
+    );
+    step_to(&mut app, 3);
+    let second = app.world().resource::<Alerts>().list[1].id.clone();
+    assert!(flashing(&app, &second));
+    app.insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_secs_f64(
+        FLASH_S + 1.0,
+    )));
+    app.update();
+    assert!(!flashing(&app, &second), "still flashing after {FLASH_S} s");
+    // The group's silence: the rule off the wall (both alerts are in one group).
+    let groups_now = groups(&app);
+    assert_eq!(groups_now.len(), 1);
+    assert_eq!(groups_now[0].1.len(), 2);
+    let rule = groups_now[0].0.2.clone();
+    app.world_mut()
+        .write_message(silence_group(&groups_now[0].0.1, &rule));
+    app.update();
+    assert!(groups(&app).is_empty(), "silenced group still listed");
+    assert_eq!(app.world().resource::<Alerts>().silences.len(), 1);
+}

@@ -721,3 +721,167 @@ mod replay_speed {
         assert_eq!(config(&["mqtt://broker:1883/city/#"]).replay_speed(), None);
     }
 }
+
+mod words {
+    use citytwin::ui::{W, countdown, missing_glyphs};
+
+    fn is_cjk(c: char) -> bool {
+        ('\u{4e00}'..='\u{9fff}').contains(&c) || ('\u{3400}'..='\u{4dbf}').contains(&c)
+    }
+
+    /// Every entry of the translation table has its Chinese (with Chinese characters
+    /// in it) and its English (with none), and the bundled fonts draw every character
+    /// of both: no boxes on the wall in either language.
+    #[test]
+    fn every_word_is_in_both_languages_and_every_character_draws() {
+        assert!(W::ALL.len() > 100, "the table has {} entries", W::ALL.len());
+        for w in W::ALL {
+            let (zh, en) = (w.zh(), w.en());
+            assert!(zh.chars().any(is_cjk), "{w:?}: no Chinese in {zh:?}");
+            assert!(
+                !en.trim().is_empty() && !en.chars().any(is_cjk),
+                "{w:?}: English {en:?}"
+            );
+            assert_eq!(missing_glyphs(zh), Vec::<char>::new(), "{w:?}: {zh}");
+            assert_eq!(missing_glyphs(en), Vec::<char>::new(), "{w:?}: {en}");
+        }
+    }
+
+    /// No panel spells a Chinese word of its own: every word on screen comes from the
+    /// table (comments aside).
+    #[test]
+    fn the_panels_take_every_word_from_the_table() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/ui");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(dir).expect("src/ui") {
+            let path = entry.expect("entry").path();
+            if path.file_name().is_some_and(|n| n == "i18n.rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("source");
+            for (n, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or_default();
+                assert!(
+                    !code.chars().any(is_cjk),
+                    "{}:{}: a word outside the translation table: {}",
+                    path.display(),
+                    n + 1,
+                    line.trim()
+                );
+            }
+            checked += 1;
+        }
+        assert!(checked >= 8, "only {checked} panel files");
+    }
+
+    #[test]
+    fn countdowns_read_as_hours_minutes_seconds() {
+        use chrono::TimeDelta;
+        assert_eq!(
+            countdown(TimeDelta::seconds(3 * 3600 + 5 * 60 + 9)),
+            "3:05:09"
+        );
+        assert_eq!(countdown(TimeDelta::seconds(-59)), "0:00:59");
+        assert_eq!(
+            countdown(TimeDelta::seconds(2 * 86_400 + 3600)),
+            "2d 1:00:00"
+        );
+    }
+}
+
+mod walls {
+    use citytwin::scene::wall::WallSpec;
+    use citytwin::view::wall::{PanelPlaces, WallLayout};
+
+    #[test]
+    fn a_wall_spec_gives_its_window_canvas_and_screens() {
+        let wall = WallSpec::parse("4x2@1920x1080,bezel=18,distance=10").expect("parses");
+        assert_eq!(wall.window_px(), (7680, 2160));
+        assert_eq!(wall.canvas_px(), (7680 + 3 * 18, 2160 + 18));
+        let screens = wall.screens();
+        assert_eq!(screens.len(), 8);
+        let s = screens
+            .iter()
+            .find(|s| (s.col, s.row) == (2, 1))
+            .expect("screen");
+        assert_eq!(s.window_at, (3840, 1080));
+        assert_eq!(s.canvas_at, (2 * 1938, 1098));
+        assert_eq!(
+            wall.screen_at(3900.0, 1100.0).map(|s| (s.col, s.row)),
+            Some((2, 1))
+        );
+        assert_eq!(wall.screen_at(7680.0, 0.0), None);
+        // Sitting further away makes the panels larger, up to 1.5×.
+        assert!((wall.ui_zoom() - 1.5).abs() < 1e-6);
+        assert_eq!(WallSpec::parse("4k").expect("4k").ui_zoom(), 2.0);
+        assert_eq!(
+            WallSpec::parse("3x3").expect("3x3").window_px(),
+            (5760, 3240)
+        );
+        assert_eq!(
+            WallSpec::parse("laptop").expect("laptop").window_px(),
+            (1280, 720)
+        );
+        for bad in [
+            "5x",
+            "4x2@10x10",
+            "4x2@1920x1080,bezel=a",
+            "4x2@1920x1080,tint=3",
+            "0x2@1920x1080",
+        ] {
+            let e = WallSpec::parse(bad).expect_err(bad);
+            assert!(e.starts_with(&format!("wall '{bad}'")), "{bad}: {e}");
+        }
+    }
+
+    /// A tile's sub-view is its screen's part of the canvas, bezels included; the
+    /// panels go to the tiles at the wall's edges.
+    #[test]
+    fn a_tile_shows_its_part_of_the_view_and_the_panels_of_its_place() {
+        let two = WallLayout::tiled(None, (1, 0), (2, 1), (640, 720)).expect("tile");
+        let sub = two.sub_view().expect("a sub-view");
+        assert_eq!((sub.full_size.x, sub.full_size.y), (1280, 720));
+        assert_eq!((sub.offset.x, sub.offset.y), (640.0, 0.0));
+        assert_eq!((sub.size.x, sub.size.y), (640, 720));
+        let bezels = WallSpec::parse("3x2@1920x1080,bezel=20").expect("wall");
+        let tile = |c, r| WallLayout::tiled(Some(bezels), (c, r), (3, 2), (0, 0)).expect("tile");
+        let sub = tile(2, 1).sub_view().expect("sub-view");
+        assert_eq!((sub.full_size.x, sub.full_size.y), (5760 + 40, 2160 + 20));
+        assert_eq!((sub.offset.x, sub.offset.y), (2.0 * 1940.0, 1100.0));
+        let places = |c, r| tile(c, r).panels();
+        assert_eq!(
+            places(0, 0),
+            PanelPlaces {
+                header: true,
+                left: true,
+                right: false,
+                bottom: false
+            }
+        );
+        assert_eq!(
+            places(1, 1),
+            PanelPlaces {
+                header: false,
+                left: false,
+                right: false,
+                bottom: true
+            }
+        );
+        assert_eq!(
+            places(2, 1),
+            PanelPlaces {
+                header: false,
+                left: false,
+                right: true,
+                bottom: false
+            }
+        );
+        assert!(WallLayout::tiled(None, (2, 0), (2, 1), (640, 720)).is_err());
+        let whole = WallLayout {
+            wall: bezels,
+            tile: None,
+        };
+        assert_eq!(whole.panels(), PanelPlaces::ALL);
+        assert!(whole.sub_view().is_none());
+    }
+}

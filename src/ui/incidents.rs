@@ -1,0 +1,313 @@
+//! The alerts, by severity and group (district and rule), with acknowledge and silence
+//! on each group; a new critical one flashes. The open work orders with live
+//! countdowns to their deadlines, overdue ones red, 三跨 ones marked. Clicking a row
+//! selects the incident (the inspector shows it, the camera flies to it).
+
+use super::header::WALL_OPERATOR;
+use super::i18n::{Tr, W};
+use super::panels::{Asks, WallState};
+use super::theme;
+use crate::feeds::schema::{OrderCategory, OrderStatus};
+use crate::ops::alerts::{Action, Alert, AlertState, OperatorAction};
+use crate::ops::orders::OrderSla;
+use crate::scene::ops::Severity;
+use crate::view::pulse::AlertFlash;
+use crate::view::{Incident, SelectIncident};
+use bevy_egui::egui::{self, Color32, RichText};
+use chrono::{DateTime, FixedOffset, TimeDelta};
+use std::collections::BTreeMap;
+
+/// How long the list's silence lasts, minutes.
+const SILENCE_MIN: f64 = 60.0;
+/// Rows each list shows at most (the rest are counted).
+const MAX_ROWS: usize = 12;
+
+pub(super) fn severity_look(severity: Severity) -> (W, Color32) {
+    match severity {
+        Severity::Critical => (W::Critical, theme::ALARM),
+        Severity::Major => (W::Major, theme::FAULT),
+        Severity::Minor => (W::Minor, theme::TEXT),
+        Severity::Info => (W::Info, theme::DIM),
+    }
+}
+
+/// Open alerts the wall shows (not silenced, not muted, severe enough for the mode),
+/// grouped by severity (most severe first), district and rule, newest group first.
+pub fn alert_groups(
+    alerts: &crate::ops::alerts::Alerts,
+    now: DateTime<FixedOffset>,
+    min: Severity,
+) -> Vec<((Severity, String, String), Vec<&Alert>)> {
+    let mut groups: BTreeMap<(std::cmp::Reverse<Severity>, String, String), Vec<&Alert>> =
+        BTreeMap::new();
+    for a in alerts.list.iter().filter(|a| a.is_open()) {
+        if a.severity < min || a.inhibited_by.is_some() || alerts.is_silenced(a, now) {
+            continue;
+        }
+        let district = a.district.clone().unwrap_or_default();
+        groups
+            .entry((std::cmp::Reverse(a.severity), district, a.rule.clone()))
+            .or_default()
+            .push(a);
+    }
+    let mut out: Vec<_> = groups
+        .into_iter()
+        .map(|((sev, district, rule), mut list)| {
+            list.sort_by_key(|a| std::cmp::Reverse(a.fired_at));
+            ((sev.0, district, rule), list)
+        })
+        .collect();
+    // Within a severity, the group with the newest alert first.
+    out.sort_by(|a, b| {
+        b.0.0
+            .cmp(&a.0.0)
+            .then(b.1[0].fired_at.cmp(&a.1[0].fired_at))
+    });
+    out
+}
+
+/// What the alerts list's acknowledge button of a group sends: an acknowledgement of
+/// each of its alerts still firing.
+pub fn acknowledge_group(group: &[&Alert]) -> Vec<OperatorAction> {
+    group
+        .iter()
+        .filter(|a| a.state == AlertState::Firing)
+        .map(|a| OperatorAction {
+            operator: WALL_OPERATOR.into(),
+            action: Action::Acknowledge {
+                alert: a.id.clone(),
+            },
+        })
+        .collect()
+}
+
+/// What the alerts list's silence button of a group sends: its rule silenced in its
+/// district (everywhere when it has none) for an hour.
+pub fn silence_group(district: &str, rule: &str) -> OperatorAction {
+    OperatorAction {
+        operator: WALL_OPERATOR.into(),
+        action: Action::Silence {
+            device: None,
+            rule: Some(rule.to_string()),
+            district: (!district.is_empty()).then(|| district.to_string()),
+            minutes: SILENCE_MIN,
+            why: "silenced on the wall".into(),
+        },
+    }
+}
+
+/// `h:mm:ss` (or `Nd h:mm:ss`) of a duration, without its sign.
+pub fn countdown(d: TimeDelta) -> String {
+    let s = d.num_seconds().unsigned_abs();
+    let (days, h, m, s) = (s / 86_400, s / 3600 % 24, s / 60 % 60, s % 60);
+    if days > 0 {
+        format!("{days}d {h}:{m:02}:{s:02}")
+    } else {
+        format!("{h}:{m:02}:{s:02}")
+    }
+}
+
+pub(super) fn alerts(ui: &mut egui::Ui, s: &WallState, asks: &mut Asks, tr: Tr, alone: bool) {
+    let ops = &s.ops;
+    let now = ops.clock.now();
+    let now_s = s.time.elapsed_secs_f64();
+    tr.section(ui, W::Alerts);
+    let groups = alert_groups(&ops.alerts, now, ops.mode.wall_min_severity());
+    if groups.is_empty() {
+        ui.label(RichText::new(tr.word(W::NoAlerts)).color(theme::DIM));
+        return;
+    }
+    // Beside the orders, the whole column; above them, half of it.
+    let height = if alone {
+        ui.available_height()
+    } else {
+        ui.available_height() * 0.5
+    };
+    egui::ScrollArea::vertical()
+        .id_salt("alerts")
+        .max_height(height)
+        .show(ui, |ui| {
+            let mut last_severity = None;
+            for ((severity, district, rule), list) in groups.iter().take(MAX_ROWS) {
+                let (word, color) = severity_look(*severity);
+                if last_severity != Some(*severity) {
+                    last_severity = Some(*severity);
+                    let n: usize = groups
+                        .iter()
+                        .filter(|g| g.0.0 == *severity)
+                        .map(|g| g.1.len())
+                        .sum();
+                    ui.label(tr.rich_with(word, &format!("  {n}"), 18.0, color));
+                }
+                let newest = list[0];
+                super::panels::keep_off_bezels(ui, 60.0);
+                let flashing = list.iter().any(|a| s.flash.is_flashing(&a.id, now_s));
+                let fill = if flashing && AlertFlash::lit(now_s) {
+                    Color32::from_rgb(120, 16, 12)
+                } else {
+                    Color32::from_rgb(12, 24, 44)
+                };
+                egui::Frame::new()
+                    .fill(fill)
+                    .stroke(egui::Stroke::new(1.0, color))
+                    .inner_margin(egui::Margin::symmetric(8, 4))
+                    .show(ui, |ui| {
+                        ui.set_width(ui.available_width());
+                        let place = if district.is_empty() {
+                            String::new()
+                        } else {
+                            format!("{district} · ")
+                        };
+                        let title = format!("{place}{} ×{}", newest.title, list.len());
+                        let row = ui.add(
+                            egui::Label::new(RichText::new(title).size(18.0).color(color))
+                                .sense(egui::Sense::click()),
+                        );
+                        if row.clicked() {
+                            asks.select
+                                .write(SelectIncident(Incident::Alert(newest.id.clone())));
+                        }
+                        ui.horizontal(|ui| {
+                            let since = newest.fired_at.unwrap_or(newest.since);
+                            ui.label(
+                                RichText::new(format!(
+                                    "{} {}",
+                                    newest.device,
+                                    since.format("%H:%M:%S")
+                                ))
+                                .size(14.0)
+                                .color(theme::DIM),
+                            );
+                            if !list.iter().any(|a| a.state == AlertState::Firing) {
+                                ui.label(
+                                    RichText::new(tr.word(W::Acknowledged))
+                                        .size(14.0)
+                                        .color(theme::DIM),
+                                );
+                            } else if ui.small_button(tr.word(W::Acknowledge)).clicked() {
+                                asks.actions.write_batch(acknowledge_group(list));
+                            }
+                            if ui.small_button(tr.word(W::Silence)).clicked() {
+                                asks.actions.write(silence_group(district, rule));
+                            }
+                        });
+                    });
+            }
+            if groups.len() > MAX_ROWS {
+                ui.label(
+                    RichText::new(format!("… +{}", groups.len() - MAX_ROWS)).color(theme::DIM),
+                );
+            }
+        });
+}
+
+pub(super) fn category_word(c: OrderCategory) -> W {
+    match c {
+        OrderCategory::Traffic => W::CatTraffic,
+        OrderCategory::PublicFacilities => W::CatPublicFacilities,
+        OrderCategory::Education => W::CatEducation,
+        OrderCategory::PropertyManagement => W::CatPropertyManagement,
+        OrderCategory::Environment => W::CatEnvironment,
+        OrderCategory::Heating => W::CatHeating,
+        OrderCategory::MedicalSocialSecurity => W::CatMedical,
+        OrderCategory::Other => W::Other,
+    }
+}
+
+/// The deadline an open order is working towards: signing while it is unsigned, then
+/// resolving.
+pub fn next_deadline(o: &OrderSla) -> (DateTime<FixedOffset>, bool) {
+    if o.status == OrderStatus::Reported {
+        (o.sign_deadline, true)
+    } else {
+        (o.resolve_deadline, false)
+    }
+}
+
+/// Open orders, the most pressing first: the soonest (or longest overdue) deadline.
+pub fn pressing_orders(book: &crate::ops::orders::OrderBook) -> Vec<&OrderSla> {
+    let mut open: Vec<&OrderSla> = book
+        .orders
+        .values()
+        .filter(|o| o.is_open() && o.status != OrderStatus::Resolved)
+        .collect();
+    open.sort_by_key(|o| next_deadline(o).0);
+    open
+}
+
+pub(super) fn orders(ui: &mut egui::Ui, s: &WallState, asks: &mut Asks, tr: Tr) {
+    let now = s.ops.clock.now();
+    super::panels::keep_off_bezels(ui, 80.0);
+    tr.section(ui, W::WorkOrders);
+    let open = pressing_orders(&s.ops.book);
+    if open.is_empty() {
+        ui.label(RichText::new(tr.word(W::NoOrders)).color(theme::DIM));
+        return;
+    }
+    egui::ScrollArea::vertical()
+        .id_salt("orders")
+        .show(ui, |ui| {
+            for o in open.iter().take(MAX_ROWS) {
+                let (deadline, signing) = next_deadline(o);
+                let left = deadline - now;
+                let late = left < TimeDelta::zero();
+                let color = if late { theme::ALARM } else { theme::TEXT };
+                super::panels::keep_off_bezels(ui, 60.0);
+                egui::Frame::new()
+                    .fill(Color32::from_rgb(12, 24, 44))
+                    .stroke(egui::Stroke::new(
+                        1.0,
+                        if late { theme::ALARM } else { theme::EDGE },
+                    ))
+                    .inner_margin(egui::Margin::symmetric(8, 4))
+                    .show(ui, |ui| {
+                        ui.set_width(ui.available_width());
+                        ui.horizontal(|ui| {
+                            let head = format!(
+                                "{} · {}",
+                                tr.word(category_word(o.category)),
+                                o.district.as_deref().unwrap_or("—")
+                            );
+                            let row = ui.add(
+                                egui::Label::new(RichText::new(head).size(17.0))
+                                    .sense(egui::Sense::click()),
+                            );
+                            if row.clicked() {
+                                asks.select
+                                    .write(SelectIncident(Incident::Order(o.id.clone())));
+                            }
+                            if o.three_cross.any() {
+                                ui.label(
+                                    RichText::new(format!(" {} ", tr.word(W::ThreeCross)))
+                                        .color(Color32::BLACK)
+                                        .background_color(theme::FAULT)
+                                        .size(14.0),
+                                );
+                            }
+                        });
+                        ui.horizontal(|ui| {
+                            ui.label(RichText::new(&o.id).size(13.0).color(theme::DIM));
+                            let word = if late { W::Overdue } else { W::Left };
+                            let stage = if signing {
+                                format!("{} · ", tr.word(W::ToSign))
+                            } else {
+                                String::new()
+                            };
+                            ui.label(
+                                RichText::new(format!(
+                                    "{stage}{} {}",
+                                    tr.word(word),
+                                    countdown(left)
+                                ))
+                                .monospace()
+                                .size(17.0)
+                                .color(color),
+                            );
+                        });
+                    });
+            }
+            if open.len() > MAX_ROWS {
+                ui.label(RichText::new(format!("… +{}", open.len() - MAX_ROWS)).color(theme::DIM));
+            }
+        });
+}
