@@ -399,7 +399,7 @@ struct SceneArg {
     /// Scene file (RON); default: the built-in Zhengzhou scene.
     #[arg(long, value_name = "FILE")]
     scene: Option<PathBuf>,
-    /// The panels' language, in place of the scene's: zh-CN (Chinese, English beside)
+    /// The panels' language, in place of the scene's: zh-CN (Chinese, English beneath)
     /// or en. `L` switches it while running.
     #[arg(long, value_name = "zh-CN|en", value_parser = parse_language)]
     language: Option<citytwin::scene::Language>,

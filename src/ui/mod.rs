@@ -101,7 +101,7 @@ fn root_ui(ctx: &egui::Context, id: &'static str) -> egui::Ui {
     )
 }
 
-/// Switch the panels between Chinese (English beside) and English: the header's
+/// Switch the panels between Chinese (English beneath) and English: the header's
 /// button sends it, as does the `L` key.
 #[derive(Message, Debug, Clone, Copy)]
 pub struct SwitchLanguage;

@@ -56,15 +56,16 @@ pub(super) fn plugin(app: &mut App) {
 }
 
 /// `bench ui`: every panel open, so select an incident (the newest open alert, else
-/// the most pressing order) once there is one, and keep it selected.
+/// the most pressing order) once there is one, and keep it selected. The selection is
+/// set directly, without the flight a click makes, so the 3D view stays the same as in
+/// the run without panels it is compared with.
 #[derive(Resource, Debug, Default)]
 pub struct SelectAnIncident;
 
 fn select_an_incident(
     alerts: Res<crate::ops::alerts::Alerts>,
     book: Res<crate::ops::orders::OrderBook>,
-    selection: Res<super::Selection>,
-    mut select: MessageWriter<super::SelectIncident>,
+    mut selection: ResMut<super::Selection>,
 ) {
     use super::Incident;
     let still = match &selection.incident {
@@ -89,7 +90,10 @@ fn select_an_incident(
             .map(|o| Incident::Order(o.id.clone()))
     };
     if let Some(incident) = alert.or_else(order) {
-        select.write(super::SelectIncident(incident));
+        *selection = super::Selection {
+            incident: Some(incident),
+            ..default()
+        };
     }
 }
 
