@@ -106,6 +106,8 @@ pub struct WindowOptions {
     pub view: Option<String>,
     /// `shot`: save a PNG here once everything is drawn, then exit.
     pub shot: Option<PathBuf>,
+    /// `shot --also LANG=FILE`: once `shot` is saved, capture again in these languages.
+    pub also: Vec<(scene::Language, PathBuf)>,
     /// `shot --click`: click these window positions, one after another, before
     /// capturing.
     pub click: Vec<Vec2>,
@@ -236,6 +238,7 @@ pub fn wall_app(options: &TwinOptions, window: &WindowOptions) -> App {
             timeout: Duration::from_secs(180),
             click: window.click.clone(),
             select: window.select.is_some(),
+            also: window.also.clone(),
         });
     }
     if let Some(plan) = &window.plan {

@@ -37,7 +37,7 @@ enum Command {
         /// Named view of the scene to start at.
         #[arg(long)]
         view: Option<String>,
-        /// Select the device or camera with this feed id once it appears.
+        /// Select the device, camera, work order or alert with this id once it appears.
         #[arg(long, value_name = "ID")]
         select: Option<String>,
         /// This wall's name in MQTT client ids (default: CITYTWIN_INSTANCE, else the
@@ -68,10 +68,14 @@ enum Command {
         /// repeated, the clicks follow one another, each once the view has settled.
         #[arg(long, value_name = "X,Y", value_parser = parse_point)]
         click: Vec<(f32, f32)>,
-        /// Select the device or camera with this feed id (its snapshot is fetched
-        /// before the capture).
+        /// Select the device, camera, work order or alert with this id (a camera's
+        /// snapshot is fetched before the capture; the view flies to an order or alert).
         #[arg(long, value_name = "ID")]
         select: Option<String>,
+        /// Once FILE.png is saved, switch the panels to LANG and capture again into
+        /// this file (repeatable): several languages from one start.
+        #[arg(long, value_name = "LANG=FILE.png", value_parser = parse_also)]
+        also: Vec<(citytwin::scene::Language, PathBuf)>,
         /// Feed to play instead of the scene's (repeatable).
         #[arg(long = "feeds", value_name = "SPEC")]
         feeds: Vec<String>,
@@ -403,6 +407,16 @@ struct SceneArg {
     /// or en. `L` switches it while running.
     #[arg(long, value_name = "zh-CN|en", value_parser = parse_language)]
     language: Option<citytwin::scene::Language>,
+}
+
+fn parse_also(s: &str) -> Result<(citytwin::scene::Language, PathBuf), String> {
+    let (language, file) = s
+        .split_once('=')
+        .ok_or_else(|| format!("'{s}': expected LANG=FILE.png, e.g. en=wall-en.png"))?;
+    if file.is_empty() {
+        return Err(format!("'{s}': no file after '='"));
+    }
+    Ok((parse_language(language)?, PathBuf::from(file)))
 }
 
 fn parse_language(s: &str) -> Result<citytwin::scene::Language, String> {
@@ -833,6 +847,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 fullscreen,
                 view,
                 shot: None,
+                also: Vec::new(),
                 click: Vec::new(),
                 select,
                 plan,
@@ -848,6 +863,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             view,
             click,
             select,
+            also,
             feeds,
             plan,
             wall,
@@ -870,6 +886,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 fullscreen: false,
                 view,
                 shot: Some(out),
+                also,
                 click: click
                     .into_iter()
                     .map(|(x, y)| bevy::math::Vec2::new(x, y))
@@ -931,6 +948,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     fullscreen,
                     view: None,
                     shot: None,
+                    also: Vec::new(),
                     click: Vec::new(),
                     select: None,
                     plan,
@@ -1212,6 +1230,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 fullscreen: false,
                 view,
                 shot: None,
+                also: Vec::new(),
                 click: Vec::new(),
                 select: None,
                 plan: None,

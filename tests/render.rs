@@ -238,16 +238,23 @@ fn the_wall_at_3840x1080_shows_every_panel_in_chinese_and_in_english() {
         ("alerts", (3010, 80, 3410, 500)),
         ("charts strip", (380, 830, 2990, 1030)),
     ];
+    // One start for both languages: Chinese first, then `--also` switches to English
+    // and captures again.
+    let english = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("shot-wall-3840-en.png");
+    let _ = std::fs::remove_file(&english);
+    let also = format!("en={}", english.display());
+    let (chinese, log) = shot_sized(
+        &district_scene(),
+        "wall-3840-zh-CN",
+        size,
+        &["--language", "zh-CN", "--also", &also],
+    );
+    assert_eq!(log.matches("shot: saved").count(), 2, "{log}");
+    assert!(log.contains("shot: language en"), "{log}");
+    let english = image::open(&english).expect("the English shot").to_rgb8();
     let mut shots = Vec::new();
-    for language in ["zh-CN", "en"] {
-        let (img, log) = shot_sized(
-            &district_scene(),
-            &format!("wall-3840-{language}"),
-            size,
-            &["--language", language],
-        );
+    for (language, img) in [("zh-CN", chinese), ("en", english)] {
         assert_eq!(img.dimensions(), size);
-        assert!(log.contains("shot: saved"), "{log}");
         for (what, rect) in regions {
             assert_panel(&img, &format!("{language} {what}"), rect);
         }
@@ -518,6 +525,65 @@ impl Drop for Leader {
         let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
         let _ = self.0.wait();
     }
+}
+
+/// The id of the first work order with a place in the generated district's feed.
+fn first_placed_order_of(scene: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(scene.with_file_name("feed.ndjson")).expect("feed");
+    text.lines()
+        .filter(|l| l.contains(r#""kind":"work_order""#))
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["data"]["position"].is_object())
+        .and_then(|v| v["data"]["id"].as_str().map(str::to_string))
+        .expect("a work order with a position")
+}
+
+/// A `key=value` figure of the shot's overlays line.
+fn overlay_figure(log: &str, key: &str) -> String {
+    let line = log
+        .lines()
+        .rfind(|l| l.contains("shot: overlays"))
+        .unwrap_or_else(|| panic!("no overlays line:\n{log}"));
+    line.split_whitespace()
+        .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("no {key} in {line}"))
+        .to_string()
+}
+
+#[test]
+fn a_selected_order_shows_its_pin_and_cameras_on_the_map_among_the_overlays() {
+    // `--select` a work order: the camera flies to it, the inspector shows it, and the
+    // map its pin (magenta when selected) with lines and view fans to its linked cameras,
+    // over the other overlays (grids by open orders, traffic, parking, vehicles).
+    let id = first_placed_order_of(&district_scene());
+    let (img, log) = shot("order-overlays", &["--select", &id]);
+    assert!(log.contains(&format!("selected work order {id}")), "{log}");
+    let n = |key: &str| -> usize {
+        overlay_figure(&log, key)
+            .split('/')
+            .map(|v| v.parse::<usize>().expect("a count"))
+            .sum()
+    };
+    for key in [
+        "grids",
+        "pins",
+        "links",
+        "traffic",
+        "free_parking",
+        "vehicles",
+    ] {
+        assert!(n(key) > 0, "no {key} drawn: {log}");
+    }
+    assert_eq!(n("routes"), 2, "the district's two tour-bus routes");
+    // The selected pin, magenta, stands in the middle of the map (between the KPI
+    // panel and the inspector, at 0.75 scale on a 720-line window).
+    let (cx, cy) = ((270 + 965) / 2, (50 + 695) / 2);
+    let magenta = share(&img, cx - 60, cy - 140, cx + 60, cy + 40, |[r, g, b]| {
+        r > 150 && b > 120 && g < 110
+    });
+    assert!(magenta > 0.01, "no selected pin ({:.2}%)", magenta * 100.0);
+    // The inspector shows the order: dark glass with text at the top right.
+    assert_panel(&img, "the order's inspector", (975, 55, 1270, 230));
 }
 
 /// The id of a camera in the generated district's feed.

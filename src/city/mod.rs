@@ -479,6 +479,18 @@ pub struct CityAreas {
     pub grids: AreaSet,
 }
 
+/// The loaded city's road centre lines (local metres), for what is drawn along roads
+/// (traffic on the map's overlays).
+#[derive(Resource, Debug, Clone, Default)]
+pub struct RoadLines(pub std::sync::Arc<Vec<RoadLine>>);
+
+#[derive(Debug, Clone)]
+pub struct RoadLine {
+    pub class: RoadClass,
+    pub width_m: f64,
+    pub line: geo::LineString<f64>,
+}
+
 /// The scene being shown.
 #[derive(Resource, Debug, Clone)]
 pub struct CurrentScene(pub Scene);
@@ -490,6 +502,7 @@ pub(super) fn plugin(app: &mut App) {
     app.init_resource::<CityStatus>()
         .init_resource::<Buildings>()
         .init_resource::<CityAreas>()
+        .init_resource::<RoadLines>()
         .add_message::<CityLoaded>()
         .add_systems(Startup, start_loading)
         .add_systems(Update, (receive_city, track_models).in_set(TwinSet::Ingest));
@@ -694,6 +707,18 @@ fn receive_city(
             })
             .collect::<Vec<_>>()
     };
+    commands.insert_resource(RoadLines(std::sync::Arc::new(
+        data.roads
+            .iter()
+            .flat_map(|r| {
+                r.lines.iter().map(|line| RoadLine {
+                    class: r.class,
+                    width_m: r.width_m,
+                    line: line.clone(),
+                })
+            })
+            .collect(),
+    )));
     let (district_names, grid_names) = (names(&data.districts), names(&data.grids));
     let street_names = names(&data.subdistricts);
     let shapes = |areas: Vec<import::Area>| {

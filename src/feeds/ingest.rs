@@ -50,6 +50,10 @@ pub struct SourceStats {
     /// to refuse older ones that would undo newer state. Reset when the source
     /// (re)starts. (Devices and cameras keep theirs with their entity, see `Tracked`.)
     last_ts_by_id: [HashMap<Text, DateTime<FixedOffset>>; 3],
+    /// Time of the message last applied per work order and project, kept when the
+    /// source restarts: a QoS 1 message the broker hands on again after a reconnect
+    /// (same time, same content) is a duplicate, not a second application.
+    applied_ts_by_id: [HashMap<Text, DateTime<FixedOffset>>; 2],
     /// Time from a message's `ts` to its being applied, in microseconds, when
     /// [`IngestConfig::measure_lag`] is on (live feeds stamped at publication).
     pub lag_us: Option<hdrhistogram::Histogram<u64>>,
@@ -140,6 +144,7 @@ impl FeedStats {
             live_since: None,
             latest_ts: None,
             last_ts_by_id: Default::default(),
+            applied_ts_by_id: Default::default(),
         });
         self.sources.len() - 1
     }
@@ -1020,11 +1025,17 @@ impl Sink<'_, '_> {
             return Err(late(T::KIND, &id, ts, Some(last)));
         }
         // The same message again (QoS 1 delivers at least once: a broker restart can
-        // hand on a message twice): counted, not applied twice.
-        if last == Some(ts) && map(self).get(&id) == Some(&record) {
+        // hand on a message twice, also after the source reconnected and forgot its
+        // times): counted, not applied twice.
+        let applied = self.stats.source(source).applied_ts_by_id[slot]
+            .get(id.as_str())
+            .copied();
+        if applied == Some(ts) && map(self).get(&id) == Some(&record) {
             return Err(duplicate(T::KIND, &id, ts));
         }
-        self.stats.source(source).last_ts_by_id[slot].insert(id.as_str().into(), ts);
+        let s = self.stats.source(source);
+        s.last_ts_by_id[slot].insert(id.as_str().into(), ts);
+        s.applied_ts_by_id[slot].insert(id.as_str().into(), ts);
         let now = state(&record);
         match upsert(map(self), id.clone(), record, state) {
             Some((from, to)) => changed(self, id, from, to),
@@ -1077,10 +1088,10 @@ impl Sink<'_, '_> {
             if tracked.source == source && tracked.run == run && ts < tracked.ts {
                 return Err(late(u.kind.name(), &u.id, ts, Some(tracked.ts)));
             }
-            // The same report again (a QoS 1 redelivery): same source, time and status,
-            // and readings (if any) equal to those applied.
+            // The same report again (a QoS 1 redelivery, also one after the source
+            // reconnected): same source, time and status, and readings (if any) equal
+            // to those applied.
             if tracked.source == source
-                && tracked.run == run
                 && ts == tracked.ts
                 && u.status == tracked.status
                 && self
@@ -1305,6 +1316,7 @@ fn prune_closed_orders(mut stats: ResMut<FeedStats>, mut orders: ResMut<WorkOrde
             for s in stats.bypass_change_detection().sources.iter_mut() {
                 for id in &gone {
                     s.last_ts_by_id[WorkOrderEvent::SLOT].remove(id.as_str());
+                    s.applied_ts_by_id[WorkOrderEvent::SLOT].remove(id.as_str());
                 }
             }
             debug!(

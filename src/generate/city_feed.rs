@@ -4,7 +4,9 @@
 //! IoT devices); smaller scales take a share of each.
 
 use super::city::{CITY_NOTE, CityPlan};
-use super::feed::{Msg, encode, life, projects, reading, start_time, status_at_start, work_orders};
+use super::feed::{
+    Msg, Site, encode, life, projects, reading, start_time, status_at_start, work_orders,
+};
 use super::rng::SplitMix64;
 use crate::feeds::schema::*;
 use crate::geo::{LocalFrame, LocalPoint, LonLat};
@@ -291,7 +293,8 @@ pub fn recording(
             &ll,
         )?);
     }
-    msgs.extend(projects());
+    msgs.extend(projects(&sites(city, frame, &ll)?));
+    msgs.extend(vehicles(city, &ll)?);
     Ok(encode(
         msgs,
         start,
@@ -300,4 +303,173 @@ pub fn recording(
             city.scale.label()
         ),
     ))
+}
+
+/// Where the three projects are in the generated city (those it holds): 北三街's
+/// blocks under construction, 陇海路 (二期)'s 1.6 km of road in design, 淮园口袋公园
+/// in acceptance.
+fn sites(
+    city: &CityPlan,
+    frame: &LocalFrame,
+    ll: &dyn Fn(LocalPoint) -> Result<LonLat>,
+) -> Result<[Option<Site>; 3]> {
+    let ring = |c: LocalPoint, half: f64| -> Result<Vec<LonLat>> {
+        [
+            (-1.0, -1.0),
+            (1.0, -1.0),
+            (1.0, 1.0),
+            (-1.0, 1.0),
+            (-1.0, -1.0),
+        ]
+        .into_iter()
+        .map(|(x, y)| ll(LocalPoint::new(c.east_m + x * half, c.north_m + y * half)))
+        .collect()
+    };
+    let named = |prefix: &str| {
+        city.buildings
+            .iter()
+            .any(|b| b.name.as_deref().is_some_and(|n| n.starts_with(prefix)))
+    };
+    let beisanjie = if named("北三街小区") {
+        let c = frame.to_local(super::city::BEISANJIE)?;
+        Some((
+            ring(c, super::city::BEISANJIE_SIDE_M / 2.0)?,
+            ProjectPhase::Construction,
+        ))
+    } else {
+        None
+    };
+    let longhai = match city
+        .roads
+        .iter()
+        .find(|r| r.name.as_deref() == Some("陇海路"))
+    {
+        Some(road) => {
+            let y = road.line[0].north_m;
+            let xa = frame.to_local(LonLat::new(113.652, 34.737))?.east_m;
+            Some((
+                vec![
+                    ll(LocalPoint::new(xa, y))?,
+                    ll(LocalPoint::new(xa + 1600.0, y))?,
+                ],
+                ProjectPhase::Design,
+            ))
+        }
+        None => None,
+    };
+    let huaiyuan = match city.pois.iter().find(|p| p.name == "淮园口袋公园") {
+        Some(p) => Some((ring(p.at, 45.0)?, ProjectPhase::Acceptance)),
+        None => None,
+    };
+    Ok([beisanjie, longhai, huaiyuan])
+}
+
+/// The tour-bus routes of the generated city: the whole of 金水路 and of 人民路, where
+/// the city has them (name, line).
+pub fn tour_routes(city: &CityPlan) -> Vec<(&'static str, Vec<LocalPoint>)> {
+    [
+        ("旅游专线1 金水路", "金水路"),
+        ("旅游专线2 人民路", "人民路"),
+    ]
+    .into_iter()
+    .filter_map(|(route, road)| {
+        let r = city
+            .roads
+            .iter()
+            .find(|r| r.name.as_deref() == Some(road))?;
+        (r.line.len() >= 2).then(|| (route, r.line.clone()))
+    })
+    .collect()
+}
+
+/// The point `s` metres along `line` (turning back at its ends) and the heading there
+/// (degrees from north, clockwise).
+fn driven(line: &[LocalPoint], s: f64) -> (LocalPoint, f64) {
+    let lengths: Vec<f64> = line
+        .windows(2)
+        .map(|w| (w[1].east_m - w[0].east_m).hypot(w[1].north_m - w[0].north_m))
+        .collect();
+    let total: f64 = lengths.iter().sum();
+    if total <= 0.0 {
+        return (line[0], 0.0);
+    }
+    let lap = s.rem_euclid(2.0 * total);
+    let (mut s, back) = if lap > total {
+        (2.0 * total - lap, true)
+    } else {
+        (lap, false)
+    };
+    for (w, len) in line.windows(2).zip(&lengths) {
+        if s <= *len && *len > 0.0 {
+            let (dx, dy) = (w[1].east_m - w[0].east_m, w[1].north_m - w[0].north_m);
+            let t = s / len;
+            let p = LocalPoint::new(w[0].east_m + dx * t, w[0].north_m + dy * t);
+            let (dx, dy) = if back { (-dx, -dy) } else { (dx, dy) };
+            return (p, dx.atan2(dy).to_degrees().rem_euclid(360.0));
+        }
+        s -= len;
+    }
+    (line[line.len() - 1], 0.0)
+}
+
+/// Key vehicles, a report every 10 s: two tour buses on each route (the second bus of
+/// the second route leaves it for two minutes, 350 m east, from 08:06: an off-route
+/// alert) and two muck trucks on 中原路.
+fn vehicles(city: &CityPlan, ll: &dyn Fn(LocalPoint) -> Result<LonLat>) -> Result<Vec<Msg>> {
+    let mut out = Vec::new();
+    let mut runs: Vec<(String, VehicleKind, Option<&str>, Vec<LocalPoint>, f64, f64)> = Vec::new();
+    for (r, (route, line)) in tour_routes(city).into_iter().enumerate() {
+        for bus in 0..2 {
+            runs.push((
+                format!("ZZ-BUS-{}{}", r + 1, bus + 1),
+                VehicleKind::TourBus,
+                Some(route),
+                line.clone(),
+                0.2 + 0.5 * bus as f64,
+                8.0,
+            ));
+        }
+    }
+    if let Some(road) = city
+        .roads
+        .iter()
+        .find(|r| r.name.as_deref() == Some("中原路"))
+    {
+        for truck in 0..2 {
+            runs.push((
+                format!("ZZ-MUCK-{}", truck + 1),
+                VehicleKind::MuckTruck,
+                None,
+                road.line.clone(),
+                0.3 + 0.4 * truck as f64,
+                10.0,
+            ));
+        }
+    }
+    for (id, kind, route, line, start, speed) in runs {
+        let total: f64 = line
+            .windows(2)
+            .map(|w| (w[1].east_m - w[0].east_m).hypot(w[1].north_m - w[0].north_m))
+            .sum();
+        let astray = id == "ZZ-BUS-22";
+        for k in 0..=SECONDS / 10 {
+            let t = k * 10;
+            let (mut at, heading) = driven(&line, start * total + speed * t as f64);
+            if astray && (360..480).contains(&t) {
+                at = LocalPoint::new(at.east_m + 350.0, at.north_m);
+            }
+            out.push(Msg {
+                at_ms: t * 1000 + 500,
+                body: FeedBody::Vehicle(Box::new(VehicleReport {
+                    id: id.as_str().into(),
+                    kind,
+                    position: ll(at)?,
+                    speed_kmh: Some((speed * 3.6).round()),
+                    heading_deg: Some(heading.round()),
+                    route: route.map(str::to_string),
+                })),
+            });
+        }
+    }
+    Ok(out)
 }

@@ -25,7 +25,7 @@ pub const FEED: &str = "feed.ndjson";
 pub const SCENE: &str = "scene.ron";
 /// Bumped whenever the generator's output changes, so a built-in city written by an
 /// older build is regenerated.
-pub const GENERATOR_VERSION: u32 = 8;
+pub const GENERATOR_VERSION: u32 = 9;
 
 fn stamp(scale: Scale, seed: u64) -> String {
     format!(
@@ -384,6 +384,25 @@ pub fn write_city(scale: Scale, seed: u64, out: &Path, bar: &ProgressBar) -> Res
             );
         }
     }
+    let mut routes = String::new();
+    for (name, line) in super::city_feed::tour_routes(&plan) {
+        let points = line
+            .iter()
+            .map(|p| {
+                let ll = frame.to_lonlat(*p)?;
+                Ok(format!(
+                    "(lon: {}, lat: {})",
+                    super::round_to(ll.lon, 6),
+                    super::round_to(ll.lat, 6)
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let _ = writeln!(
+            routes,
+            "                (name: \"{name}\", line: [{}], corridor_m: 100.0),",
+            points.join(", ")
+        );
+    }
     let scene = format!(
         r#"// {CITY_NOTE}
 {stamp}
@@ -416,6 +435,14 @@ pub fn write_city(scale: Scale, seed: u64, out: &Path, bar: &ProgressBar) -> Res
     // Renovation proposals for `citytwin plan` (SYNTHETIC).
     projects: [
 {projects}    ],
+    // The key vehicles' approved routes (SYNTHETIC): a tour bus further than the
+    // corridor from its route raises an alert.
+    operations: (
+        vehicles: (
+            routes: [
+{routes}            ],
+        ),
+    ),
 )
 "#,
         stamp = stamp(scale, seed),

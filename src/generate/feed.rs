@@ -168,7 +168,7 @@ pub(super) fn recording(d: &District, frame: &LocalFrame) -> Result<String> {
         &ll,
     )?);
 
-    msgs.extend(projects());
+    msgs.extend(projects(&Default::default()));
 
     Ok(encode(
         msgs,
@@ -218,6 +218,8 @@ pub(super) fn reading(kind: DeviceKind, rng: &mut SplitMix64) -> Vec<Reading> {
         ],
         DeviceKind::ManholeCover => vec![r("tilt", rng.range(0.0, 3.0), "°")],
         DeviceKind::Elevator => vec![r("floor", rng.below(30) as f64, "")],
+        // 1 taken, 0 free: about seven in ten taken in the morning.
+        DeviceKind::ParkingSpace => vec![r("occupied", f64::from(u8::from(rng.unit() < 0.7)), "")],
         _ => Vec::new(),
     }
 }
@@ -394,7 +396,13 @@ pub(super) fn work_orders(
 }
 
 /// Renovation projects named in the city's reports, with a progress update midway.
-pub(super) fn projects() -> Vec<Msg> {
+/// A project's site on the map (a boundary ring, or a road's centre line) and its
+/// phase, where the generator knows them.
+pub(super) type Site = (Vec<LonLat>, ProjectPhase);
+
+/// The three renovation projects' updates; `sites` places them (none: no geometry,
+/// all under construction).
+pub(super) fn projects(sites: &[Option<Site>; 3]) -> Vec<Msg> {
     let mut msgs = Vec::new();
     let day = |m, d| NaiveDate::from_ymd_opt(2026, m, d);
     let projects = [
@@ -412,7 +420,10 @@ pub(super) fn projects() -> Vec<Msg> {
         ),
         (ProjectKind::PocketPark, "淮园口袋公园", 90.0, 1_800_000.0),
     ];
-    for (k, (kind, name, progress, budget)) in projects.into_iter().enumerate() {
+    for (k, ((kind, name, progress, budget), site)) in projects.into_iter().zip(sites).enumerate() {
+        let (geometry, phase) = site
+            .clone()
+            .unwrap_or((Vec::new(), ProjectPhase::Construction));
         for (step, pct) in [(0i64, progress), (300_000, progress + 3.0)] {
             msgs.push(Msg {
                 at_ms: step + k as i64 * 1000,
@@ -420,8 +431,8 @@ pub(super) fn projects() -> Vec<Msg> {
                     id: format!("RP-2026-{:03}", k + 1),
                     kind,
                     name: name.to_string(),
-                    geometry: Vec::new(),
-                    phase: ProjectPhase::Construction,
+                    geometry: geometry.clone(),
+                    phase,
                     progress_pct: pct,
                     budget_cny: Some(budget),
                     items: vec![

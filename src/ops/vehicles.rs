@@ -71,6 +71,11 @@ impl VehicleRules {
         }
     }
 
+    /// The approved routes: name and line (local metres).
+    pub fn routes(&self) -> impl Iterator<Item = (&str, &LineString<f64>)> {
+        self.routes.iter().map(|r| (r.name.as_str(), &r.line))
+    }
+
     pub fn check(
         &self,
         v: &VehicleReport,

@@ -220,8 +220,18 @@ fn projects(ui: &mut egui::Ui, s: &WallState, tr: Tr) {
         .id_salt("projects")
         .show(ui, |ui| {
             for p in list.iter().take(8) {
+                // The project selected on the map stands out here too.
+                let selected = matches!(
+                    &s.selection.incident,
+                    Some(crate::view::Incident::Project(id)) if *id == p.id
+                );
                 ui.horizontal(|ui| {
-                    ui.label(RichText::new(&p.name).size(15.0));
+                    let name = RichText::new(&p.name).size(15.0);
+                    ui.label(if selected {
+                        name.color(theme::ACCENT).strong()
+                    } else {
+                        name
+                    });
                     ui.label(
                         RichText::new(tr.word(phase_word(p.phase)))
                             .size(14.0)

@@ -109,6 +109,40 @@ words! {
     PhaseConstruction: "施工", "construction";
     PhaseAcceptance: "验收", "acceptance";
     PhaseCompleted: "完工", "completed";
+    // A renovation project in the inspector.
+    ProjectDetails: "项目详情", "Renovation project";
+    Phase: "阶段", "Phase";
+    Progress: "进度", "Progress";
+    Budget: "投资", "Budget";
+    Period: "工期", "Period";
+    KindOldCommunity: "老旧小区", "old community";
+    KindRoadWorks: "道路改造", "road works";
+    KindPocketPark: "口袋公园", "pocket park";
+    ItemDemolish: "拆除违建", "illegal structures removed";
+    ItemResurface: "白改黑", "roads resurfaced";
+    ItemCables: "线缆入地", "cables underground";
+    ItemGreening: "绿化提升", "greening";
+    ItemFacades: "立面整治", "façades";
+    ItemPipes: "雨污分流", "rain and sewage separated";
+    ItemCommunity: "完善社区功能", "community functions";
+    ItemServices: "便民设施", "service facilities";
+    ItemProperty: "引入物业", "property management";
+    NotStarted: "未开始", "not started";
+    InProgress: "进行中", "in progress";
+    Done: "已完成", "done";
+    // Map overlays (the status bar's toggles and legend).
+    MapLayers: "图层", "Map";
+    GridOrders: "网格工单", "orders per grid";
+    GridAlerts: "网格告警", "alerts per grid";
+    GridOff: "网格着色关", "grids plain";
+    RenovationAreas: "改造范围", "renovation areas";
+    OrderPins: "工单点位", "order pins";
+    TrafficRoads: "路况", "traffic";
+    TrafficFree: "畅通", "free";
+    TrafficSlow: "缓行", "slow";
+    TrafficJammed: "拥堵", "jammed";
+    FreeParking: "空闲车位", "free parking";
+    KeyVehicles: "重点车辆", "key vehicles";
     // Feeds.
     Feeds: "数据接入", "Feeds";
     NoFeeds: "无数据源", "no feeds";

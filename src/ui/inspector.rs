@@ -26,7 +26,7 @@ fn shown_cameras(s: &WallState) -> Vec<Text> {
     let linked = match &s.selection.incident {
         Some(Incident::Alert(id)) => s.ops.alerts.get(id).map(|a| a.cameras.clone()),
         Some(Incident::Order(id)) => s.ops.book.orders.get(id).map(|o| o.cameras.clone()),
-        None => None,
+        Some(Incident::Project(_)) | None => None,
     };
     let mut linked = linked.unwrap_or_default();
     linked.truncate(9);
@@ -327,8 +327,85 @@ fn incident(ui: &mut egui::Ui, incident: &Incident, s: &WallState, pictures: &Pi
                 });
             &o.cameras
         }
+        Incident::Project(id) => {
+            if let Some(p) = s.ops.projects.0.get(id) {
+                project(ui, p, tr);
+            }
+            return;
+        }
     };
     camera_wall(ui, s, cameras, pictures, tr);
+}
+
+/// A renovation project: kind, phase, progress, budget, period and the state of each
+/// item of its scheme.
+fn project(ui: &mut egui::Ui, p: &crate::feeds::schema::ProjectUpdate, tr: Tr) {
+    use crate::feeds::schema::{ItemState, ProjectKind, SchemeItem};
+    tr.section(ui, W::ProjectDetails);
+    ui.label(RichText::new(&p.name).size(24.0).strong());
+    let kind = match p.kind {
+        ProjectKind::OldCommunity => W::KindOldCommunity,
+        ProjectKind::Road => W::KindRoadWorks,
+        ProjectKind::PocketPark => W::KindPocketPark,
+    };
+    egui::Grid::new("project-facts")
+        .num_columns(2)
+        .show(ui, |ui| {
+            fact(ui, tr.word(W::Id), RichText::new(&p.id));
+            fact(ui, tr.word(W::Kind), RichText::new(tr.word(kind)));
+            fact(
+                ui,
+                tr.word(W::Phase),
+                RichText::new(tr.word(super::charts::phase_word(p.phase))).color(theme::ACCENT),
+            );
+            fact(
+                ui,
+                tr.word(W::Progress),
+                RichText::new(format!("{:.0}%", p.progress_pct)),
+            );
+            if let Some(b) = p.budget_cny {
+                fact(ui, tr.word(W::Budget), RichText::new(format!("¥{:.0}", b)));
+            }
+            if let (Some(a), Some(b)) = (p.start, p.end) {
+                fact(ui, tr.word(W::Period), RichText::new(format!("{a} – {b}")));
+            }
+        });
+    ui.add(
+        egui::ProgressBar::new((p.progress_pct / 100.0).clamp(0.0, 1.0) as f32)
+            .desired_height(10.0)
+            .fill(theme::ONLINE),
+    );
+    if p.items.is_empty() {
+        return;
+    }
+    ui.add_space(8.0);
+    egui::Grid::new("project-items")
+        .num_columns(2)
+        .show(ui, |ui| {
+            for i in &p.items {
+                let item = match i.item {
+                    SchemeItem::DemolishIllegal => W::ItemDemolish,
+                    SchemeItem::RoadResurfacing => W::ItemResurface,
+                    SchemeItem::CablesUnderground => W::ItemCables,
+                    SchemeItem::Greening => W::ItemGreening,
+                    SchemeItem::Facades => W::ItemFacades,
+                    SchemeItem::RainSewagePipes => W::ItemPipes,
+                    SchemeItem::CommunityFunctions => W::ItemCommunity,
+                    SchemeItem::ServiceFacilities => W::ItemServices,
+                    SchemeItem::PropertyManagement => W::ItemProperty,
+                };
+                let (state, color) = match i.state {
+                    ItemState::NotStarted => (W::NotStarted, theme::DIM),
+                    ItemState::InProgress => (W::InProgress, theme::FAULT),
+                    ItemState::Done => (W::Done, theme::ONLINE),
+                };
+                fact(
+                    ui,
+                    tr.word(item),
+                    RichText::new(tr.word(state)).color(color),
+                );
+            }
+        });
 }
 
 /// The incident's linked cameras as thumbnails, 2×2 (3×3 for more than four).

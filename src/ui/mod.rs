@@ -9,6 +9,7 @@ mod header;
 pub mod i18n;
 mod incidents;
 mod inspector;
+mod layers;
 mod panels;
 pub mod plan_panel;
 

@@ -59,6 +59,7 @@ pub(super) struct Asks<'w> {
     pub switch_language: MessageWriter<'w, super::SwitchLanguage>,
     pub actions: MessageWriter<'w, OperatorAction>,
     pub select: MessageWriter<'w, SelectIncident>,
+    pub overlays: ResMut<'w, crate::view::overlays::Overlays>,
 }
 
 #[derive(SystemParam)]
@@ -124,7 +125,9 @@ pub(super) fn draw(
     if places.bottom {
         egui::Panel::bottom("status")
             .frame(frame().inner_margin(egui::Margin::symmetric(14, 6)))
-            .show(&mut root, |ui| status_bar(ui, &state, tr));
+            .show(&mut root, |ui| {
+                status_bar(ui, &state, &mut asks, width >= CHARTS_FROM, tr)
+            });
         // On a tile, the strip has the tile's whole width; on one window, only where
         // the window is wide enough for the map to keep its room.
         if width >= CHARTS_FROM || places != PanelPlaces::ALL {
@@ -277,7 +280,7 @@ pub(super) fn fact(ui: &mut egui::Ui, label: &str, value: RichText) {
     ui.end_row();
 }
 
-fn status_bar(ui: &mut egui::Ui, s: &WallState, tr: Tr) {
+fn status_bar(ui: &mut egui::Ui, s: &WallState, asks: &mut Asks, legend: bool, tr: Tr) {
     ui.horizontal(|ui| {
         match s.city.phase {
             LoadPhase::Loading => {
@@ -318,5 +321,7 @@ fn status_bar(ui: &mut egui::Ui, s: &WallState, tr: Tr) {
             )
             .on_hover_text(s.city.problems.join("\n"));
         }
+        ui.separator();
+        super::layers::layers(ui, &mut asks.overlays, legend, tr);
     });
 }

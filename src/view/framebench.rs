@@ -71,7 +71,7 @@ fn select_an_incident(
     let still = match &selection.incident {
         Some(Incident::Alert(id)) => alerts.get(id).is_some_and(|a| a.is_open()),
         Some(Incident::Order(id)) => book.orders.get(id).is_some_and(|o| o.is_open()),
-        None => false,
+        Some(Incident::Project(_)) | None => false,
     };
     if still {
         return;

@@ -6,6 +6,7 @@ pub mod clusters;
 pub mod framebench;
 pub mod markers;
 pub mod measure;
+pub mod overlays;
 pub mod plan;
 pub mod pulse;
 pub mod shot;
@@ -32,11 +33,12 @@ pub struct Selection {
     pub incident: Option<Incident>,
 }
 
-/// An alert or a work order, by id.
+/// An alert, a work order or a renovation project, by id: what the wall follows up.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Incident {
     Alert(String),
     Order(String),
+    Project(String),
 }
 
 /// Select an incident (from the panels' lists, or a new critical alert while the
@@ -126,6 +128,7 @@ pub(super) fn plugin(app: &mut App) {
     plan::plugin(app);
     measure::plugin(app);
     pulse::plugin(app);
+    overlays::plugin(app);
     wall::plugin(app);
 }
 
@@ -280,6 +283,10 @@ fn pick_building(
     markers: Query<(Entity, &GlobalTransform), (With<Status>, With<Mesh3d>, Without<WallCamera>)>,
     index: Res<BuildingIndex>,
     buildings: Res<Buildings>,
+    pins: Option<Res<overlays::OrderPins>>,
+    shown: Option<Res<overlays::Overlays>>,
+    projects: Res<crate::feeds::ingest::Projects>,
+    frame: Option<NonSend<SceneFrame>>,
     mut selection: ResMut<Selection>,
 ) {
     for PickAt(cursor) in picks.read() {
@@ -298,28 +305,61 @@ fn pick_building(
                 let d = p.distance(*cursor);
                 (d <= MARKER_PICK_RADIUS).then_some((e, d))
             })
-            .min_by(|a, b| a.1.total_cmp(&b.1))
-            .map(|(e, _)| e);
-        let picked = match marker {
-            Some(e) => Selection {
+            .min_by(|a, b| a.1.total_cmp(&b.1));
+        // A work order's pin head, when the pins are shown, competes with the markers.
+        let pin = pins
+            .as_ref()
+            .filter(|_| shown.as_ref().is_none_or(|o| o.orders))
+            .and_then(|pins| {
+                pins.pins
+                    .iter()
+                    .filter_map(|pin| {
+                        let p = camera.world_to_viewport(transform, pins.head(pin)).ok()?;
+                        let d = p.distance(*cursor);
+                        (d <= MARKER_PICK_RADIUS).then_some((&pin.id, d))
+                    })
+                    .min_by(|a, b| a.1.total_cmp(&b.1))
+            });
+        let picked = match (marker, pin) {
+            (_, Some((id, d))) if marker.is_none_or(|(_, m)| d < m) => Selection {
+                incident: Some(Incident::Order(id.clone())),
+                ..default()
+            },
+            (Some((e, _)), _) => Selection {
                 marker: Some(e),
                 ..default()
             },
-            None => {
+            _ => {
                 let Ok(ray) = camera.viewport_to_world(transform, *cursor) else {
                     continue;
                 };
+                let building = index
+                    .pick(&buildings, ray.origin, *ray.direction)
+                    .map(|(i, _)| i);
+                // The ground between buildings: a renovation site, when shown.
+                let site = building
+                    .is_none()
+                    .then(|| {
+                        ray.plane_intersection_point(Vec3::ZERO, InfinitePlane3d::new(Vec3::Y))
+                    })
+                    .flatten()
+                    .filter(|_| shown.as_ref().is_none_or(|o| o.projects))
+                    .and_then(|ground| {
+                        let frame = frame.as_deref()?;
+                        overlays::project_at(&projects, &frame.0, ground)
+                    });
                 Selection {
-                    building: index
-                        .pick(&buildings, ray.origin, *ray.direction)
-                        .map(|(i, _)| i),
+                    building,
+                    incident: site.map(Incident::Project),
                     ..default()
                 }
             }
         };
-        match (&picked.building, &picked.marker) {
-            (Some(i), _) => info!("selected building {} at {cursor}", buildings.0[*i].id),
-            (_, Some(e)) => info!("selected marker {e} at {cursor}"),
+        match (&picked.building, &picked.marker, &picked.incident) {
+            (Some(i), _, _) => info!("selected building {} at {cursor}", buildings.0[*i].id),
+            (_, Some(e), _) => info!("selected marker {e} at {cursor}"),
+            (_, _, Some(Incident::Order(id))) => info!("selected work order {id} at {cursor}"),
+            (_, _, Some(Incident::Project(id))) => info!("selected project {id} at {cursor}"),
             _ => info!("nothing to select at {cursor}"),
         }
         if *selection != picked {
@@ -328,9 +368,14 @@ fn pick_building(
     }
 }
 
+/// `--select ID`: a device or camera once its entity exists, or a work order or alert
+/// once it is known (selected as from the panels' lists, the camera flying to it).
 fn select_feed_id(
     mut wanted: ResMut<SelectFeedId>,
     entities: Res<crate::feeds::ingest::FeedEntities>,
+    book: Res<crate::ops::orders::OrderBook>,
+    alerts: Res<crate::ops::alerts::Alerts>,
+    mut incidents: MessageWriter<SelectIncident>,
     mut selection: ResMut<Selection>,
 ) {
     let Some(id) = &wanted.0 else {
@@ -342,8 +387,16 @@ fn select_feed_id(
             marker: Some(e),
             ..default()
         };
-        wanted.0 = None;
+    } else if book.orders.contains_key(id) {
+        info!("selected work order {id}");
+        incidents.write(SelectIncident(Incident::Order(id.clone())));
+    } else if alerts.get(id).is_some() {
+        info!("selected alert {id}");
+        incidents.write(SelectIncident(Incident::Alert(id.clone())));
+    } else {
+        return;
     }
+    wanted.0 = None;
 }
 
 /// Selects the incidents asked for and flies the camera to the last one's place.
@@ -351,6 +404,7 @@ fn select_incident(
     mut asked: MessageReader<SelectIncident>,
     alerts: Res<crate::ops::alerts::Alerts>,
     book: Res<crate::ops::orders::OrderBook>,
+    projects: Res<crate::feeds::ingest::Projects>,
     frame: Option<NonSend<SceneFrame>>,
     mut selection: ResMut<Selection>,
     mut cameras: Query<&mut WallCamera>,
@@ -361,6 +415,17 @@ fn select_incident(
     let position = match incident {
         Incident::Alert(id) => alerts.get(id).and_then(|a| a.position),
         Incident::Order(id) => book.orders.get(id).and_then(|o| o.position),
+        // A project's site: the middle of its ring or line.
+        Incident::Project(id) => projects.0.get(id).and_then(|p| {
+            let n = p.geometry.len() as f64;
+            (n > 0.0).then(|| {
+                let (lon, lat) = p
+                    .geometry
+                    .iter()
+                    .fold((0.0, 0.0), |(x, y), g| (x + g.lon, y + g.lat));
+                crate::geo::LonLat::new(lon / n, lat / n)
+            })
+        }),
     };
     *selection = Selection {
         incident: Some(incident.clone()),

@@ -26,7 +26,14 @@ pub struct ShotRequest {
     /// A feed id is to be selected (`--select`): wait for it, and for its camera
     /// snapshot to arrive or fail.
     pub select: bool,
+    /// Once `out` is saved: switch the panels to each language in turn and capture
+    /// again into its file (one start for several languages).
+    pub also: Vec<(crate::scene::Language, PathBuf)>,
 }
+
+/// Pictures saved so far (the capture's observer counts them).
+#[derive(Resource, Debug, Default)]
+struct ShotsSaved(usize);
 
 #[derive(Resource, Debug)]
 struct ShotProgress {
@@ -35,10 +42,12 @@ struct ShotProgress {
     /// Clicks made so far.
     clicked: usize,
     requested: bool,
+    /// Pictures taken so far: the first into `out`, then one per `also`.
+    taken: usize,
 }
 
 pub(super) fn plugin(app: &mut App) {
-    app.add_systems(
+    app.init_resource::<ShotsSaved>().add_systems(
         Update,
         capture_when_ready.run_if(resource_exists::<ShotRequest>),
     );
@@ -56,14 +65,33 @@ fn capture_when_ready(
     selected: SelectedSnapshot,
     plan: Option<Res<super::plan::PlanStatus>>,
     following: Option<Res<super::sync::Following>>,
+    saved: Res<ShotsSaved>,
+    overlays: Option<Res<super::overlays::OverlayStats>>,
+    mut scene: ResMut<crate::city::CurrentScene>,
 ) {
     let p = progress.get_or_insert_with(|| ShotProgress {
         started: Instant::now(),
         ready_since: None,
         clicked: 0,
         requested: false,
+        taken: 0,
     });
     if p.requested {
+        if saved.0 <= p.taken {
+            return;
+        }
+        // The last picture is saved: exit, or switch language and take the next once
+        // the panels and the font atlas have settled again.
+        p.taken = saved.0;
+        let Some((language, _)) = request.also.get(p.taken - 1) else {
+            exit.write(AppExit::Success);
+            return;
+        };
+        scene.0.file.language = *language;
+        info!("shot: language {}", String::from(*language));
+        p.requested = false;
+        p.ready_since = None;
+        *frames_since_texture_change = 0;
         return;
     }
     // egui adds glyphs to its font atlas as new text appears; capture only once the
@@ -130,16 +158,21 @@ fn capture_when_ready(
         "shot: city ready after {:.1?}; capturing",
         p.started.elapsed()
     );
+    if let Some(o) = overlays {
+        info!("shot: overlays {}", o.summary());
+    }
     p.requested = true;
-    let out = request.out.clone();
+    let out = match p.taken {
+        0 => request.out.clone(),
+        n => request.also[n - 1].1.clone(),
+    };
     commands.spawn(Screenshot::primary_window()).observe(
-        move |captured: On<ScreenshotCaptured>, mut exit: MessageWriter<AppExit>| match save_png(
-            &captured.image,
-            &out,
-        ) {
+        move |captured: On<ScreenshotCaptured>,
+              mut exit: MessageWriter<AppExit>,
+              mut saved: ResMut<ShotsSaved>| match save_png(&captured.image, &out) {
             Ok(()) => {
                 info!("shot: saved {}", out.display());
-                exit.write(AppExit::Success);
+                saved.0 += 1;
             }
             Err(e) => {
                 error!("shot: cannot save {}: {e}", out.display());

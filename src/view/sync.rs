@@ -44,6 +44,8 @@ pub struct LeaderState {
     pub alert: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
     pub mode: OperatingMode,
     pub language: Language,
     /// The twin clock, RFC 3339.
@@ -292,6 +294,10 @@ fn publish(
             Some(Incident::Order(id)) => Some(id.clone()),
             _ => None,
         },
+        project: match &selection.incident {
+            Some(Incident::Project(id)) => Some(id.clone()),
+            _ => None,
+        },
         mode: mode.mode,
         language: scene.0.file.language,
         twin_time: clock.now().to_rfc3339(),
@@ -363,9 +369,10 @@ fn apply(
             .as_ref()
             .and_then(|id| buildings.0.iter().position(|b| &b.id == id)),
         marker: state.marker.as_ref().and_then(|id| entities.get(id)),
-        incident: match (&state.alert, &state.order) {
-            (Some(a), _) => Some(Incident::Alert(a.clone())),
-            (None, Some(o)) => Some(Incident::Order(o.clone())),
+        incident: match (&state.alert, &state.order, &state.project) {
+            (Some(a), _, _) => Some(Incident::Alert(a.clone())),
+            (None, Some(o), _) => Some(Incident::Order(o.clone())),
+            (None, None, Some(p)) => Some(Incident::Project(p.clone())),
             _ => None,
         },
     };

@@ -181,3 +181,17 @@ pub fn reconnect_reason(app: &mut App) -> String {
     );
     reason(app.world()).unwrap_or_default()
 }
+
+/// Pushes one feed message (envelope v1, `ts`, `kind`, `data` as JSON) into the app's
+/// feed channel as if its first source had received it.
+pub fn push_message(app: &App, ts: &str, kind: &str, data: &str) {
+    use citytwin::feeds::schema::FeedMessage;
+    use citytwin::feeds::{FeedChannel, FeedEvent};
+    let text = format!(r#"{{"v":1,"ts":"{ts}","kind":"{kind}","data":{data}}}"#);
+    let message = FeedMessage::decode(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+    app.world()
+        .resource::<FeedChannel>()
+        .sender
+        .send(FeedEvent::Message { source: 0, message })
+        .expect("channel open");
+}

@@ -16,6 +16,7 @@ mod geo;
 mod http;
 mod mqtt;
 mod ops;
+mod overlays;
 mod plan;
 mod repair;
 mod review;
