@@ -430,6 +430,12 @@ fn dress_markers(
     }
 }
 
+/// How much larger than life a thing on the map is drawn for the camera at
+/// `distance_m` to keep it readable: life size close in, up to ten times far out.
+pub fn readable_scale(distance_m: f32) -> f32 {
+    (distance_m / 1700.0).clamp(1.0, 10.0)
+}
+
 /// Markers keep a readable size on screen: about 7 px across on a 1080-line screen at
 /// any distance, never smaller than life, as the camera pulls back. Only dressed
 /// markers are drawn, so only they are rescaled; the others take the scale when they
@@ -441,7 +447,7 @@ fn scale_markers(
     mut markers: Query<(&Status, &mut Transform), (MarkerFilter, With<Mesh3d>)>,
 ) {
     let Ok(cam) = cameras.single() else { return };
-    let want = (cam.current.distance_m / 1700.0).clamp(1.0, 10.0);
+    let want = readable_scale(cam.current.distance_m);
     let current = grid.scale;
     // Clustered, nothing is dressed: keep the scale until markers show again.
     if (clusters.cell_m.is_some() && current > 0.0) || (want - current).abs() <= 0.05 * current {

@@ -109,7 +109,7 @@ fn setup(
 /// do (see [`crate::view::markers`]): life size close in, up to ten times far out.
 fn view_scale(cameras: Query<&crate::view::camera::WallCamera>, mut pins: ResMut<OrderPins>) {
     let Ok(cam) = cameras.single() else { return };
-    let want = (cam.current.distance_m / 1700.0).clamp(1.0, 10.0);
+    let want = crate::view::markers::readable_scale(cam.current.distance_m);
     if (want - pins.scale).abs() > 0.05 * pins.scale.max(0.1) {
         pins.scale = want;
     }

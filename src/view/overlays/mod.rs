@@ -566,7 +566,13 @@ fn grid_choropleth(
         }
         shapes.metric = None;
     }
-    if !(fresh || overlays.is_changed() || book.is_changed() || alerts.is_changed()) {
+    // Only what the chosen metric counts can change the colours.
+    let counted_changed = match overlays.grid {
+        GridMetric::Orders => book.is_changed(),
+        GridMetric::Alerts => alerts.is_changed(),
+        GridMetric::Off => false,
+    };
+    if !(fresh || overlays.is_changed() || counted_changed) {
         return;
     }
     let GridShapes {
@@ -1034,6 +1040,11 @@ fn incident_links(
 ) {
     let Some(frame) = frame else { return };
     if !(selection.is_changed() || alerts.is_changed() || book.is_changed()) {
+        return;
+    }
+    // Nothing selected and nothing drawn: the alerts and orders changing (most frames
+    // of a busy feed) change nothing here.
+    if selection.incident.is_none() && out.data[Layer::Links.slot()].is_empty() {
         return;
     }
     let (position, linked) = match &selection.incident {
