@@ -7,6 +7,8 @@ packages=(
   # PROJ is Debian's (libproj 9.1, found by pkg-config); proj-sys makes its bindings with
   # bindgen, which needs libclang. SQLite is Debian's too (GeoPackage).
   libproj-dev libclang-dev g++ sqlite3 libsqlite3-dev pkg-config
+  # zstd for the MCAP recordings' chunks: Debian's libzstd (no bundled C build).
+  libzstd-dev
   # A window without a GPU: Xvfb and Mesa's software Vulkan (lavapipe).
   xvfb mesa-vulkan-drivers libvulkan1
   libx11-6 libxcursor1 libxrandr2 libxi6 libxkbcommon-x11-0

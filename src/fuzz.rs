@@ -41,6 +41,9 @@ pub enum Target {
     Feed,
     /// A recording, read by the `replay:` source at full speed.
     Recording,
+    /// An MCAP recording: indexed or scanned, every chunk read (`feeds info`), and
+    /// played by the `replay:` source.
+    Mcap,
     /// Feed specs as typed on the command line.
     FeedSpec,
     /// The credentials file.
@@ -53,12 +56,13 @@ pub enum Target {
 }
 
 impl Target {
-    pub const ALL: [Target; 9] = [
+    pub const ALL: [Target; 10] = [
         Target::Scene,
         Target::Geojson,
         Target::Gltf,
         Target::Feed,
         Target::Recording,
+        Target::Mcap,
         Target::FeedSpec,
         Target::Credentials,
         Target::Snapshot,
@@ -72,6 +76,7 @@ impl Target {
             Target::Gltf => "gltf",
             Target::Feed => "feed",
             Target::Recording => "recording",
+            Target::Mcap => "mcap",
             Target::FeedSpec => "feed-spec",
             Target::Credentials => "credentials",
             Target::Snapshot => "snapshot",
@@ -102,6 +107,21 @@ impl Harness {
             dir,
             runtime,
         })
+    }
+
+    /// Plays a recording through the replay source to its end (on its own, as fast as
+    /// the channel takes it), dropping what it sends.
+    fn replay(&self, path: std::path::PathBuf) {
+        let (tx, rx) = crossbeam_channel::bounded(1 << 16);
+        self.runtime.block_on(crate::feeds::replay::run(
+            0,
+            vec![path],
+            None,
+            false,
+            None,
+            tx,
+        ));
+        let _ = rx.try_iter().count();
     }
 
     /// Runs the target on one input. A panic propagates: that is the crash.
@@ -160,10 +180,17 @@ impl Harness {
             Target::Recording => {
                 let path = self.dir.join("recording.ndjson");
                 std::fs::write(&path, input).expect("scratch file");
-                let (tx, rx) = crossbeam_channel::bounded(1 << 16);
-                self.runtime
-                    .block_on(crate::feeds::replay::run(0, vec![path], None, false, tx));
-                let _ = rx.try_iter().count();
+                self.replay(path);
+            }
+            Target::Mcap => {
+                let path = self.dir.join("recording.mcap");
+                if let Ok(mut rec) =
+                    crate::feeds::recording::Recording::from_bytes(&path, input.to_vec())
+                {
+                    let _ = rec.info();
+                }
+                std::fs::write(&path, input).expect("scratch file");
+                self.replay(path);
             }
             Target::FeedSpec => {
                 let _ = crate::feeds::FeedSpec::parse(&text(), &self.dir);
@@ -566,6 +593,29 @@ pub fn corpus(target: Target, repo: &Path) -> Vec<Vec<u8>> {
             v.push(triangle_gltf(data, 3).into_bytes());
             v
         }
+        Target::Mcap => {
+            // Recordings of the district's first messages: one chunk, several chunks,
+            // and one cut short (no summary).
+            let lines: Vec<String> = text("data-feeds/zhengzhou-erqi.ndjson")
+                .lines()
+                .filter(|l| l.starts_with('{'))
+                .take(24)
+                .map(str::to_string)
+                .collect();
+            let scratch =
+                std::env::temp_dir().join(format!("citytwin-mcap-seed-{}", std::process::id()));
+            let mut seeds = Vec::new();
+            for per_chunk in [24, 5] {
+                if let Ok(bytes) = mcap_seed(&scratch, &lines, per_chunk) {
+                    seeds.push(bytes);
+                }
+            }
+            if let Some(whole) = seeds.last() {
+                seeds.push(whole[..whole.len() * 2 / 3].to_vec());
+            }
+            let _ = std::fs::remove_file(&scratch);
+            seeds
+        }
         Target::Feed | Target::Recording => {
             let mut kinds = std::collections::BTreeMap::<String, Vec<String>>::new();
             for line in text("data-feeds/zhengzhou-erqi.ndjson").lines() {
@@ -658,4 +708,21 @@ fn first_features(geojson: &str, n: usize) -> Vec<u8> {
         f.truncate(n);
     }
     serde_json::to_vec(&root).unwrap_or_default()
+}
+
+/// An MCAP recording of `lines`, a chunk closed every `per_chunk` messages.
+fn mcap_seed(scratch: &Path, lines: &[String], per_chunk: usize) -> anyhow::Result<Vec<u8>> {
+    use crate::feeds::recording::{self, RecordingWriter};
+    let meta = [("note".to_string(), "fuzz seed".to_string())].into();
+    let mut w = RecordingWriter::create(scratch, &meta, recording::LIVE_LEVEL)?;
+    for (i, line) in lines.iter().enumerate() {
+        if let Ok(m) = crate::feeds::schema::FeedMessage::decode(line) {
+            w.write(&m)?;
+        }
+        if i % per_chunk == per_chunk - 1 {
+            w.flush()?;
+        }
+    }
+    w.finish()?;
+    Ok(std::fs::read(scratch)?)
 }

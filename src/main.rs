@@ -185,6 +185,11 @@ enum Command {
         #[arg(long, value_name = "NAME")]
         instance: Option<String>,
     },
+    /// Recordings: convert between NDJSON and MCAP, or describe one.
+    Feeds {
+        #[command(subcommand)]
+        which: FeedsKind,
+    },
     /// Fuzz the readers of outside input with mutated copies of the repository's
     /// files (run from the repository root); crashes are written as minimal inputs.
     Fuzz {
@@ -270,6 +275,22 @@ enum Command {
         #[arg(long, default_value_t = citytwin::generate::city::DEFAULT_CITY_SEED)]
         seed: u64,
     },
+}
+
+#[derive(Subcommand)]
+enum FeedsKind {
+    /// NDJSON to MCAP or MCAP to NDJSON (by the input's first bytes); messages keep
+    /// their text and order, what is not a message is listed and skipped.
+    Convert {
+        input: PathBuf,
+        output: PathBuf,
+        /// zstd level of the MCAP chunks (1 fast … 19 small).
+        #[arg(long, default_value_t = citytwin::feeds::recording::ARCHIVE_LEVEL, value_parser = within(1u32, 22))]
+        level: u32,
+    },
+    /// Print a recording's time range, messages per kind, chunks, checkpoints and
+    /// damaged regions.
+    Info { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -1017,6 +1038,43 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 report.kpis.orders_overdue,
                 out.display()
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Feeds {
+            which:
+                FeedsKind::Convert {
+                    input,
+                    output,
+                    level,
+                },
+        } => {
+            let done = citytwin::feeds::recording::convert(&input, &output, level)?;
+            for skipped in &done.skipped {
+                eprintln!("feeds convert: {}: skipped {skipped}", input.display());
+            }
+            println!(
+                "feeds convert: {} messages written to {} ({} skipped)",
+                done.written,
+                output.display(),
+                done.skipped.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Feeds {
+            which: FeedsKind::Info { file },
+        } => {
+            if !citytwin::feeds::recording::is_mcap(&file)
+                .with_context(|| format!("reading {}", file.display()))?
+            {
+                anyhow::bail!(
+                    "{} is not an MCAP recording (NDJSON? `citytwin feeds convert` makes one)",
+                    file.display()
+                );
+            }
+            let mut rec =
+                citytwin::feeds::recording::Recording::open(&file).map_err(anyhow::Error::msg)?;
+            let info = rec.info();
+            print!("{}", info.render(&rec));
             Ok(ExitCode::SUCCESS)
         }
         Command::Record {

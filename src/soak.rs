@@ -740,6 +740,7 @@ fn one_off_faults() -> Vec<String> {
             vec![truncated],
             None,
             false,
+            None,
             tx,
         ));
         let (mut ok, mut bad) = (0, 0);

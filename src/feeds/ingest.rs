@@ -60,6 +60,19 @@ pub struct SourceStats {
     /// Counts the times the source went live, so marker times of an earlier run
     /// (a replay that looped) do not count as newer.
     run: u32,
+    /// A replay's recording: its first and last message times (see
+    /// [`FeedEvent::Span`]); `None` for live sources and empty recordings.
+    pub span: Option<(DateTime<FixedOffset>, DateTime<FixedOffset>)>,
+    /// A replay (it follows the timeline, see [`crate::feeds::playback`]).
+    pub replay: bool,
+    /// The seek this source last restarted for; while it is behind
+    /// [`FeedStats::generation`], what it sends belongs to the time before the seek
+    /// and is dropped.
+    generation: u64,
+    /// Restarted for a seek and not yet at its target.
+    pub seeking: bool,
+    /// Messages dropped because a seek overtook them.
+    pub dropped_by_seek: u64,
 }
 
 /// A source's health as the feeds panel shows it.
@@ -112,6 +125,13 @@ pub const DEFAULT_STALE_AFTER: Duration = Duration::from_secs(60);
 pub struct FeedStats {
     pub sources: Vec<SourceStats>,
     pub stale_after: Duration,
+    /// The newest seek the twin's state was started over for.
+    pub generation: u64,
+    /// Counts the times the twin's state started over (seeks and loops): the
+    /// operations state starts over with it (see [`crate::ops::clock`]).
+    pub restarts: u64,
+    /// The newest seek's target, once every replay has played up to it.
+    pub reached: Option<DateTime<FixedOffset>>,
 }
 
 impl Default for FeedStats {
@@ -119,6 +139,9 @@ impl Default for FeedStats {
         Self {
             sources: Vec::new(),
             stale_after: DEFAULT_STALE_AFTER,
+            generation: 0,
+            restarts: 0,
+            reached: None,
         }
     }
 }
@@ -145,6 +168,11 @@ impl FeedStats {
             latest_ts: None,
             last_ts_by_id: Default::default(),
             applied_ts_by_id: Default::default(),
+            span: None,
+            replay: false,
+            generation: 0,
+            seeking: false,
+            dropped_by_seek: 0,
         });
         self.sources.len() - 1
     }
@@ -565,6 +593,7 @@ struct Outbox<'w> {
     vehicles: MessageWriter<'w, VehicleReported>,
     operators: MessageWriter<'w, OperatorRequested>,
     phases: MessageWriter<'w, ProjectPhaseChanged>,
+    retired: MessageWriter<'w, DeviceRetired>,
 }
 
 /// How ingest treats a backlog.
@@ -663,9 +692,11 @@ impl Backlog {
         &mut self,
         source: usize,
         message: FeedMessage,
+        coalesce: bool,
     ) -> Result<bool, (&'static str, String)> {
         let marker = matches!(message.body, FeedBody::Device(_) | FeedBody::Camera(_));
         if marker
+            && coalesce
             && let Some(&seq) = self.markers.get(message.body.id())
             && let Some((waiting_source, waiting)) = self.queue.get_mut((seq - self.front) as usize)
             && *waiting_source == source
@@ -679,16 +710,18 @@ impl Backlog {
                 ));
             }
             if same_state(waiting, &message) {
-                if let FeedBody::Device(older) = &waiting.body
-                    && !older.readings.is_empty()
-                    && matches!(&message.body, FeedBody::Device(newer) if newer.readings != older.readings)
-                {
-                    let kept = self.superseded.entry(seq).or_default();
-                    if kept.len() < SUPERSEDED_PER_REPORT {
-                        kept.push((waiting.ts, older.readings.clone()));
-                    } else {
-                        self.readings_dropped += 1;
-                    }
+                // The older report stays visible to the rules at its own time (with its
+                // readings), and its time is when the status it shares began: a status
+                // change is dated as a report-by-report play would date it.
+                let older = match &waiting.body {
+                    FeedBody::Device(d) => d.readings.clone(),
+                    _ => Vec::new(),
+                };
+                let kept = self.superseded.entry(seq).or_default();
+                if kept.len() < SUPERSEDED_PER_REPORT {
+                    kept.push((waiting.ts, older));
+                } else {
+                    self.readings_dropped += 1;
                 }
                 merge(waiting, message);
                 return Ok(true);
@@ -751,6 +784,7 @@ struct Sink<'w, 's> {
     orders: ResMut<'w, WorkOrders>,
     projects: ResMut<'w, Projects>,
     markers: Query<'w, 's, MarkerState>,
+    devices: Query<'w, 's, &'static IotDevice>,
     out: Outbox<'w>,
     measure_lag: Local<'s, bool>,
     config: Res<'w, IngestConfig>,
@@ -764,9 +798,19 @@ fn ingest(
     config: Res<IngestConfig>,
     time: Res<Time<Real>>,
     mut backlog: ResMut<Backlog>,
+    mut pending: Local<Option<(usize, u64)>>,
     mut sink: Sink,
 ) {
     if config.paused {
+        return;
+    }
+    // A restart that starts the twin over takes a frame of its own: what was applied
+    // before it has been judged by the rules, and what follows is judged afresh.
+    if let Some((source, generation)) = pending.take() {
+        for (source, _, _) in std::iter::from_fn(|| backlog.pop()) {
+            sink.stats.source(source).dropped_by_seek += 1;
+        }
+        sink.restart(source, generation);
         return;
     }
     let started = Instant::now();
@@ -792,6 +836,10 @@ fn ingest(
             return;
         };
         n += 1;
+        if let Some(restart) = sink.starts_over(&event) {
+            *pending = Some(restart);
+            return;
+        }
         if let Some((source, message)) = sink.take(event, started) {
             sink.apply(source, message, Vec::new());
         }
@@ -811,10 +859,17 @@ fn ingest(
         let Ok(event) = channel.receiver.try_recv() else {
             break;
         };
+        if let Some(restart) = sink.starts_over(&event) {
+            *pending = Some(restart);
+            break;
+        }
         let Some((source, message)) = sink.take(event, started) else {
             continue;
         };
-        match backlog.push(source, message) {
+        // A replay waits instead (the channel fills and it slows down): its messages
+        // queue in order, so a seek or a fast play gives the state a slow one gives.
+        let coalesce = !sink.stats.source(source).replay;
+        match backlog.push(source, message, coalesce) {
             Ok(true) => sink.stats.source(source).coalesced += 1,
             Ok(false) => {}
             Err((label, why)) => sink.stats.reject(source, label, why),
@@ -850,12 +905,103 @@ impl Sink<'_, '_> {
                 None
             }
             FeedEvent::Message { source, message } => {
+                let newest = self.stats.generation;
                 let s = self.stats.source(source);
                 s.received += 1;
                 s.last_message_at = Some(now);
+                if s.replay && s.generation < newest {
+                    s.dropped_by_seek += 1;
+                    return None;
+                }
                 Some((source, message))
             }
+            FeedEvent::Restart { source, generation } => {
+                self.restart(source, generation);
+                None
+            }
+            FeedEvent::Reached { source, at } => {
+                let newest = self.stats.generation;
+                let s = self.stats.source(source);
+                if s.generation == newest {
+                    s.seeking = false;
+                }
+                let all = self
+                    .stats
+                    .sources
+                    .iter()
+                    .all(|s| !s.replay || (s.generation == newest && !s.seeking));
+                if all {
+                    self.stats.reached = Some(at);
+                }
+                None
+            }
+            FeedEvent::Span { source, span } => {
+                let s = self.stats.source(source);
+                s.replay = true;
+                s.span = span;
+                None
+            }
         }
+    }
+
+    /// The restart `event` is, when it starts the twin's state over (a seek not yet
+    /// seen): (source, seek number).
+    fn starts_over(&self, event: &FeedEvent) -> Option<(usize, u64)> {
+        match *event {
+            FeedEvent::Restart { source, generation } if generation > self.stats.generation => {
+                Some((source, generation))
+            }
+            _ => None,
+        }
+    }
+
+    /// A replay restarts its recording for seek `generation`: its own times start
+    /// over, and on the first restart for that seek the twin's feed state does too —
+    /// every device and camera is retired (the counts, the map and the index let it
+    /// go), work orders and projects are forgotten, and the operations state follows
+    /// (see [`FeedStats::restarts`]).
+    fn restart(&mut self, source: usize, generation: u64) {
+        let newest = self.stats.generation;
+        let s = self.stats.source(source);
+        s.replay = true;
+        s.generation = generation;
+        s.seeking = true;
+        if generation <= newest {
+            s.latest_ts = None;
+            s.last_ts_by_id.iter_mut().for_each(HashMap::clear);
+            s.applied_ts_by_id.iter_mut().for_each(HashMap::clear);
+            return;
+        }
+        info!("feeds: the twin starts over for a seek (seek {generation})");
+        self.stats.generation = generation;
+        self.stats.restarts += 1;
+        self.stats.reached = None;
+        for s in &mut self.stats.sources {
+            s.latest_ts = None;
+            s.last_ts_by_id.iter_mut().for_each(HashMap::clear);
+            s.applied_ts_by_id.iter_mut().for_each(HashMap::clear);
+        }
+        for (id, tracked) in self.entities.by_id.drain() {
+            let kind = match tracked.kind {
+                EntityKind::Camera => "camera",
+                EntityKind::Device => self
+                    .devices
+                    .get(tracked.entity)
+                    .map_or("other", |d| crate::ops::kpis::kind_label(d.kind)),
+            };
+            self.out.retired.write(DeviceRetired {
+                entity: tracked.entity,
+                id,
+                status: tracked.status,
+                kind,
+            });
+            self.commands.entity(tracked.entity).despawn();
+        }
+        self.entities.by_id.shrink_to_fit();
+        self.entities.missed_heartbeats = 0;
+        self.entities.retired = 0;
+        *self.orders = WorkOrders::default();
+        *self.projects = Projects::default();
     }
 
     fn apply(&mut self, source: usize, message: FeedMessage, superseded: Superseded) {
@@ -1056,6 +1202,9 @@ impl Sink<'_, '_> {
         superseded: Superseded,
     ) -> Result<(), (&'static str, String)> {
         let run = self.stats.source(source).run;
+        // A report that others of the same status coalesced into changed the status
+        // at the first of them.
+        let changed_at = superseded.first().map_or(ts, |(first, _)| (*first).min(ts));
         let translation = match (u.position, self.frame.as_deref()) {
             (Some(p), Some(frame)) => Some(
                 frame
@@ -1154,7 +1303,7 @@ impl Sink<'_, '_> {
                     id: u.id,
                     from: Some(from),
                     to: u.status,
-                    ts,
+                    ts: changed_at,
                 });
             }
             return Ok(());
@@ -1205,7 +1354,7 @@ impl Sink<'_, '_> {
             id: u.id,
             from: None,
             to: u.status,
-            ts,
+            ts: changed_at,
         });
         Ok(())
     }

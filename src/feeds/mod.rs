@@ -9,7 +9,9 @@ pub mod bench;
 pub mod http;
 pub mod ingest;
 pub mod mqtt;
+pub mod playback;
 pub mod record;
+pub mod recording;
 pub mod replay;
 pub mod schema;
 pub mod secrets;
@@ -210,6 +212,28 @@ pub enum FeedEvent {
         source: usize,
         state: SourceState,
     },
+    /// A replay starts its recording over to reach a seek's target (a loop is a seek
+    /// to the start): the twin's state starts over, once per seek `generation`, and
+    /// what a source sends before its own restart is dropped.
+    Restart {
+        source: usize,
+        generation: u64,
+    },
+    /// A replay has sent everything dated up to `at` since its restart: the twin's
+    /// time is `at`.
+    Reached {
+        source: usize,
+        at: chrono::DateTime<chrono::FixedOffset>,
+    },
+    /// A replay's first word: the first and last message times of its recording
+    /// (its timeline; `None` when it holds no readable message).
+    Span {
+        source: usize,
+        span: Option<(
+            chrono::DateTime<chrono::FixedOffset>,
+            chrono::DateTime<chrono::FixedOffset>,
+        )>,
+    },
 }
 
 /// The ECS end of the feed channel; tests may send into `sender` directly.
@@ -378,7 +402,17 @@ fn start_sources(
     if config.sources.is_empty() {
         return;
     }
-    match spawn_sources(&config, &channel.sender, "wall") {
+    // One timeline for every replay, at the first one's speed.
+    let control = config.sources.iter().find_map(|(_, spec)| match spec {
+        FeedSpec::Replay { speed, .. } => Some(playback::ReplayControl::new(
+            playback::Playback::at_speed(*speed),
+        )),
+        _ => None,
+    });
+    if let Some(control) = &control {
+        commands.insert_resource(control.clone());
+    }
+    match spawn_sources(&config, &channel.sender, "wall", control.as_ref()) {
         Ok((runtime, instance)) => commands.insert_resource(FeedRuntime {
             _runtime: runtime,
             instance,
@@ -390,10 +424,13 @@ fn start_sources(
 /// Starts a runtime (one worker thread of its own) running every source, each
 /// sending into `tx` with its index as the source number. `role` names the program
 /// (wall, record, report) in the instance name MQTT client ids are made from.
+/// Replays follow `control` (the wall's timeline), or else each plays on its own at
+/// its spec's speed.
 pub fn spawn_sources(
     config: &FeedConfig,
     tx: &Sender<FeedEvent>,
     role: &str,
+    control: Option<&playback::ReplayControl>,
 ) -> std::io::Result<(tokio::runtime::Runtime, secrets::Instance)> {
     let sources = &config.sources;
     let needs_tls = sources.iter().any(|(_, spec)| match spec {
@@ -425,7 +462,14 @@ pub fn spawn_sources(
                 paths,
                 speed,
                 looping,
-            } => runtime.spawn(replay::run(index, paths, speed, looping, tx)),
+            } => runtime.spawn(replay::run(
+                index,
+                paths,
+                speed,
+                looping,
+                control.cloned(),
+                tx,
+            )),
             FeedSpec::Mqtt(spec) => {
                 // A client certificate makes the source's TLS configuration its own.
                 let tls = match &spec.client_cert {

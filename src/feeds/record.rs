@@ -1,7 +1,9 @@
 //! `citytwin record`: writes what the sources deliver, as accepted by the decoder, to
-//! the recording format the `replay:` source reads, so a day of live feeds becomes a
-//! demo. Rejected messages are counted, not written.
+//! a recording the `replay:` source reads, so a day of live feeds becomes a demo: MCAP
+//! (see [`super::recording`]), or NDJSON text when the file is named `.ndjson` or
+//! `.jsonl`. Rejected messages are counted, not written.
 
+use super::recording::{self, RecordingWriter};
 use super::{FeedConfig, FeedEvent, SourceState, spawn_sources};
 use crossbeam_channel::bounded;
 use std::io::Write;
@@ -28,19 +30,38 @@ pub fn record(
 ) -> anyhow::Result<RecordSummary> {
     let sources = &config.sources;
     use anyhow::Context;
-    let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
-    let mut w = std::io::BufWriter::new(file);
     let labels: Vec<&str> = sources.iter().map(|(l, _)| l.as_str()).collect();
-    writeln!(
-        w,
-        "# recorded by citytwin record from {} at {}",
-        labels.join(", "),
-        chrono::Utc::now()
-            .with_timezone(&crate::ops::beijing())
-            .to_rfc3339()
-    )?;
+    let started_at = chrono::Utc::now()
+        .with_timezone(&crate::ops::beijing())
+        .to_rfc3339();
+    let mut w = if is_text(out) {
+        let file =
+            std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
+        let mut w = std::io::BufWriter::new(file);
+        writeln!(
+            w,
+            "# recorded by citytwin record from {} at {started_at}",
+            labels.join(", "),
+        )?;
+        Sink::Text(w)
+    } else {
+        let meta = [
+            ("recorded_by", "citytwin record".to_string()),
+            ("sources", labels.join(", ")),
+            ("started", started_at),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        Sink::Mcap(Box::new(RecordingWriter::create(
+            out,
+            &meta,
+            recording::LIVE_LEVEL,
+        )?))
+    };
     let (tx, rx) = bounded(super::CHANNEL_CAPACITY);
-    let _runtime = spawn_sources(config, &tx, "record").context("starting the feed runtime")?;
+    let _runtime =
+        spawn_sources(config, &tx, "record", None).context("starting the feed runtime")?;
     drop(tx);
     let started = Instant::now();
     let mut last_flush = Instant::now();
@@ -62,7 +83,7 @@ pub fn record(
                 {
                     *url = super::redact(url);
                 }
-                writeln!(w, "{}", message.encode())?;
+                w.write(&message)?;
                 summary.written += 1;
             }
             Ok(FeedEvent::Rejected {
@@ -82,6 +103,8 @@ pub fn record(
                     done[source] = true;
                 }
             }
+            // A replay recorded on its own never seeks; its span is not recorded.
+            Ok(FeedEvent::Restart { .. } | FeedEvent::Reached { .. } | FeedEvent::Span { .. }) => {}
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
         }
@@ -90,6 +113,46 @@ pub fn record(
             last_flush = Instant::now();
         }
     }
-    w.flush()?;
+    w.finish()?;
     Ok(summary)
+}
+
+/// Whether a recording is to be written as NDJSON text (by its file name).
+pub fn is_text(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("ndjson") || e.eq_ignore_ascii_case("jsonl"))
+}
+
+enum Sink {
+    Text(std::io::BufWriter<std::fs::File>),
+    Mcap(Box<RecordingWriter>),
+}
+
+impl Sink {
+    fn write(&mut self, message: &super::schema::FeedMessage) -> anyhow::Result<()> {
+        match self {
+            Sink::Text(w) => writeln!(w, "{}", message.encode())?,
+            Sink::Mcap(w) => w.write(message)?,
+        }
+        Ok(())
+    }
+
+    /// Makes what was written so far survive a crash (an MCAP chunk is closed).
+    fn flush(&mut self) -> anyhow::Result<()> {
+        match self {
+            Sink::Text(w) => w.flush()?,
+            Sink::Mcap(w) => w.flush()?,
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> anyhow::Result<()> {
+        match self {
+            Sink::Text(mut w) => w.flush()?,
+            Sink::Mcap(w) => {
+                w.finish()?;
+            }
+        }
+        Ok(())
+    }
 }

@@ -1,12 +1,20 @@
-//! The `replay:` source: reads a recording (newline-delimited JSON, one message per
-//! line) and plays it back paced by the messages' timestamps.
+//! The `replay:` source: reads a recording (MCAP, see [`super::recording`], or
+//! newline-delimited JSON, one message per line) and plays it back paced by the
+//! messages' timestamps, following the timeline's [`Playback`] (pause, speed, seek,
+//! loop). Damage in a recording is reported as a rejected message naming where it
+//! is, and the rest plays.
 
+use super::playback::{Playback, ReplayControl};
+use super::recording::{self, RawEntry, Recording};
 use super::schema::{DecodeError, FeedMessage};
 use super::{FeedEvent, SourceState, send};
+use chrono::{DateTime, FixedOffset};
 use crossbeam_channel::Sender;
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 /// Longest line accepted; anything longer is rejected without being decoded.
@@ -16,19 +24,47 @@ pub const MAX_LINE_BYTES: usize = 1 << 20;
 /// years.
 pub const MAX_WAIT_GAP: chrono::TimeDelta = chrono::TimeDelta::hours(48);
 
+/// Plays `paths` as one recording, following the timeline's [`Playback`]: pauses,
+/// speeds, seeks (each one a [`FeedEvent::Restart`] and a fast play up to the target)
+/// and loops (`looping`: at the end, or past the loop range's end, a seek to the
+/// start of the range or of the recording).
+///
+/// Without a `control` (no timeline: `record`, tools) it plays at `speed` and ends
+/// when the recording does.
 pub async fn run(
     source: usize,
     paths: Vec<PathBuf>,
     speed: Option<f64>,
     looping: bool,
+    control: Option<ReplayControl>,
     tx: Sender<FeedEvent>,
 ) {
     let state = |state| FeedEvent::State { source, state };
+    let standalone = control.is_none();
+    let control = control.unwrap_or_else(|| ReplayControl::new(Playback::at_speed(speed)));
+    let mut playback = control.subscribe();
+    let (mut generation, mut target) = {
+        let p = playback.borrow_and_update();
+        (p.seeks, p.seek_to)
+    };
+    let owned = paths.clone();
+    let span = tokio::task::spawn_blocking(move || {
+        owned
+            .iter()
+            .filter_map(|p| recording::time_span(p))
+            .reduce(|(a0, a1), (b0, b1)| (a0.min(b0), a1.max(b1)))
+    })
+    .await
+    .ok()
+    .flatten();
+    if !send(&tx, FeedEvent::Span { source, span }).await {
+        return;
+    }
     loop {
         let mut files = Vec::with_capacity(paths.len());
         for path in &paths {
             match open(path).await {
-                Ok(file) => files.push(Lines::new(file)),
+                Ok(file) => files.push(file),
                 Err(why) => {
                     send(&tx, state(SourceState::Failed(why))).await;
                     return;
@@ -38,32 +74,134 @@ pub async fn run(
         if !send(&tx, state(SourceState::Live)).await {
             return;
         }
-        match play(source, files, speed, &tx).await {
-            Ok(true) => {}
-            Ok(false) => return,
+        let seek = match play(source, files, &mut playback, generation, target, &tx).await {
+            Ok(Outcome::Gone) => return,
             Err((i, e)) => {
                 let why = format!("reading {}: {e}", paths[i].display());
                 send(&tx, state(SourceState::Failed(why))).await;
                 return;
             }
-        }
-        if !looping {
-            send(&tx, state(SourceState::Finished)).await;
+            Ok(Outcome::Seek { seeks, to }) => (seeks, to),
+            Ok(Outcome::PastLoop(start)) => {
+                let to = Some(start);
+                (control.seek(to), to)
+            }
+            Ok(Outcome::Ended) if looping => {
+                let to = control.get().loop_range.map(|r| r.0);
+                (control.seek(to), to)
+            }
+            Ok(Outcome::Ended) => {
+                send(&tx, state(SourceState::Finished)).await;
+                if standalone {
+                    return;
+                }
+                // Finished, but the timeline may still send it back.
+                loop {
+                    if playback.changed().await.is_err() {
+                        return;
+                    }
+                    let p = playback.borrow_and_update();
+                    if p.seeks != generation {
+                        break (p.seeks, p.seek_to);
+                    }
+                }
+            }
+        };
+        (generation, target) = seek;
+        // Mark the seek as seen here: the play that follows starts from it.
+        playback.borrow_and_update();
+        if !send(&tx, FeedEvent::Restart { source, generation }).await {
             return;
         }
     }
 }
 
 /// Opens a recording; a device or FIFO never ends, so it must be a regular file.
-async fn open(path: &std::path::Path) -> Result<tokio::fs::File, String> {
+/// An MCAP file is read and indexed off the async threads.
+async fn open(path: &std::path::Path) -> Result<Reader, String> {
     if let Ok(meta) = tokio::fs::metadata(path).await
         && !meta.is_file()
     {
         return Err(format!("{} is not a regular file", path.display()));
     }
+    let owned = path.to_path_buf();
+    let mcap = tokio::task::spawn_blocking(move || recording::is_mcap(&owned))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    if mcap {
+        let owned = path.to_path_buf();
+        let rec = tokio::task::spawn_blocking(move || Recording::open(&owned))
+            .await
+            .map_err(|e| e.to_string())??;
+        return Ok(Reader::Mcap(Chunks::new(rec)));
+    }
     tokio::fs::File::open(path)
         .await
+        .map(|file| Reader::Text(Lines::new(file)))
         .map_err(|e| format!("cannot open {}: {e}", path.display()))
+}
+
+/// A recording being read: its messages in file order, each with its number in the
+/// file, or why an entry is not a message.
+enum Reader {
+    Text(Lines),
+    Mcap(Chunks),
+}
+
+impl Reader {
+    async fn next(&mut self) -> std::io::Result<Option<(u64, Result<FeedMessage, DecodeError>)>> {
+        match self {
+            Reader::Text(lines) => lines.next().await,
+            Reader::Mcap(chunks) => Ok(chunks.next()),
+        }
+    }
+}
+
+/// An MCAP recording read chunk by chunk; damage found when it was opened is
+/// reported first, then a chunk that fails its check where it would have played.
+struct Chunks {
+    rec: Recording,
+    next_chunk: usize,
+    pending: VecDeque<RawEntry>,
+    damage_reported: usize,
+    count: u64,
+}
+
+impl Chunks {
+    fn new(rec: Recording) -> Self {
+        Self {
+            rec,
+            next_chunk: 0,
+            pending: VecDeque::new(),
+            damage_reported: 0,
+            count: 0,
+        }
+    }
+
+    fn next(&mut self) -> Option<(u64, Result<FeedMessage, DecodeError>)> {
+        let path = self.rec.path.display().to_string();
+        if let Some(d) = self.rec.damage.get(self.damage_reported) {
+            self.damage_reported += 1;
+            return Some((self.count, Err(DecodeError::Damaged(format!("{path} {d}")))));
+        }
+        loop {
+            if let Some(entry) = self.pending.pop_front() {
+                self.count += 1;
+                return Some((self.count, recording::decode(&entry)));
+            }
+            if self.next_chunk >= self.rec.chunks.len() {
+                return None;
+            }
+            self.next_chunk += 1;
+            match self.rec.read_chunk(self.next_chunk - 1) {
+                Ok(entries) => self.pending = entries.into(),
+                Err(d) => {
+                    return Some((self.count, Err(DecodeError::Damaged(format!("{path} {d}")))));
+                }
+            }
+        }
+    }
 }
 
 /// One recording read line by line: its messages, or why a line is not one.
@@ -110,22 +248,51 @@ impl Lines {
     }
 }
 
+/// How a pass of the recording ended.
+enum Outcome {
+    /// Every message was played.
+    Ended,
+    /// The timeline sent the replays elsewhere (seek number, target).
+    Seek {
+        seeks: u64,
+        to: Option<DateTime<FixedOffset>>,
+    },
+    /// A message lies past the loop range's end: start over at the range's start.
+    PastLoop(DateTime<FixedOffset>),
+    /// The app has gone away.
+    Gone,
+}
+
+/// Where paced playing stands: a recorded time and the instant it was (or is due to
+/// be) played; later messages are due relative to it.
+type Anchor = (DateTime<FixedOffset>, Instant);
+
+/// The recorded time playing has reached at `now`, at `speed` from `anchor`.
+fn played_to(anchor: Anchor, speed: f64, now: Instant) -> DateTime<FixedOffset> {
+    let elapsed = now.saturating_duration_since(anchor.1).mul_f64(speed);
+    anchor.0 + chrono::TimeDelta::from_std(elapsed).unwrap_or(chrono::TimeDelta::MAX)
+}
+
 /// Plays one pass of the files, merged by time (each file in its own order; a line
 /// that is not a message is reported at once, with its line number in its file).
-/// Ok(false) when the app has gone away; Err names the file that failed.
+/// Messages up to `target` (a seek's) go at once, then [`FeedEvent::Reached`]; from
+/// there on the playback's pace, pauses and seeks are followed. Err names the file
+/// that failed.
 async fn play(
     source: usize,
-    mut files: Vec<Lines>,
-    speed: Option<f64>,
+    mut files: Vec<Reader>,
+    playback: &mut watch::Receiver<Playback>,
+    generation: u64,
+    mut target: Option<DateTime<FixedOffset>>,
     tx: &Sender<FeedEvent>,
-) -> Result<bool, (usize, std::io::Error)> {
+) -> Result<Outcome, (usize, std::io::Error)> {
     // The next message of each file, None once it has ended.
     let mut next: Vec<Option<FeedMessage>> = files.iter().map(|_| None).collect();
     let mut ended = vec![false; files.len()];
-    // (first message time, when it was played): later ones are due relative to it.
-    let mut anchor: Option<(chrono::DateTime<chrono::FixedOffset>, Instant)> = None;
+    let mut anchor: Option<Anchor> = None;
     // The time of the last message waited for.
-    let mut last: Option<chrono::DateTime<chrono::FixedOffset>> = None;
+    let mut last: Option<DateTime<FixedOffset>> = None;
+    let mut p = playback.borrow_and_update().clone();
     loop {
         for (i, file) in files.iter_mut().enumerate() {
             while next[i].is_none() && !ended[i] {
@@ -139,34 +306,126 @@ async fn play(
                             error,
                         };
                         if !send(tx, event).await {
-                            return Ok(false);
+                            return Ok(Outcome::Gone);
                         }
                     }
                 }
             }
         }
         // The earliest of the files' next messages (the first file on a tie).
-        let Some(i) = (0..next.len())
-            .filter(|&i| next[i].is_some())
-            .min_by_key(|&i| next[i].as_ref().map(|m| m.ts))
-        else {
-            return Ok(true);
+        let earliest = (0..next.len())
+            .filter_map(|i| next[i].as_ref().map(|m| (m.ts, i)))
+            .min_by_key(|(ts, _)| *ts);
+        let Some((ts, i)) = earliest else {
+            // A seek past the end is reached at the end.
+            if let Some(at) = target
+                && !send(tx, FeedEvent::Reached { source, at }).await
+            {
+                return Ok(Outcome::Gone);
+            }
+            return Ok(Outcome::Ended);
         };
-        let Some(message) = next[i].take() else {
-            return Ok(true);
-        };
-        let gap_ok = last.is_none_or(|l| message.ts - l <= MAX_WAIT_GAP);
-        if let Some(speed) = speed
-            && gap_ok
-        {
-            let (t0, start) = *anchor.get_or_insert((message.ts, Instant::now()));
-            // Timestamps going backwards are played at once, not waited for.
-            let offset = (message.ts - t0).to_std().unwrap_or(Duration::ZERO);
-            tokio::time::sleep_until(start + offset.div_f64(speed)).await;
-            last = Some(last.map_or(message.ts, |l| l.max(message.ts)));
+        let seeks = playback.borrow().seeks;
+        if seeks != generation {
+            let to = playback.borrow().seek_to;
+            return Ok(Outcome::Seek { seeks, to });
         }
+        // Everything up to the target goes at once (a message at the target too, as a
+        // play up to that time would have applied it); from the first message past
+        // it, the pace is the playback's again.
+        let fast = match target {
+            Some(t) if ts <= t => true,
+            Some(t) => {
+                target = None;
+                if !send(tx, FeedEvent::Reached { source, at: t }).await {
+                    return Ok(Outcome::Gone);
+                }
+                anchor = Some((t, Instant::now()));
+                last = Some(t);
+                false
+            }
+            None => false,
+        };
+        if !fast {
+            if let Some((start, end)) = p.loop_range
+                && ts > end
+            {
+                return Ok(Outcome::PastLoop(start));
+            }
+            if let Some(seek) =
+                wait_for(ts, &mut p, playback, generation, &mut anchor, &mut last).await
+            {
+                return Ok(seek);
+            }
+        }
+        let Some(message) = next[i].take() else {
+            return Ok(Outcome::Ended);
+        };
         if !send(tx, FeedEvent::Message { source, message }).await {
-            return Ok(false);
+            return Ok(Outcome::Gone);
+        }
+    }
+}
+
+/// Waits until the message dated `ts` is due at the playback's pace, following pauses
+/// and speed changes as they come; returns the seek that interrupts, if one does.
+async fn wait_for(
+    ts: DateTime<FixedOffset>,
+    p: &mut Playback,
+    playback: &mut watch::Receiver<Playback>,
+    generation: u64,
+    anchor: &mut Option<Anchor>,
+    last: &mut Option<DateTime<FixedOffset>>,
+) -> Option<Outcome> {
+    loop {
+        let now_p = playback.borrow_and_update().clone();
+        if now_p.seeks != generation {
+            return Some(Outcome::Seek {
+                seeks: now_p.seeks,
+                to: now_p.seek_to,
+            });
+        }
+        if now_p.speed != p.speed || now_p.paused != p.paused {
+            // Carry on from the recorded time reached so far, at the new pace.
+            let now = Instant::now();
+            *anchor = anchor.map(|a| {
+                let reached = match p.speed {
+                    Some(s) if !p.paused => played_to(a, s, now).min(ts),
+                    _ => a.0,
+                };
+                (reached, now)
+            });
+        }
+        *p = now_p;
+        if p.paused {
+            if playback.changed().await.is_err() {
+                // The timeline is gone: play on.
+                p.paused = false;
+            }
+            continue;
+        }
+        // At `max`, nothing is waited for.
+        let speed = p.speed?;
+        if last.is_some_and(|l| ts - l > MAX_WAIT_GAP) {
+            // A message dated far past the one before is not waited for.
+            return None;
+        }
+        let (t0, start) = *anchor.get_or_insert((ts, Instant::now()));
+        // Timestamps going backwards are played at once, not waited for.
+        let offset = (ts - t0).to_std().unwrap_or(Duration::ZERO);
+        let due = start + offset.div_f64(speed);
+        tokio::select! {
+            _ = tokio::time::sleep_until(due) => {
+                *last = Some(last.map_or(ts, |l| l.max(ts)));
+                return None;
+            }
+            changed = playback.changed() => {
+                if changed.is_err() {
+                    tokio::time::sleep_until(due).await;
+                    *last = Some(last.map_or(ts, |l| l.max(ts)));
+                    return None;
+                }
+            }
         }
     }
 }

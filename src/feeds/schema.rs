@@ -560,6 +560,10 @@ pub enum DecodeError {
     /// scene's control topics).
     #[error("{0}")]
     NotAllowed(String),
+    /// A damaged part of a recording (cut short, a chunk failing its check): where it
+    /// is and what is lost; reading goes on after it.
+    #[error("damaged recording {0}")]
+    Damaged(String),
 }
 
 impl DecodeError {
@@ -573,6 +577,7 @@ impl DecodeError {
             DecodeError::Invalid(_) => "invalid value",
             DecodeError::TooLarge(_) => "too large",
             DecodeError::NotAllowed(_) => "not allowed",
+            DecodeError::Damaged(_) => "damaged",
         }
     }
 }

@@ -31,8 +31,8 @@ pub struct TwinClock {
     wall: DateTime<FixedOffset>,
     /// Stepped by hand (tests, `report --until`): time never runs behind this.
     manual: Option<DateTime<FixedOffset>>,
-    /// Counts the times feed time went back (a replay that loops): the operations
-    /// state starts over each time.
+    /// Counts the times feed time went back (a replay that seeks or loops): the
+    /// operations state starts over each time.
     pub rewinds: u64,
 }
 
@@ -92,33 +92,24 @@ pub(super) fn plugin(app: &mut App) {
 }
 
 /// The only place wall time is read; feed time follows what ingest accepted.
-pub(super) fn tick(
-    stats: Res<FeedStats>,
-    config: Option<Res<crate::feeds::FeedConfig>>,
-    mut passes: Local<u32>,
-    mut clock: ResMut<TwinClock>,
-) {
+pub(super) fn tick(stats: Res<FeedStats>, mut restarts: Local<u64>, mut clock: ResMut<TwinClock>) {
     let wall = Utc::now().with_timezone(&beijing());
     let latest = stats.latest_ts();
     let clock = clock.bypass_change_detection();
     clock.wall = wall;
-    // A replay that loops goes live again at each pass and starts its time over: the
-    // clock follows it back, and the operations state starts over.
-    let replay_passes: u32 = config.map_or(0, |c| {
-        c.sources
-            .iter()
-            .zip(&stats.sources)
-            .filter(|((_, spec), _)| matches!(spec, crate::feeds::FeedSpec::Replay { .. }))
-            .map(|(_, s)| s.runs().saturating_sub(1))
-            .sum()
-    });
-    if replay_passes != *passes {
-        *passes = replay_passes;
+    // A replay that seeks or loops starts its recording over: the clock follows it
+    // back, and the operations state starts over.
+    if stats.restarts != *restarts {
+        *restarts = stats.restarts;
         clock.rewinds += 1;
         clock.manual = None;
         clock.feed_time = None;
     }
     if latest.is_some() && latest != clock.feed_time {
         clock.feed_time = latest;
+    }
+    // Once a seek has played up to its target, the twin's time is the target.
+    if let Some(at) = stats.reached {
+        clock.step_to(at);
     }
 }

@@ -44,7 +44,7 @@ fn window(heartbeat_s: u32) -> TimeDelta {
     TimeDelta::seconds(MISSED_HEARTBEATS * i64::from(heartbeat_s))
 }
 
-fn expire_silent_devices(
+pub(super) fn expire_silent_devices(
     mut reports: MessageReader<DeviceReported>,
     clock: Res<TwinClock>,
     mut watch: ResMut<HeartbeatWatch>,

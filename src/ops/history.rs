@@ -52,6 +52,25 @@ impl<T: Copy + Default> Ring<T> {
         f(&mut self.slots[i]);
     }
 
+    /// Forgets every sample.
+    pub fn clear(&mut self) {
+        self.slots.fill(T::default());
+        self.stamps.fill(i64::MIN);
+    }
+
+    /// The samples held, by period.
+    pub fn samples(&self) -> Vec<(i64, T)> {
+        let mut out: Vec<(i64, T)> = self
+            .stamps
+            .iter()
+            .zip(&self.slots)
+            .filter(|(p, _)| **p != i64::MIN)
+            .map(|(p, v)| (*p, *v))
+            .collect();
+        out.sort_by_key(|(p, _)| *p);
+        out
+    }
+
     /// The sample of `period`, if it is still in the ring.
     pub fn get(&self, period: i64) -> Option<T> {
         let i = period.rem_euclid(self.slots.len() as i64) as usize;
@@ -116,9 +135,29 @@ impl KpiHistory {
         }
     }
 
-    /// Counting starts again at the next sample (the rings keep what they hold).
+    /// The twin starts over (a seek, a loop): the rings forget every sample, as a play
+    /// from the recording's start would not have them, and counting starts again at
+    /// the next sample.
     pub fn restart(&mut self) {
         self.last_minute = None;
+        self.city.clear();
+        self.districts.iter_mut().for_each(Ring::clear);
+        self.grids.iter_mut().for_each(Ring::clear);
+    }
+
+    /// Every sample the rings hold, oldest period first, for comparing two histories.
+    pub fn samples(
+        &self,
+    ) -> (
+        Vec<(i64, CityMinute)>,
+        Vec<Vec<(i64, u32)>>,
+        Vec<Vec<(i64, u16)>>,
+    ) {
+        (
+            self.city.samples(),
+            self.districts.iter().map(Ring::samples).collect(),
+            self.grids.iter().map(Ring::samples).collect(),
+        )
     }
 
     /// Memory the rings take, bytes.
@@ -272,9 +311,20 @@ fn sample_levels(
     history: &mut ResMut<KpiHistory>,
 ) {
     // First frame, or the clock went back (wall time before a replay's first message,
-    // a replay that loops): start counting from here.
+    // a replay that seeks or loops): counting starts at the minute of the first change
+    // the frame carries (a fast replay brings many minutes in one frame; every change
+    // since the state started is in it), or here.
+    let earliest = changes
+        .iter()
+        .flat_map(|c| c.iter())
+        .map(|c| c.at.timestamp().div_euclid(60))
+        .min();
     let Some(last) = history.last_minute.filter(|last| minute >= *last) else {
-        history.bypass_change_detection().last_minute = Some(minute);
+        let start = earliest.map_or(minute, |e| e.min(minute));
+        history.bypass_change_detection().last_minute = Some(start);
+        if start < minute {
+            sample_levels(minute, alerts, book, devices, changes, history);
+        }
         return;
     };
     if minute == last {

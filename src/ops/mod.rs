@@ -107,7 +107,18 @@ pub(super) fn plugin(app: &mut App) {
             journal::plugin,
             retire::plugin,
         ))
-        .add_systems(Update, (count_devices, count_orders).in_set(TwinSet::Ops))
+        .add_systems(
+            Update,
+            // The counts take each status change in the frame it is made (the heartbeats
+            // make some), so the history dates every change in its own minute.
+            (
+                count_devices
+                    .after(start_over)
+                    .after(heartbeats::expire_silent_devices),
+                count_orders,
+            )
+                .in_set(TwinSet::Ops),
+        )
         .add_systems(
             Update,
             start_over
@@ -117,30 +128,39 @@ pub(super) fn plugin(app: &mut App) {
         );
 }
 
-/// When a replay starts over (feed time goes back), the operations state starts over
-/// with it: alerts, orders, heartbeats, the mode and the history's counting. (Seeking
-/// to a time with the state of that time is the demo's recording format's work.)
-fn start_over(
-    clock: Res<TwinClock>,
-    mut seen: Local<u64>,
-    mut alerts: ResMut<alerts::Alerts>,
-    mut book: ResMut<orders::OrderBook>,
-    mut watch: ResMut<heartbeats::HeartbeatWatch>,
-    mut state: ResMut<modes::OperatingState>,
-    mut vehicles: ResMut<vehicles::Vehicles>,
-    mut history: ResMut<history::KpiHistory>,
-) {
+/// The operations resources that start over with a replay.
+#[derive(bevy::ecs::system::SystemParam)]
+struct OpsState<'w> {
+    alerts: ResMut<'w, alerts::Alerts>,
+    book: ResMut<'w, orders::OrderBook>,
+    watch: ResMut<'w, heartbeats::HeartbeatWatch>,
+    state: ResMut<'w, modes::OperatingState>,
+    vehicles: ResMut<'w, vehicles::Vehicles>,
+    history: ResMut<'w, history::KpiHistory>,
+    devices: ResMut<'w, DeviceCounts>,
+    by_kind: ResMut<'w, OnlineByKind>,
+    orders: ResMut<'w, OrderCounts>,
+}
+
+/// When a replay starts over (a seek or a loop: ingest has retired every device and
+/// forgotten every order), the operations state starts over with it: alerts, orders,
+/// heartbeats, the mode, vehicles, the counts and the history's counting. The replay
+/// then plays up to its target through the same systems.
+fn start_over(clock: Res<TwinClock>, mut seen: Local<u64>, mut ops: OpsState) {
     if clock.rewinds == *seen {
         return;
     }
     *seen = clock.rewinds;
-    info!("feed time went back (a replay started over): operations state starts over");
-    *alerts = default();
-    *book = default();
-    *watch = default();
-    state.reset();
-    vehicles.0.clear();
-    history.restart();
+    info!("feed time went back (a replay seeks or starts over): operations state starts over");
+    *ops.alerts = default();
+    *ops.book = default();
+    *ops.watch = default();
+    ops.state.reset();
+    ops.vehicles.0.clear();
+    ops.history.restart();
+    *ops.devices = default();
+    *ops.by_kind = default();
+    *ops.orders = default();
 }
 
 /// Devices online and in all, per kind (`camera` for cameras), kept from status
@@ -172,10 +192,16 @@ fn count_devices(
     for r in retired.read() {
         let slot = counts.slot(r.status);
         *slot = slot.saturating_sub(1);
-        let (online, total) = by_kind.0.entry(r.kind).or_default();
+        let Some((online, total)) = by_kind.0.get_mut(r.kind) else {
+            // Counted out already (the state started over).
+            continue;
+        };
         *total = total.saturating_sub(1);
         if r.status == DeviceStatus::Online {
             *online = online.saturating_sub(1);
+        }
+        if *total == 0 {
+            by_kind.0.remove(r.kind);
         }
     }
     for change in changes.read() {

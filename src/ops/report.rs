@@ -107,7 +107,17 @@ pub fn run(
     until: DateTime<FixedOffset>,
     limit: Duration,
 ) -> Result<OpsReport, String> {
-    let mut app = headless_app(options);
+    run_app(&mut headless_app(options), options, until, limit)
+}
+
+/// [`run`] on an app made from `options` and not yet updated (the caller may read
+/// more of its state after).
+pub fn run_app(
+    app: &mut App,
+    options: &TwinOptions,
+    until: DateTime<FixedOffset>,
+    limit: Duration,
+) -> Result<OpsReport, String> {
     {
         let mut config = app.world_mut().resource_mut::<IngestConfig>();
         config.until = Some(until);

@@ -171,11 +171,16 @@ fn clock(ui: &mut egui::Ui, s: &WallState, tr: Tr) {
             .color(color),
     );
     if replaying {
-        let speed = s
-            .feed_config
-            .as_ref()
-            .and_then(|c| c.replay_speed())
-            .unwrap_or_default();
+        // The timeline's speed, or the specs' where nothing follows a timeline.
+        let speed = match s.replay.as_deref().map(|c| c.get()) {
+            Some(p) if p.paused => tr.word(W::Paused).to_string(),
+            Some(p) => crate::feeds::playback::speed_label(p.speed),
+            None => s
+                .feed_config
+                .as_ref()
+                .and_then(|c| c.replay_speed())
+                .unwrap_or_default(),
+        };
         ui.label(tr.rich_with(W::ReplayTime, &format!(" {speed}"), 18.0, theme::FAULT));
     } else {
         ui.label(tr.rich(W::BeijingTime, 18.0, theme::DIM));

@@ -42,6 +42,17 @@ words! {
     FollowingLeader: "跟随主控", "following the leader";
     LeaderLost: "主控失联，保持最后画面", "leader lost: keeping the last view";
     Cancel: "取消", "Cancel";
+    // The replay's timeline.
+    Paused: "已暂停", "paused";
+    Slower: "减速", "Slower";
+    Faster: "加速", "Faster";
+    PreviousIncident: "上一事件", "Previous";
+    NextIncident: "下一事件", "Next";
+    LoopIn: "循环起点", "Loop from";
+    LoopOut: "循环终点", "Loop to";
+    LoopOff: "取消循环", "No loop";
+    Seeking: "定位中", "seeking";
+    TimelineKeys: "空格 播放/暂停 · [ ] 速度 · , . 上/下一事件 · PgUp PgDn 后退/前进10分钟 · Home End 循环起止 · Delete 取消循环", "Space play/pause · [ ] speed · , . previous/next incident · PgUp PgDn back/forward 10 min · Home End loop from/to · Delete no loop";
     // The language's own name (the header's button shows the other one).
     LanguageName: "中文", "English";
     // KPI board.

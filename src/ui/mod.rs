@@ -12,6 +12,7 @@ mod inspector;
 mod layers;
 mod panels;
 pub mod plan_panel;
+pub mod timeline;
 
 pub use charts::events_per_hour;
 pub use i18n::{Tr, W};
@@ -132,6 +133,7 @@ pub(super) fn plugin(app: &mut App) {
     use crate::view::plan::PlanRequest;
     app.add_message::<SwitchLanguage>()
         .add_systems(Update, switch_language);
+    timeline::plugin(app);
     app.init_resource::<UiTiming>().add_systems(
         EguiPrimaryContextPass,
         (

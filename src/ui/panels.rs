@@ -78,6 +78,9 @@ pub(super) struct WallState<'w, 's> {
     pub feed_config: Option<Res<'w, crate::feeds::FeedConfig>>,
     pub layout: Option<Res<'w, crate::view::wall::WallLayout>>,
     pub following: Option<Res<'w, crate::view::sync::Following>>,
+    /// The replays' timeline (none when every feed is live).
+    pub replay: Option<Res<'w, crate::feeds::playback::ReplayControl>>,
+    pub timeline_marks: Res<'w, super::timeline::TimelineMarks>,
 }
 
 /// A panel's glass: near-black blue with a thin edge.
@@ -128,6 +131,11 @@ pub(super) fn draw(
             .show(&mut root, |ui| {
                 status_bar(ui, &state, &mut asks, width >= CHARTS_FROM, tr)
             });
+        if state.replay.is_some() {
+            egui::Panel::bottom("timeline")
+                .frame(frame().inner_margin(egui::Margin::symmetric(14, 6)))
+                .show(&mut root, |ui| super::timeline::timeline(ui, &state, tr));
+        }
         // On a tile, the strip has the tile's whole width; on one window, only where
         // the window is wide enough for the map to keep its room.
         if width >= CHARTS_FROM || places != PanelPlaces::ALL {

@@ -195,3 +195,23 @@ pub fn push_message(app: &App, ts: &str, kind: &str, data: &str) {
         .send(FeedEvent::Message { source: 0, message })
         .expect("channel open");
 }
+
+/// A headless twin playing `file` (in `dir`) as fast as it goes, once it has played
+/// it to the end.
+pub fn played_to_the_end(dir: &Path, file: &str) -> App {
+    write(
+        dir,
+        "scene.ron",
+        &format!(
+            r#"(name: "replay", origin: (lon: 113.665, lat: 34.754), feeds: ["replay:{file}@max"])"#
+        ),
+    );
+    let mut app = headless(load_scene(&dir.join("scene.ron")));
+    wait_for_state(
+        &mut app,
+        Duration::from_secs(60),
+        "the replay to finish",
+        citytwin::feeds::SourceState::Finished,
+    );
+    app
+}
