@@ -414,10 +414,15 @@ fn a_wall_with_bezels_hides_the_columns_behind_them_and_keeps_text_off_them() {
         "the bezel's columns were not hidden ({:.2}%)",
         shifted * 100.0
     );
-    // The header and the charts keep their text off the bezel (x 640 ± 4).
-    // (The header is about 38 px tall and the charts strip about 170 px at this
+    // The header, the charts, the replay's timeline and the status bar keep their
+    // text off the bezel (x 640 ± 4). (The header is about 38 px tall, the charts
+    // strip about 170 px, the timeline about 36 px and the status bar 20 px at this
     // wall's scale.)
-    for (what, y0, y1) in [("header", 0, 32), ("charts", H - 160, H - 40)] {
+    for (what, y0, y1) in [
+        ("header", 0, 32),
+        ("charts", H - 220, H - 70),
+        ("timeline and status bar", H - 64, H - 2),
+    ] {
         let text = share(&wall, W / 2 - 4, y0, W / 2 + 4, y1, |[r, g, b]| {
             r as u32 + g as u32 + b as u32 > 380
         });

@@ -4,6 +4,7 @@
 //! P and V.
 
 use super::i18n::{Tr, W};
+use super::panels::SeamFlow;
 use super::theme;
 use crate::feeds::schema::ProjectPhase;
 use crate::view::overlays::{
@@ -31,36 +32,45 @@ fn toggle(ui: &mut egui::Ui, on: bool, w: W, tr: Tr) -> bool {
     .clicked()
 }
 
-/// The toggles, and with `legend` their legends, laid out left to right; changes go to
-/// `overlays`.
-pub(super) fn layers(ui: &mut egui::Ui, overlays: &mut Overlays, legend: bool, tr: Tr) {
+/// The toggles, and with `legend` their legends, laid out left to right along `flow`
+/// (clear of a wall's bezels); changes go to `overlays`.
+pub(super) fn layers(
+    ui: &mut egui::Ui,
+    flow: &mut SeamFlow,
+    overlays: &mut Overlays,
+    legend: bool,
+    tr: Tr,
+) {
     let mut o = *overlays;
-    ui.label(
-        RichText::new(tr.word(W::MapLayers))
-            .size(15.0)
-            .color(theme::ACCENT),
-    );
+    flow.item(ui, |ui| {
+        ui.label(
+            RichText::new(tr.word(W::MapLayers))
+                .size(15.0)
+                .color(theme::ACCENT),
+        )
+    });
     let grid_word = match o.grid {
         GridMetric::Orders => W::GridOrders,
         GridMetric::Alerts => W::GridAlerts,
         GridMetric::Off => W::GridOff,
     };
-    if toggle(ui, o.grid != GridMetric::Off, grid_word, tr) {
+    if flow.item(ui, |ui| {
+        toggle(ui, o.grid != GridMetric::Off, grid_word, tr)
+    }) {
         o.grid = o.grid.next();
     }
     if legend && o.grid != GridMetric::Off {
         for (i, (from, color)) in GRID_CLASSES.iter().zip(GRID_COLORS).enumerate() {
-            swatch(ui, color32(color));
             let label = match GRID_CLASSES.get(i + 1) {
                 Some(next) if next - from == 1 => format!("{from}"),
                 Some(next) => format!("{from}–{}", next - 1),
                 None => format!("{from}+"),
             };
-            ui.label(RichText::new(label).size(13.0).color(theme::DIM));
+            entry(ui, flow, color32(color), &label);
         }
     }
-    ui.separator();
-    if toggle(ui, o.projects, W::RenovationAreas, tr) {
+    flow.item(ui, |ui| ui.separator());
+    if flow.item(ui, |ui| toggle(ui, o.projects, W::RenovationAreas, tr)) {
         o.projects = !o.projects;
     }
     if legend && o.projects {
@@ -71,19 +81,15 @@ pub(super) fn layers(ui: &mut egui::Ui, overlays: &mut Overlays, legend: bool, t
             ProjectPhase::Acceptance,
             ProjectPhase::Completed,
         ] {
-            swatch(ui, color32(phase_color(phase)));
-            ui.label(
-                RichText::new(tr.word(super::charts::phase_word(phase)))
-                    .size(13.0)
-                    .color(theme::DIM),
-            );
+            let word = tr.word(super::charts::phase_word(phase));
+            entry(ui, flow, color32(phase_color(phase)), word);
         }
     }
-    ui.separator();
-    if toggle(ui, o.orders, W::OrderPins, tr) {
+    flow.item(ui, |ui| ui.separator());
+    if flow.item(ui, |ui| toggle(ui, o.orders, W::OrderPins, tr)) {
         o.orders = !o.orders;
     }
-    if toggle(ui, o.traffic, W::TrafficRoads, tr) {
+    if flow.item(ui, |ui| toggle(ui, o.traffic, W::TrafficRoads, tr)) {
         o.traffic = !o.traffic;
     }
     if legend && o.traffic {
@@ -91,20 +97,27 @@ pub(super) fn layers(ui: &mut egui::Ui, overlays: &mut Overlays, legend: bool, t
             .into_iter()
             .zip(TRAFFIC_COLORS)
         {
-            swatch(ui, color32(color));
-            ui.label(RichText::new(tr.word(w)).size(13.0).color(theme::DIM));
+            entry(ui, flow, color32(color), tr.word(w));
         }
     }
-    if toggle(ui, o.parking, W::FreeParking, tr) {
+    if flow.item(ui, |ui| toggle(ui, o.parking, W::FreeParking, tr)) {
         o.parking = !o.parking;
     }
     if legend && o.parking {
-        swatch(ui, color32(PARKING_COLOR));
+        flow.item(ui, |ui| swatch(ui, color32(PARKING_COLOR)));
     }
-    if toggle(ui, o.vehicles, W::KeyVehicles, tr) {
+    if flow.item(ui, |ui| toggle(ui, o.vehicles, W::KeyVehicles, tr)) {
         o.vehicles = !o.vehicles;
     }
     if *overlays != o {
         *overlays = o;
     }
+}
+
+/// One entry of a legend: its colour and its label.
+fn entry(ui: &mut egui::Ui, flow: &mut SeamFlow, color: Color32, label: &str) {
+    flow.item(ui, |ui| {
+        swatch(ui, color);
+        ui.label(RichText::new(label).size(13.0).color(theme::DIM));
+    });
 }

@@ -281,6 +281,71 @@ pub(super) fn keep_off_bezels(ui: &mut egui::Ui, height: f32) {
     }
 }
 
+/// Lays a row's items out left to right so that none crosses a vertical bezel: an item
+/// that would is moved just past it. Each item's width is the one it had the frame
+/// before (egui lays the panels out every frame; the first frame places them as they
+/// fall).
+pub(super) struct SeamFlow {
+    ctx: egui::Context,
+    id: egui::Id,
+    seams: Seams,
+    widths: Vec<f32>,
+    next: usize,
+}
+
+impl SeamFlow {
+    pub fn new(ui: &egui::Ui, name: &str) -> Self {
+        let id = egui::Id::new(("seam-flow", name));
+        let seams = seams(ui);
+        let widths = if seams.xs.is_empty() {
+            Vec::new()
+        } else {
+            ui.ctx()
+                .data(|d| d.get_temp::<Vec<f32>>(id))
+                .unwrap_or_default()
+        };
+        Self {
+            ctx: ui.ctx().clone(),
+            id,
+            seams,
+            widths,
+            next: 0,
+        }
+    }
+
+    /// Adds one item (a label, a toggle with its legend…) clear of the bezels.
+    pub fn item<R>(&mut self, ui: &mut egui::Ui, add: impl FnOnce(&mut egui::Ui) -> R) -> R {
+        if self.seams.xs.is_empty() {
+            return add(ui);
+        }
+        let i = self.next;
+        self.next += 1;
+        if let Some(&width) = self.widths.get(i) {
+            let x = ui.cursor().left();
+            let to = self.seams.clear_of_x(x, width, 10.0);
+            if to > x {
+                ui.add_space(to - x);
+            }
+        }
+        let inner = ui.horizontal(add);
+        if self.widths.len() <= i {
+            self.widths.resize(i + 1, 0.0);
+        }
+        self.widths[i] = inner.response.rect.width();
+        inner.inner
+    }
+}
+
+impl Drop for SeamFlow {
+    /// Keeps this frame's widths for the next.
+    fn drop(&mut self) {
+        if !self.seams.xs.is_empty() {
+            let widths = std::mem::take(&mut self.widths);
+            self.ctx.data_mut(|d| d.insert_temp(self.id, widths));
+        }
+    }
+}
+
 /// A label (dim) and a value beside it, as one row of a two-column grid.
 pub(super) fn fact(ui: &mut egui::Ui, label: &str, value: RichText) {
     ui.label(RichText::new(label).color(theme::DIM));
@@ -288,9 +353,12 @@ pub(super) fn fact(ui: &mut egui::Ui, label: &str, value: RichText) {
     ui.end_row();
 }
 
+/// Load statistics, problems and the overlay toggles; on a wall of several screens
+/// across, no item straddles a bezel.
 fn status_bar(ui: &mut egui::Ui, s: &WallState, asks: &mut Asks, legend: bool, tr: Tr) {
     ui.horizontal(|ui| {
-        match s.city.phase {
+        let mut flow = SeamFlow::new(ui, "status");
+        flow.item(ui, |ui| match s.city.phase {
             LoadPhase::Loading => {
                 ui.label(RichText::new(tr.word(W::LoadingCity)).color(theme::FAULT));
             }
@@ -313,23 +381,25 @@ fn status_bar(ui: &mut egui::Ui, s: &WallState, asks: &mut Asks, legend: bool, t
                     .size(14.0),
                 );
             }
-        }
+        });
         if s.city.skipped_features > 0 || !s.city.problems.is_empty() {
-            ui.separator();
-            ui.label(
-                RichText::new(format!(
-                    "{} {} · {} {}",
-                    tr.word(W::SkippedFeatures),
-                    s.city.skipped_features,
-                    tr.word(W::Problems),
-                    s.city.problems.len()
-                ))
-                .color(theme::FAULT)
-                .size(14.0),
-            )
-            .on_hover_text(s.city.problems.join("\n"));
+            flow.item(ui, |ui| {
+                ui.separator();
+                ui.label(
+                    RichText::new(format!(
+                        "{} {} · {} {}",
+                        tr.word(W::SkippedFeatures),
+                        s.city.skipped_features,
+                        tr.word(W::Problems),
+                        s.city.problems.len()
+                    ))
+                    .color(theme::FAULT)
+                    .size(14.0),
+                )
+                .on_hover_text(s.city.problems.join("\n"));
+            });
         }
-        ui.separator();
-        super::layers::layers(ui, &mut asks.overlays, legend, tr);
+        flow.item(ui, |ui| ui.separator());
+        super::layers::layers(ui, &mut flow, &mut asks.overlays, legend, tr);
     });
 }

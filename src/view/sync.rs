@@ -8,6 +8,7 @@
 //! (or reconnects) gets the current view at once.
 
 use super::camera::{Orbit, WallCamera};
+use super::overlays::Overlays;
 use super::{Incident, Selection};
 use crate::city::{Buildings, CurrentScene};
 use crate::feeds::ingest::{FeedEntities, FeedId};
@@ -50,7 +51,34 @@ pub struct LeaderState {
     pub language: Language,
     /// The twin clock, RFC 3339.
     pub twin_time: String,
+    /// The map overlays switched on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overlays: Option<Overlays>,
+    /// The replays' playback, when the leader plays a recording: followers playing the
+    /// same recording pause, speed and seek with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub playback: Option<SyncedPlayback>,
 }
+
+/// The part of a leader's [`Playback`](crate::feeds::playback::Playback) its
+/// followers copy (the twin time is [`LeaderState::twin_time`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SyncedPlayback {
+    pub paused: bool,
+    /// `None`: as fast as ingest goes.
+    pub speed: Option<f64>,
+    /// The leader is on its way to a seek's target: its twin time is not yet the one
+    /// to follow.
+    #[serde(default)]
+    pub seeking: bool,
+}
+
+/// A follower seeks to its leader's twin time when it is further off than this, in
+/// real time at the playback's speed (at least [`MIN_DRIFT_S`] of twin time)…
+const DRIFT_REAL_S: f64 = 0.5;
+const MIN_DRIFT_S: f64 = 2.0;
+/// …and not more often than this (a seek takes a while to reach its target).
+const SEEK_EVERY_S: f64 = 3.0;
 
 impl LeaderState {
     fn orbit(&self) -> Orbit {
@@ -264,6 +292,9 @@ fn publish(
     mode: Res<OperatingState>,
     scene: Res<CurrentScene>,
     clock: Res<TwinClock>,
+    overlays: Option<Res<Overlays>>,
+    replay: Option<Res<crate::feeds::playback::ReplayControl>>,
+    stats: Res<crate::feeds::ingest::FeedStats>,
     mut frame: Local<u64>,
     mut last: Local<Option<(LeaderState, f64)>>,
 ) {
@@ -301,6 +332,15 @@ fn publish(
         mode: mode.mode,
         language: scene.0.file.language,
         twin_time: clock.now().to_rfc3339(),
+        overlays: overlays.map(|o| *o),
+        playback: replay.map(|r| {
+            let p = r.get();
+            SyncedPlayback {
+                paused: p.paused,
+                speed: p.speed,
+                seeking: stats.sources.iter().any(|s| s.seeking),
+            }
+        }),
     };
     let now = time.elapsed_secs_f64();
     let due = last
@@ -331,6 +371,7 @@ fn apply(
     mut mode: ResMut<OperatingState>,
     mut scene: ResMut<CurrentScene>,
     clock: Res<TwinClock>,
+    mut followed: FollowedPlayback,
 ) {
     let Some(inbox) = &channels.inbox else {
         return;
@@ -399,5 +440,51 @@ fn apply(
             "leader",
             Some("following the leader".into()),
         );
+    }
+    if let (Some(overlays), Some(ours)) = (state.overlays, followed.overlays.as_deref_mut())
+        && *ours != overlays
+    {
+        *ours = overlays;
+    }
+    followed.follow(&state, clock.now(), now);
+}
+
+/// What a follower changes to play its replays with its leader's.
+#[derive(bevy::ecs::system::SystemParam)]
+struct FollowedPlayback<'w, 's> {
+    overlays: Option<ResMut<'w, Overlays>>,
+    replay: Option<Res<'w, crate::feeds::playback::ReplayControl>>,
+    stats: Res<'w, crate::feeds::ingest::FeedStats>,
+    last_seek: Local<'s, Option<f64>>,
+}
+
+impl FollowedPlayback<'_, '_> {
+    /// Pauses and speeds the replays as the leader's, and seeks to the leader's twin
+    /// time when they have drifted apart (a follower started late, a leader that
+    /// sought or looped).
+    fn follow(
+        &mut self,
+        state: &LeaderState,
+        now: chrono::DateTime<chrono::FixedOffset>,
+        real_s: f64,
+    ) {
+        let (Some(control), Some(p)) = (self.replay.as_deref(), state.playback) else {
+            return;
+        };
+        control.set_paused(p.paused);
+        control.set_speed(p.speed);
+        let Ok(leader) = chrono::DateTime::parse_from_rfc3339(&state.twin_time) else {
+            return;
+        };
+        let drift_s = (leader - now).num_milliseconds().abs() as f64 / 1000.0;
+        let allowed =
+            (p.speed.unwrap_or(crate::feeds::playback::MAX_SPEED) * DRIFT_REAL_S).max(MIN_DRIFT_S);
+        let seeking = p.seeking || self.stats.sources.iter().any(|s| s.seeking);
+        let recent = self.last_seek.is_some_and(|t| real_s - t < SEEK_EVERY_S);
+        if drift_s > allowed && !seeking && !recent {
+            info!("wall sync: {drift_s:.1} s from the leader's twin time: seeking to {leader}");
+            control.seek(Some(leader));
+            *self.last_seek = Some(real_s);
+        }
     }
 }

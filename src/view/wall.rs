@@ -150,6 +150,15 @@ impl Seams {
             .collect()
     }
 
+    /// Where an item `width` wide starting at `x` should start instead so that it does
+    /// not cross a vertical bezel: just past the bezel, or where it was.
+    pub fn clear_of_x(&self, x: f32, width: f32, margin: f32) -> f32 {
+        self.xs
+            .iter()
+            .find(|b| x < **b + margin && x + width > **b - margin)
+            .map_or(x, |b| b + margin)
+    }
+
     /// Where a block `height` tall starting at `y` should start instead so that it does
     /// not cross a horizontal bezel: just past the bezel, or where it was.
     pub fn clear_of(&self, y: f32, height: f32, margin: f32) -> f32 {

@@ -271,3 +271,80 @@ fn seeking_to_a_time_gives_the_state_a_play_from_the_start_gives() {
         stats.restarts
     );
 }
+
+/// One picture across machines, in time too: a leader and a follower playing the
+/// same recording through a real mosquitto; the leader seeks back and pauses, and
+/// switches an overlay off; the follower pauses at the leader's time with the same
+/// state, and draws the same overlays.
+#[test]
+fn a_follower_pauses_and_seeks_with_its_leader() {
+    use citytwin::feeds::bench::broker::LocalBroker;
+    use citytwin::view::camera::{Orbit, WallCamera};
+    use citytwin::view::overlays::Overlays;
+    use citytwin::view::sync::{SyncRole, install};
+    let dir = temp_dir("timeline-follow");
+    write(&dir, "day.ndjson", &day_fixture());
+    write(&dir, "scene.ron", SCENE);
+    let broker = LocalBroker::plain(&dir, "").unwrap_or_else(|e| panic!("{e}"));
+    let url = format!("mqtt://127.0.0.1:{}/citytwin/wall-test", broker.port);
+    let spec = SyncRole::parse_url(&url).expect("sync url");
+    let start_app = |role: SyncRole, name: &str| {
+        let mut app = headless(load_scene(&dir.join("scene.ron")));
+        // The view's resources the sync reads (a headless app has no view).
+        app.init_resource::<Overlays>()
+            .init_resource::<citytwin::view::Selection>();
+        install(&mut app, &role, name);
+        wait_for_city(&mut app);
+        app
+    };
+    let mut leader = start_app(SyncRole::Lead(spec.clone()), "leader");
+    let orbit = Orbit {
+        focus: Vec3::ZERO,
+        distance_m: 800.0,
+        heading: 0.3,
+        pitch: 0.6,
+    };
+    leader.world_mut().spawn(WallCamera {
+        current: orbit,
+        target: orbit,
+    });
+    let mut follower = start_app(SyncRole::Follow(spec), "follower");
+    for app in [&mut leader, &mut follower] {
+        update_until(app, Duration::from_secs(120), "the first pass", |w| {
+            w.resource::<FeedStats>().sources.first().map(|s| &s.state)
+                == Some(&SourceState::Finished)
+        });
+    }
+    let t = start() + TimeDelta::minutes(75) + TimeDelta::seconds(3);
+    leader.world_mut().resource_mut::<Overlays>().parking = false;
+    seek(&mut leader, t);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        leader.update();
+        follower.update();
+        let w = follower.world();
+        let done = w.resource::<TwinClock>().now() == t
+            && w.resource::<ReplayControl>().get().paused
+            && !w.resource::<Overlays>().parking
+            && w.resource::<FeedStats>().reached == Some(t);
+        if done {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the follower did not reach the leader's {t}: at {}, paused {}, parking {}",
+            w.resource::<TwinClock>().now(),
+            w.resource::<ReplayControl>().get().paused,
+            w.resource::<Overlays>().parking
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    for _ in 0..3 {
+        follower.update();
+    }
+    assert_eq!(
+        state_of(follower.world()),
+        state_of(leader.world()),
+        "the follower's state at the leader's time"
+    );
+}

@@ -34,7 +34,8 @@ use std::time::Duration;
 mod draw;
 
 /// What the per-grid choropleth counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum GridMetric {
     #[default]
     Orders,
@@ -54,7 +55,7 @@ impl GridMetric {
 }
 
 /// Which overlays are on (the status bar's toggles; keys G, R, O, T, P, V).
-#[derive(Resource, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Resource, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Overlays {
     pub grid: GridMetric,
     pub projects: bool,
