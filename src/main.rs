@@ -410,6 +410,21 @@ enum BenchKind {
         #[arg(long, default_value_t = 600, value_parser = within(1usize, 1_000_000))]
         frames: usize,
     },
+    /// A recording played into the ECS against plain decompression and decoding of the
+    /// same file; seeks to random times; bytes per message on disk. Last line:
+    /// `summary: replay_vs_decode=… seek_worst_ms=… bytes_per_msg=…`.
+    Replay {
+        /// The generated city whose recording is played (its announcements and ten
+        /// minutes of changes, as MCAP), unless `--file` is given.
+        #[arg(long, value_enum, default_value = "city")]
+        scale: citytwin::generate::city::Scale,
+        /// A recording to play instead (MCAP).
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// Seeks to random times, each timed to a complete state.
+        #[arg(long, default_value_t = 20, value_parser = within(0usize, 10_000))]
+        seeks: usize,
+    },
     /// Memory of the live feed state for a city's cameras and devices.
     State {
         #[arg(long, default_value_t = 130_000, value_parser = within(0usize, 10_000_000))]
@@ -1488,6 +1503,54 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 f.frame_ms_mean,
                 f.frame_ms_p99,
                 f.kpi_refresh_ms
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            which: BenchKind::Replay { scale, file, seeks },
+        } => {
+            let file = match file {
+                Some(f) => f,
+                None => citytwin::bench::replay::city_recording(scale)
+                    .map_err(|e| anyhow::anyhow!("bench replay: {e}"))?,
+            };
+            let f = citytwin::bench::replay::run(&file, seeks)
+                .map_err(|e| anyhow::anyhow!("bench replay: {e}"))?;
+            let decode = f.rate(f.decode);
+            let replay = f.rate(f.replay);
+            println!(
+                "replay: {} ({} messages, {} – {}, {:.1} MB, {:.1} bytes a message)",
+                f.file.display(),
+                f.messages,
+                f.span.0.format("%Y-%m-%d %H:%M:%S"),
+                f.span.1.format("%H:%M:%S"),
+                f.bytes as f64 / 1e6,
+                f.bytes_per_message()
+            );
+            println!(
+                "  decompress + decode          {decode:>10.0} msg/s  ({:.2?})",
+                f.decode
+            );
+            println!(
+                "  replay into the ECS (@max)   {replay:>10.0} msg/s  ({:.2?}, {:.2}× decode)",
+                f.replay,
+                replay / decode
+            );
+            if !f.seeks.is_empty() {
+                println!(
+                    "  {} seeks to random times (restart + fast play to the target; no checkpoints yet): median {:.0} ms, worst {:.0} ms",
+                    f.seeks.len(),
+                    f.seek_median().as_secs_f64() * 1e3,
+                    f.seek_worst().as_secs_f64() * 1e3
+                );
+            }
+            println!(
+                "summary: replay_vs_decode={:.3} seek_worst_ms={:.1} seek_median_ms={:.1} bytes_per_msg={:.1} replay_msg_s={replay:.0} decode_msg_s={decode:.0} messages={}",
+                replay / decode,
+                f.seek_worst().as_secs_f64() * 1e3,
+                f.seek_median().as_secs_f64() * 1e3,
+                f.bytes_per_message(),
+                f.messages
             );
             Ok(ExitCode::SUCCESS)
         }

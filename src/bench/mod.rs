@@ -4,6 +4,7 @@
 pub mod import;
 pub mod ops;
 pub mod postgis;
+pub mod replay;
 pub mod sun;
 
 /// The generated full city (written once into `dir`, by default the system temp dir's

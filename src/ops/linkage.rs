@@ -16,6 +16,8 @@ use chrono::{DateTime, FixedOffset};
 
 /// Orders are linked to alerts at most this far away…
 const ALERT_NEAR_M: f64 = 100.0;
+/// More than [`ALERT_NEAR_M`] in latitude or longitude anywhere up to 60° north.
+const NEAR_DEG: f64 = 0.002;
 /// …that started at most this long before the order.
 const ALERT_BEFORE: chrono::TimeDelta = chrono::TimeDelta::minutes(30);
 
@@ -66,22 +68,10 @@ fn link(
         }
     }
     camera_changes.sort_by_key(|c| c.0);
-    let last_change = camera_changes.last().map(|c| c.0);
-    // The cameras online at `t` where that differs from the index: a camera's state at
-    // `t` is the one before its first change after `t`.
-    let online_at = |t: DateTime<FixedOffset>| -> OnlineAt {
-        let mut at = OnlineAt::default();
-        if last_change.is_none_or(|last| last <= t) {
-            return at;
-        }
-        for (_, entity, from, _) in camera_changes.iter().rev().take_while(|c| c.0 > t) {
-            at.0.insert(*entity, *from == Some(DeviceStatus::Online));
-        }
-        at
-    };
-    let cameras_at = |p: [f64; 2], t: DateTime<FixedOffset>| -> Vec<Text> {
+    let mut rewind = Rewind::new(&camera_changes);
+    let cameras_at = |p: [f64; 2], at: &OnlineAt| -> Vec<Text> {
         index
-            .linked_at(p, defaults.0.cameras, defaults.0.radius_m, &online_at(t))
+            .linked_at(p, defaults.0.cameras, defaults.0.radius_m, at)
             .into_iter()
             .filter_map(|(e, _)| ids.get(e).ok().map(|id| id.0.clone()))
             .collect()
@@ -104,12 +94,20 @@ fn link(
     }
     // Stable: a frame's events of one time keep the order they were raised in.
     events.sort_by_key(|e| e.0);
+    // Which incidents show each camera (made at the frame's first loss of a camera,
+    // kept up as incidents are linked): a loss relinks those, without a walk over all.
+    let mut shown: Option<Shown> = None;
     for (t, event) in events {
+        let online = rewind.to(t);
+        let cameras_at = |p: [f64; 2], _t: DateTime<FixedOffset>| cameras_at(p, online);
         match event {
             Event::Fired(i) => {
                 let a = &mut alerts.list[i];
                 if let Some(p) = a.position.and_then(local) {
                     a.cameras = cameras_at(p, t);
+                    if let Some(shown) = &mut shown {
+                        shown.alert(i, &a.cameras);
+                    }
                 }
             }
             Event::Reported(id) => {
@@ -120,11 +118,21 @@ fn link(
                     continue;
                 };
                 o.cameras = cameras_at(p, t);
+                if let Some(shown) = &mut shown {
+                    shown.order(&id, &o.cameras);
+                }
                 // The alerts that probably caused it: near, and started shortly before.
+                let at = o.position;
                 o.alerts = alerts
                     .list
                     .iter()
                     .filter(|a| a.since <= t && t - a.since <= ALERT_BEFORE)
+                    // Far in degrees is far (projected only when it may be near).
+                    .filter(|a| {
+                        a.position.zip(at).is_some_and(|(q, o)| {
+                            (q.lat - o.lat).abs() < NEAR_DEG && (q.lon - o.lon).abs() < NEAR_DEG
+                        })
+                    })
                     .filter(|a| {
                         a.position
                             .and_then(local)
@@ -134,30 +142,148 @@ fn link(
                     .collect();
             }
             Event::Lost(camera) => {
+                let shown = shown.get_or_insert_with(|| Shown::build(alerts, book));
                 // Incidents open at the loss that show this camera.
-                let open_alert = |a: &super::alerts::Alert| {
-                    a.fired_at.is_some_and(|f| f <= t)
-                        && a.resolved.as_ref().is_none_or(|r| r.at > t)
-                };
-                for a in alerts
-                    .list
-                    .iter_mut()
-                    .filter(|a| open_alert(a) && a.cameras.contains(&camera))
-                {
-                    if let Some(p) = a.position.and_then(local) {
+                for i in shown.alerts_of(&camera) {
+                    let a = &mut alerts.list[i];
+                    let open = a.fired_at.is_some_and(|f| f <= t)
+                        && a.resolved.as_ref().is_none_or(|r| r.at > t);
+                    if open
+                        && a.cameras.contains(&camera)
+                        && let Some(p) = a.position.and_then(local)
+                    {
                         a.cameras = cameras_at(p, t);
+                        shown.alert(i, &a.cameras);
                     }
                 }
-                for o in book.orders.values_mut().filter(|o| {
-                    o.reported_at <= t
-                        && o.closed_at.is_none_or(|c| c > t)
+                for id in shown.orders_of(&camera) {
+                    let Some(o) = book.orders.get_mut(&id) else {
+                        continue;
+                    };
+                    let open = o.reported_at <= t && o.closed_at.is_none_or(|c| c > t);
+                    if open
                         && o.cameras.contains(&camera)
-                }) {
-                    if let Some(p) = o.position.and_then(local) {
+                        && let Some(p) = o.position.and_then(local)
+                    {
                         o.cameras = cameras_at(p, t);
+                        shown.order(&id, &o.cameras);
                     }
                 }
             }
         }
+    }
+}
+
+/// Which alerts (by index) and work orders (by id) show each camera; entries of
+/// incidents since relinked elsewhere stay, and are checked against the incident.
+#[derive(Default)]
+struct Shown {
+    alerts: bevy::platform::collections::HashMap<Text, Vec<usize>>,
+    orders: bevy::platform::collections::HashMap<Text, Vec<String>>,
+}
+
+impl Shown {
+    fn build(alerts: &Alerts, book: &OrderBook) -> Self {
+        let mut shown = Self::default();
+        for (i, a) in alerts.list.iter().enumerate() {
+            shown.alert(i, &a.cameras);
+        }
+        for (id, o) in &book.orders {
+            shown.order(id, &o.cameras);
+        }
+        shown
+    }
+
+    fn alert(&mut self, i: usize, cameras: &[Text]) {
+        for c in cameras {
+            self.alerts.entry(c.clone()).or_default().push(i);
+        }
+    }
+
+    fn order(&mut self, id: &str, cameras: &[Text]) {
+        for c in cameras {
+            self.orders
+                .entry(c.clone())
+                .or_default()
+                .push(id.to_string());
+        }
+    }
+
+    fn alerts_of(&self, camera: &Text) -> Vec<usize> {
+        let mut out = self.alerts.get(camera).cloned().unwrap_or_default();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    fn orders_of(&self, camera: &Text) -> Vec<String> {
+        let mut out = self.orders.get(camera).cloned().unwrap_or_default();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
+/// The cameras' online states at a time of the frame that moves forward as the events
+/// are taken in time order: a camera that changed after that time has the state
+/// before its first change after it (the index holds the frame's end).
+struct Rewind {
+    /// (time, camera, online before the change), in time order.
+    changes: Vec<(DateTime<FixedOffset>, Entity, bool)>,
+    /// For each change, the next change of the same camera.
+    next_of_same: Vec<Option<usize>>,
+    /// The first change after the current time.
+    cursor: usize,
+    at: OnlineAt,
+}
+
+impl Rewind {
+    fn new(
+        sorted: &[(
+            DateTime<FixedOffset>,
+            Entity,
+            Option<DeviceStatus>,
+            DeviceStatus,
+        )],
+    ) -> Self {
+        let changes: Vec<_> = sorted
+            .iter()
+            .map(|(t, e, from, _)| (*t, *e, *from == Some(DeviceStatus::Online)))
+            .collect();
+        let mut next_of_same = vec![None; changes.len()];
+        let mut last: bevy::platform::collections::HashMap<Entity, usize> = default();
+        let mut at = OnlineAt::default();
+        for (i, (_, e, was_online)) in changes.iter().enumerate() {
+            match last.insert(*e, i) {
+                Some(prev) => next_of_same[prev] = Some(i),
+                None => {
+                    at.0.insert(*e, *was_online);
+                }
+            }
+        }
+        Self {
+            changes,
+            next_of_same,
+            cursor: 0,
+            at,
+        }
+    }
+
+    /// The states at `t` (never earlier than the last time asked for).
+    fn to(&mut self, t: DateTime<FixedOffset>) -> &OnlineAt {
+        while let Some(&(ts, e, _)) = self.changes.get(self.cursor)
+            && ts <= t
+        {
+            match self.next_of_same[self.cursor] {
+                Some(j) => {
+                    self.at.0.insert(e, self.changes[j].2);
+                }
+                None => {
+                    self.at.0.remove(&e);
+                }
+            }
+            self.cursor += 1;
+        }
+        &self.at
     }
 }
