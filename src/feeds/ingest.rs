@@ -799,6 +799,7 @@ fn ingest(
     time: Res<Time<Real>>,
     mut backlog: ResMut<Backlog>,
     mut pending: Local<Option<(usize, u64)>>,
+    mut held: Local<Option<FeedEvent>>,
     mut sink: Sink,
 ) {
     if config.paused {
@@ -807,6 +808,8 @@ fn ingest(
     // A restart that starts the twin over takes a frame of its own: what was applied
     // before it has been judged by the rules, and what follows is judged afresh.
     if let Some((source, generation)) = pending.take() {
+        // A target reached before the restart is not this seek's.
+        *held = None;
         for (source, _, _) in std::iter::from_fn(|| backlog.pop()) {
             sink.stats.source(source).dropped_by_seek += 1;
         }
@@ -832,8 +835,12 @@ fn ingest(
         }
     }
     while backlog.is_empty() && !over(n) {
-        let Ok(event) = channel.receiver.try_recv() else {
-            return;
+        let event = match held.take() {
+            Some(event) => event,
+            None => match channel.receiver.try_recv() {
+                Ok(event) => event,
+                Err(_) => return,
+            },
         };
         n += 1;
         if let Some(restart) = sink.starts_over(&event) {
@@ -846,7 +853,7 @@ fn ingest(
     }
     // Budget spent with messages still coming: move them into the backlog, where
     // repeated reports coalesce, until it is full (then the sources wait).
-    if !config.coalesce {
+    if !config.coalesce || held.is_some() {
         return;
     }
     let pull_until = started.elapsed() + BACKLOG_PULL_BUDGET;
@@ -861,6 +868,13 @@ fn ingest(
         };
         if let Some(restart) = sink.starts_over(&event) {
             *pending = Some(restart);
+            break;
+        }
+        // A seek's target is reached once what came before it is applied: it waits
+        // behind the backlog (else the clock would step to the target, and its timers
+        // fire, ahead of the messages still waiting).
+        if matches!(event, FeedEvent::Reached { .. }) {
+            *held = Some(event);
             break;
         }
         let Some((source, message)) = sink.take(event, started) else {
