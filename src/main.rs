@@ -275,6 +275,25 @@ enum Command {
         #[arg(long, default_value_t = citytwin::generate::city::DEFAULT_CITY_SEED)]
         seed: u64,
     },
+    /// Generate a whole SYNTHETIC day of the generated city's feeds (MCAP): real
+    /// rates, diurnal patterns, 12345 orders, scripted incidents, and a checkpoint
+    /// with the day before's KPI history.
+    GenDay {
+        /// city: the built-in city's day (committed as data-feeds/zhengzhou-city-day.mcap);
+        /// full: the published device counts (about 16 million messages).
+        #[arg(long, value_enum, default_value = "city")]
+        scale: citytwin::generate::city::Scale,
+        /// The recording to write.
+        #[arg(long, default_value = citytwin::generate::day::DAY_FILE)]
+        out: PathBuf,
+        /// The city's seed (the day's events follow from it too).
+        #[arg(long, default_value_t = citytwin::generate::city::DEFAULT_CITY_SEED)]
+        seed: u64,
+        /// zstd level of the MCAP chunks [default: 19, the smallest; 9 at `full`
+        /// scale, where 19 would take an hour].
+        #[arg(long, value_parser = within(1u32, 22))]
+        level: Option<u32>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -414,10 +433,15 @@ enum BenchKind {
     /// same file; seeks to random times; bytes per message on disk. Last line:
     /// `summary: replay_vs_decode=… seek_worst_ms=… bytes_per_msg=…`.
     Replay {
-        /// The generated city whose recording is played (its announcements and ten
-        /// minutes of changes, as MCAP), unless `--file` is given.
+        /// The generated city whose demo day is played (`city`: the committed day;
+        /// `full`: one `gen-day` writes into the bench's folder, once), unless `--file`
+        /// is given.
         #[arg(long, value_enum, default_value = "city")]
         scale: citytwin::generate::city::Scale,
+        /// Play the city's ten-minute recording (its announcements and ten minutes of
+        /// changes, as MCAP) instead of its day.
+        #[arg(long)]
+        ten_minutes: bool,
         /// A recording to play instead (MCAP).
         #[arg(long)]
         file: Option<PathBuf>,
@@ -1507,11 +1531,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
-            which: BenchKind::Replay { scale, file, seeks },
+            which:
+                BenchKind::Replay {
+                    scale,
+                    file,
+                    seeks,
+                    ten_minutes,
+                },
         } => {
             let file = match file {
                 Some(f) => f,
-                None => citytwin::bench::replay::city_recording(scale)
+                None if ten_minutes => citytwin::bench::replay::city_recording(scale)
+                    .map_err(|e| anyhow::anyhow!("bench replay: {e}"))?,
+                None => citytwin::bench::replay::day_recording(scale)
                     .map_err(|e| anyhow::anyhow!("bench replay: {e}"))?,
             };
             let f = citytwin::bench::replay::run(&file, seeks)
@@ -1616,6 +1648,37 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             for f in r.files {
                 println!("wrote {}", f.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::GenDay {
+            scale,
+            out,
+            seed,
+            level,
+        } => {
+            let started = std::time::Instant::now();
+            let level = level.unwrap_or(match scale {
+                citytwin::generate::city::Scale::Full => 9,
+                _ => 19,
+            });
+            let r = citytwin::generate::day::generate(scale, seed, &out, level, |what| {
+                eprintln!("gen-day: {what} ({:.0} s)", started.elapsed().as_secs_f64())
+            })?;
+            let kinds: Vec<String> = r.per_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            println!(
+                "gen-day {}: {} messages ({}), {:.1} MB, {:.1} bytes a message, {} minutes of the day before in the opening checkpoint ({:.0} s) → {}",
+                scale.label(),
+                r.messages,
+                kinds.join(", "),
+                r.bytes as f64 / 1e6,
+                r.bytes as f64 / r.messages.max(1) as f64,
+                r.history_minutes,
+                started.elapsed().as_secs_f64(),
+                out.display()
+            );
+            for line in citytwin::generate::day::INCIDENTS {
+                println!("  scripted: {line}");
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -51,6 +51,32 @@ impl ReplayFigures {
     }
 }
 
+/// The demo day of the generated city at `scale`: the committed one at `city` scale
+/// (when the bench runs in the source tree), else one `gen-day` writes once into the
+/// bench's folder.
+pub fn day_recording(scale: crate::generate::city::Scale) -> Result<PathBuf, String> {
+    use crate::generate::city::{DEFAULT_CITY_SEED, Scale};
+    use crate::generate::day;
+    let committed = Path::new(day::DAY_FILE);
+    if matches!(scale, Scale::City) && committed.is_file() {
+        return committed
+            .canonicalize()
+            .map_err(|e| format!("{}: {e}", committed.display()));
+    }
+    let dir = std::env::temp_dir().join(format!("citytwin-bench-{}", scale.label()));
+    let file = dir.join("day.mcap");
+    if !file.is_file() {
+        let level = if matches!(scale, Scale::Full) { 9 } else { 19 };
+        let partial = dir.join("day.mcap.part");
+        day::generate(scale, DEFAULT_CITY_SEED, &partial, level, |what| {
+            eprintln!("bench replay: gen-day {}: {what}", scale.label())
+        })
+        .map_err(|e| format!("gen-day: {e:#}"))?;
+        std::fs::rename(&partial, &file).map_err(|e| format!("{}: {e}", file.display()))?;
+    }
+    Ok(file)
+}
+
 /// The generated city's recording as MCAP, written once into the bench's folder.
 pub fn city_recording(scale: crate::generate::city::Scale) -> Result<PathBuf, String> {
     use crate::generate::city::DEFAULT_CITY_SEED;

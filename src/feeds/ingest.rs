@@ -470,6 +470,13 @@ pub struct OperatorRequested {
     pub source: String,
 }
 
+/// A replay reached a checkpoint of the twin's state (operations restore it).
+#[derive(Message, Debug, Clone)]
+pub struct CheckpointReached {
+    pub ts: DateTime<FixedOffset>,
+    pub checkpoint: Box<super::schema::Checkpoint>,
+}
+
 /// A key vehicle's report, in the order applied.
 #[derive(Message, Debug, Clone)]
 pub struct VehicleReported {
@@ -515,6 +522,7 @@ pub(super) fn plugin(app: &mut App) {
         .add_message::<ModeRequested>()
         .add_message::<VehicleReported>()
         .add_message::<OperatorRequested>()
+        .add_message::<CheckpointReached>()
         .add_message::<ProjectPhaseChanged>()
         .add_systems(
             Update,
@@ -592,6 +600,7 @@ struct Outbox<'w> {
     modes: MessageWriter<'w, ModeRequested>,
     vehicles: MessageWriter<'w, VehicleReported>,
     operators: MessageWriter<'w, OperatorRequested>,
+    checkpoints: MessageWriter<'w, CheckpointReached>,
     phases: MessageWriter<'w, ProjectPhaseChanged>,
     retired: MessageWriter<'w, DeviceRetired>,
 }
@@ -1074,6 +1083,16 @@ impl Sink<'_, '_> {
                     message: *o,
                     source: label,
                 });
+                Ok(())
+            }
+            FeedBody::Checkpoint(_) if !self.stats.source(source).replay => Err((
+                "not allowed",
+                "checkpoint: only a recording may carry the twin's state".to_string(),
+            )),
+            FeedBody::Checkpoint(checkpoint) => {
+                self.out
+                    .checkpoints
+                    .write(CheckpointReached { ts, checkpoint });
                 Ok(())
             }
             FeedBody::Vehicle(v) => {

@@ -11,7 +11,7 @@
 //! its CRC or does not decompress, or a message that is not one, is reported as a
 //! [`Damage`] naming where it is, and everything readable around it is kept.
 
-use super::schema::{DecodeError, FeedMessage};
+use super::schema::{DecodeError, FeedBody, FeedMessage};
 use mcap::records::{self, op};
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufWriter, Write};
@@ -621,6 +621,9 @@ impl Recording {
                 match decode(entry) {
                     Ok(m) => {
                         info.messages += 1;
+                        if matches!(m.body, FeedBody::Checkpoint(_)) {
+                            info.checkpoints += 1;
+                        }
                         *info.per_kind.entry(m.body.kind().to_string()).or_default() += 1;
                         info.start =
                             Some(info.start.map_or(entry.log_time, |s| s.min(entry.log_time)));

@@ -39,6 +39,8 @@ pub enum FeedBody {
     /// An operator's action (acknowledge, resolve, silence, switch mode) from a
     /// control topic or a recording, so a replay shows who did what and when.
     Operator(Box<OperatorMessage>),
+    /// State of the twin that a recording carries, restored when a replay reaches it.
+    Checkpoint(Box<Checkpoint>),
 }
 
 impl FeedBody {
@@ -51,6 +53,7 @@ impl FeedBody {
             FeedBody::Mode(_) => "mode",
             FeedBody::Vehicle(v) => &v.id,
             FeedBody::Operator(_) => "operator",
+            FeedBody::Checkpoint(_) => "checkpoint",
         }
     }
 
@@ -59,6 +62,7 @@ impl FeedBody {
     fn validate(&self) -> Result<(), DecodeError> {
         check_id(self.id())?;
         match self {
+            FeedBody::Checkpoint(c) => c.history.validate()?,
             FeedBody::Operator(o) => {
                 if o.operator.trim().is_empty() || o.operator.len() > 128 {
                     return Err(DecodeError::Invalid(
@@ -189,6 +193,7 @@ impl FeedBody {
             FeedBody::Mode(_) => "mode",
             FeedBody::Vehicle(_) => "vehicle",
             FeedBody::Operator(_) => "operator",
+            FeedBody::Checkpoint(_) => "checkpoint",
         }
     }
 }
@@ -349,6 +354,11 @@ pub struct WorkOrderEvent {
     /// The administrative levels handling it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub levels: Vec<AdminLevel>,
+    /// When it was first reported, for an order already under way when a feed first
+    /// sends it (a recording or a wall that starts while it is open); left out, the
+    /// first message's time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_at: Option<DateTime<FixedOffset>>,
 }
 
 /// Levels of the administration an order may involve.
@@ -541,6 +551,93 @@ pub struct VehicleReport {
     pub route: Option<String>,
 }
 
+/// State of the twin at the message's time, carried by a recording (`kind:
+/// "checkpoint"`; only replays may send one). It holds the KPI history up to its
+/// time, so a day's recording starts with yesterday's curves. See
+/// `data-feeds/README.md`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checkpoint {
+    pub history: HistoryCheckpoint,
+}
+
+/// The KPI history as columns: one value a minute from `from_minute` for the city and
+/// each district, one a hour from `from_hour` for each grid (missing samples are
+/// zeros).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryCheckpoint {
+    /// Minutes since the Unix epoch.
+    pub from_minute: i64,
+    pub online_rate: Vec<f32>,
+    pub alerts_open: Vec<u32>,
+    pub orders_open: Vec<u32>,
+    pub orders_overdue: Vec<u32>,
+    pub alerts_fired: Vec<u32>,
+    pub orders_reported: Vec<u32>,
+    /// Open alerts plus open orders per district (by name), per minute.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub districts: Vec<Series<u32>>,
+    /// Hours since the Unix epoch.
+    #[serde(default)]
+    pub from_hour: i64,
+    /// Open alerts plus open orders per grid (by id), per hour; grids all zero are left
+    /// out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grids: Vec<Series<u16>>,
+}
+
+/// One area's values in a [`HistoryCheckpoint`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Series<T> {
+    pub id: String,
+    pub values: Vec<T>,
+}
+
+/// Longest history a checkpoint holds: 48 hours of minutes.
+pub const CHECKPOINT_MINUTES: usize = 48 * 60;
+
+impl HistoryCheckpoint {
+    fn validate(&self) -> Result<(), DecodeError> {
+        let n = self.online_rate.len();
+        let bad = |what: String| Err(DecodeError::Invalid(format!("checkpoint: {what}")));
+        if n > CHECKPOINT_MINUTES {
+            return bad(format!(
+                "{n} minutes of history: at most {CHECKPOINT_MINUTES}"
+            ));
+        }
+        for (name, len) in [
+            ("alerts_open", self.alerts_open.len()),
+            ("orders_open", self.orders_open.len()),
+            ("orders_overdue", self.orders_overdue.len()),
+            ("alerts_fired", self.alerts_fired.len()),
+            ("orders_reported", self.orders_reported.len()),
+        ] {
+            if len != n {
+                return bad(format!("{name} has {len} values, online_rate {n}"));
+            }
+        }
+        if let Some(r) = self
+            .online_rate
+            .iter()
+            .find(|r| !(r.is_finite() && (0.0..=1.0).contains(*r)))
+        {
+            return bad(format!("online rate {r} is not within 0–1"));
+        }
+        if self.districts.len() > 10_000 || self.grids.len() > 1_000_000 {
+            return bad("at most 10,000 districts and 1,000,000 grids".into());
+        }
+        if let Some(d) = self.districts.iter().find(|d| d.values.len() > n) {
+            return bad(format!("district {} has more minutes than the city", d.id));
+        }
+        if let Some(g) = self.grids.iter().find(|g| g.values.len() > 48) {
+            return bad(format!("grid {} has more than 48 hours", g.id));
+        }
+        Ok(())
+    }
+}
+
 /// Why a message was rejected; the variant name is the counter's label.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DecodeError {
@@ -605,7 +702,7 @@ struct Envelope<'a> {
 }
 
 /// The message kinds this build reads, with their `kind` string.
-const KINDS: [&str; 7] = [
+const KINDS: [&str; 8] = [
     "device",
     "camera",
     "work_order",
@@ -613,6 +710,7 @@ const KINDS: [&str; 7] = [
     "mode",
     "vehicle",
     "operator",
+    "checkpoint",
 ];
 
 fn known_kind(kind: &str) -> Option<&'static str> {
@@ -628,6 +726,7 @@ fn body<'de, D: serde::Deserializer<'de>>(kind: &'static str, d: D) -> Result<Fe
         "mode" => FeedBody::Mode(Box::new(ModeChange::deserialize(d)?)),
         "vehicle" => FeedBody::Vehicle(Box::new(VehicleReport::deserialize(d)?)),
         "operator" => FeedBody::Operator(Box::new(OperatorMessage::deserialize(d)?)),
+        "checkpoint" => FeedBody::Checkpoint(Box::new(Checkpoint::deserialize(d)?)),
         _ => FeedBody::Project(Box::new(ProjectUpdate::deserialize(d)?)),
     })
 }
@@ -830,6 +929,12 @@ impl FeedMessage {
                 ts,
                 kind: "project",
                 data: p,
+            }),
+            FeedBody::Checkpoint(c) => serde_json::to_string(&OutEnvelope {
+                v: SCHEMA_VERSION,
+                ts,
+                kind: "checkpoint",
+                data: c,
             }),
             FeedBody::Mode(m) => serde_json::to_string(&OutEnvelope {
                 v: SCHEMA_VERSION,

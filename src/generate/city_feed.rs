@@ -210,6 +210,36 @@ pub fn place_devices(city: &CityPlan) -> Vec<Placed> {
     out
 }
 
+/// Each micro-grid's id and the centre of its bounds: where its work orders are placed.
+pub(super) fn grid_anchors(city: &CityPlan) -> Vec<(String, LocalPoint)> {
+    city.micro_grids
+        .iter()
+        .filter_map(|g| {
+            let c = g.shape.bounding_rect()?.center();
+            Some((g.id.clone(), LocalPoint::new(c.x, c.y)))
+        })
+        .collect()
+}
+
+/// The ids the city's recordings give its devices, in the order of `devices`:
+/// `ZZ-CAM-000001…` for cameras, `ZZ-IOT-000001…` for IoT devices.
+pub fn device_ids(devices: &[Placed]) -> Vec<String> {
+    let (mut cams, mut iot) = (0, 0);
+    devices
+        .iter()
+        .map(|d| match d.kind {
+            None => {
+                cams += 1;
+                format!("ZZ-CAM-{cams:06}")
+            }
+            Some(_) => {
+                iot += 1;
+                format!("ZZ-IOT-{iot:06}")
+            }
+        })
+        .collect()
+}
+
 /// The recording of the generated city.
 pub fn recording(
     city: &CityPlan,
@@ -274,14 +304,7 @@ pub fn recording(
     let per_s = (markers.len() as u64 / 400).clamp(3, 250);
     let gap = 1000 / per_s;
     msgs.extend(life(&mut rng, &markers, SECONDS, ((gap / 2) as i64, gap)));
-    let anchors: Vec<(String, LocalPoint)> = city
-        .micro_grids
-        .iter()
-        .filter_map(|g| {
-            let c = g.shape.bounding_rect()?.center();
-            Some((g.id.clone(), LocalPoint::new(c.x, c.y)))
-        })
-        .collect();
+    let anchors = grid_anchors(city);
     let orders = (40.0 * city.scale.device_share().sqrt() * 8.0).round() as usize;
     if !anchors.is_empty() {
         msgs.extend(work_orders(
@@ -308,7 +331,7 @@ pub fn recording(
 /// Where the three projects are in the generated city (those it holds): 北三街's
 /// blocks under construction, 陇海路 (二期)'s 1.6 km of road in design, 淮园口袋公园
 /// in acceptance.
-fn sites(
+pub(super) fn sites(
     city: &CityPlan,
     frame: &LocalFrame,
     ll: &dyn Fn(LocalPoint) -> Result<LonLat>,
@@ -384,7 +407,7 @@ pub fn tour_routes(city: &CityPlan) -> Vec<(&'static str, Vec<LocalPoint>)> {
 
 /// The point `s` metres along `line` (turning back at its ends) and the heading there
 /// (degrees from north, clockwise).
-fn driven(line: &[LocalPoint], s: f64) -> (LocalPoint, f64) {
+pub(super) fn driven(line: &[LocalPoint], s: f64) -> (LocalPoint, f64) {
     let lengths: Vec<f64> = line
         .windows(2)
         .map(|w| (w[1].east_m - w[0].east_m).hypot(w[1].north_m - w[0].north_m))

@@ -25,26 +25,40 @@ pub const FEED: &str = "feed.ndjson";
 pub const SCENE: &str = "scene.ron";
 /// Bumped whenever the generator's output changes, so a built-in city written by an
 /// older build is regenerated.
-pub const GENERATOR_VERSION: u32 = 9;
+pub const GENERATOR_VERSION: u32 = 10;
 
-fn stamp(scale: Scale, seed: u64) -> String {
+fn stamp(scale: Scale, seed: u64, day: Option<&str>) -> String {
     format!(
-        "// Written by `citytwin gen-city --scale {} --seed {seed}` (generator {GENERATOR_VERSION}); regenerate rather than edit.",
-        scale.label()
+        "// Written by `citytwin gen-city --scale {} --seed {seed}` (generator {GENERATOR_VERSION}){}; regenerate rather than edit.",
+        scale.label(),
+        day.map(|d| format!(", playing {d}")).unwrap_or_default()
     )
 }
 
+/// The built-in city's day, as the built-in scene names it (from its folder, both in
+/// the source tree).
+pub const BUILTIN_DAY: &str = "../../../data-feeds/zhengzhou-city-day.mcap";
+
 /// Makes sure the built-in city (`city` scale, default seed) is at `scene` and was
 /// written by this generator; writes it when not (about a second). Returns whether it
-/// wrote.
+/// wrote. Its scene plays the committed day ([`BUILTIN_DAY`]) looping, when that is
+/// there, else the city's ten-minute recording.
 pub fn ensure_builtin(scene: &Path) -> Result<bool> {
-    ensure(Scale::City, city::DEFAULT_CITY_SEED, scene)
+    let day = scene
+        .parent()
+        .is_some_and(|dir| dir.join(BUILTIN_DAY).is_file())
+        .then_some(BUILTIN_DAY);
+    ensure_with(Scale::City, city::DEFAULT_CITY_SEED, scene, day)
 }
 
 /// Makes sure `scene` is a city of `scale` from `seed` written by this generator;
 /// writes it (and its files, in the scene's folder) when not. Returns whether it wrote.
 pub fn ensure(scale: Scale, seed: u64, scene: &Path) -> Result<bool> {
-    let wanted = stamp(scale, seed);
+    ensure_with(scale, seed, scene, None)
+}
+
+fn ensure_with(scale: Scale, seed: u64, scene: &Path, day: Option<&str>) -> Result<bool> {
+    let wanted = stamp(scale, seed, day);
     let current = std::fs::read_to_string(scene).unwrap_or_default();
     if current.lines().nth(1) == Some(wanted.as_str()) {
         return Ok(false);
@@ -56,7 +70,7 @@ pub fn ensure(scale: Scale, seed: u64, scene: &Path) -> Result<bool> {
         dir.display(),
         scale.label()
     );
-    write_city(scale, seed, dir, &ProgressBar::hidden())?;
+    write_city_playing(scale, seed, dir, day, &ProgressBar::hidden())?;
     Ok(true)
 }
 
@@ -176,6 +190,18 @@ fn areas(
 
 /// Generates the city at `scale` from `seed` and writes it under `out`.
 pub fn write_city(scale: Scale, seed: u64, out: &Path, bar: &ProgressBar) -> Result<CityReport> {
+    write_city_playing(scale, seed, out, None, bar)
+}
+
+/// [`write_city`], its scene playing `day` (a recording, relative to `out`) looping
+/// instead of the city's ten-minute recording.
+fn write_city_playing(
+    scale: Scale,
+    seed: u64,
+    out: &Path,
+    day: Option<&str>,
+    bar: &ProgressBar,
+) -> Result<CityReport> {
     let frame = LocalFrame::new(city::ORIGIN)?;
     bar.set_message("laying out roads and blocks");
     let plan = city::plan(scale, seed, |done, total| {
@@ -403,6 +429,8 @@ pub fn write_city(scale: Scale, seed: u64, out: &Path, bar: &ProgressBar) -> Res
             points.join(", ")
         );
     }
+    // The day recorded by `gen-day` for the built-in city, or ten minutes of this one.
+    let played = day.unwrap_or(FEED);
     let scene = format!(
         r#"// {CITY_NOTE}
 {stamp}
@@ -431,7 +459,7 @@ pub fn write_city(scale: Scale, seed: u64, out: &Path, bar: &ProgressBar) -> Res
 {models}    ],
     views: [
 {views}    ],
-    feeds: ["replay:{FEED}@1,loop"],
+    feeds: ["replay:{played}@1,loop"],
     // Renovation proposals for `citytwin plan` (SYNTHETIC).
     projects: [
 {projects}    ],
@@ -445,7 +473,7 @@ pub fn write_city(scale: Scale, seed: u64, out: &Path, bar: &ProgressBar) -> Res
     ),
 )
 "#,
-        stamp = stamp(scale, seed),
+        stamp = stamp(scale, seed, day),
         title = match scale {
             Scale::District => "二七 · 郑东新区",
             Scale::City => "中心城区",

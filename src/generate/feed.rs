@@ -362,6 +362,7 @@ pub(super) fn work_orders(
             departments: Vec::new(),
             related: Vec::new(),
             levels: Vec::new(),
+            reported_at: None,
         };
         msgs.push(Msg {
             at_ms: at,
@@ -400,27 +401,30 @@ pub(super) fn work_orders(
 /// phase, where the generator knows them.
 pub(super) type Site = (Vec<LonLat>, ProjectPhase);
 
+/// The three renovation projects named in the city's reports: kind, name, progress
+/// (%) and budget (CNY).
+pub(super) const PROJECTS: [(ProjectKind, &str, f64, f64); 3] = [
+    (
+        ProjectKind::OldCommunity,
+        "北三街片区老旧小区改造",
+        62.0,
+        38_000_000.0,
+    ),
+    (
+        ProjectKind::Road,
+        "陇海路（二期）道路综合改造",
+        35.0,
+        210_000_000.0,
+    ),
+    (ProjectKind::PocketPark, "淮园口袋公园", 90.0, 1_800_000.0),
+];
+
 /// The three renovation projects' updates; `sites` places them (none: no geometry,
 /// all under construction).
 pub(super) fn projects(sites: &[Option<Site>; 3]) -> Vec<Msg> {
     let mut msgs = Vec::new();
     let day = |m, d| NaiveDate::from_ymd_opt(2026, m, d);
-    let projects = [
-        (
-            ProjectKind::OldCommunity,
-            "北三街片区老旧小区改造",
-            62.0,
-            38_000_000.0,
-        ),
-        (
-            ProjectKind::Road,
-            "陇海路（二期）道路综合改造",
-            35.0,
-            210_000_000.0,
-        ),
-        (ProjectKind::PocketPark, "淮园口袋公园", 90.0, 1_800_000.0),
-    ];
-    for (k, ((kind, name, progress, budget), site)) in projects.into_iter().zip(sites).enumerate() {
+    for (k, ((kind, name, progress, budget), site)) in PROJECTS.into_iter().zip(sites).enumerate() {
         let (geometry, phase) = site
             .clone()
             .unwrap_or((Vec::new(), ProjectPhase::Construction));

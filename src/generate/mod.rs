@@ -6,6 +6,7 @@
 pub mod city;
 pub mod city_feed;
 pub mod city_files;
+pub mod day;
 mod feed;
 pub mod glb;
 pub mod plan_demo;

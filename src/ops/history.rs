@@ -11,6 +11,8 @@ use super::clock::TwinClock;
 use super::orders::OrderBook;
 use crate::TwinSet;
 use crate::city::CityAreas;
+use crate::feeds::ingest::CheckpointReached;
+use crate::feeds::schema::{HistoryCheckpoint, Series};
 use bevy::platform::collections::HashMap;
 use bevy::prelude::*;
 use chrono::{DateTime, FixedOffset};
@@ -145,6 +147,105 @@ impl KpiHistory {
         self.grids.iter_mut().for_each(Ring::clear);
     }
 
+    /// The history before `minute` (minutes since the epoch) as a checkpoint.
+    pub fn checkpoint(&self, minute: i64) -> HistoryCheckpoint {
+        let city: Vec<(i64, CityMinute)> = self
+            .city
+            .samples()
+            .into_iter()
+            .filter(|(m, _)| *m < minute)
+            .collect();
+        let (Some(first), Some(last)) = (city.first(), city.last()) else {
+            return HistoryCheckpoint::default();
+        };
+        let (first, last) = (first.0, last.0);
+        let mut out = HistoryCheckpoint {
+            from_minute: first,
+            ..default()
+        };
+        for m in first..=last {
+            let s = self.city.get(m).unwrap_or_default();
+            out.online_rate.push(s.online_rate);
+            out.alerts_open.push(s.alerts_open);
+            out.orders_open.push(s.orders_open);
+            out.orders_overdue.push(s.orders_overdue);
+            out.alerts_fired.push(s.alerts_fired);
+            out.orders_reported.push(s.orders_reported);
+        }
+        out.districts = self
+            .district_ids
+            .iter()
+            .zip(&self.districts)
+            .map(|(id, ring)| Series {
+                id: id.clone(),
+                values: (first..=last).map(|m| ring.get(m).unwrap_or(0)).collect(),
+            })
+            .collect();
+        let hour = minute.div_euclid(60);
+        let hours = self
+            .grids
+            .iter()
+            .flat_map(|r| r.samples())
+            .map(|(h, _)| h)
+            .filter(|h| *h < hour);
+        if let Some(from) = hours.min() {
+            out.from_hour = from;
+            for (id, ring) in self.grid_ids.iter().zip(&self.grids) {
+                let mut values: Vec<u16> = (from..hour).map(|h| ring.get(h).unwrap_or(0)).collect();
+                while values.last() == Some(&0) {
+                    values.pop();
+                }
+                if !values.is_empty() {
+                    out.grids.push(Series {
+                        id: id.clone(),
+                        values,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// Puts a checkpoint's samples into the rings (areas the city does not have are
+    /// left out).
+    pub fn restore(&mut self, c: &HistoryCheckpoint) {
+        for (i, &online_rate) in c.online_rate.iter().enumerate() {
+            self.city.put(
+                c.from_minute + i as i64,
+                CityMinute {
+                    online_rate,
+                    alerts_open: c.alerts_open[i],
+                    orders_open: c.orders_open[i],
+                    orders_overdue: c.orders_overdue[i],
+                    alerts_fired: c.alerts_fired[i],
+                    orders_reported: c.orders_reported[i],
+                },
+            );
+        }
+        let index = |ids: &[String]| -> HashMap<String, usize> {
+            ids.iter()
+                .enumerate()
+                .map(|(i, id)| (id.clone(), i))
+                .collect()
+        };
+        let districts = index(&self.district_ids);
+        for series in &c.districts {
+            if let Some(&i) = districts.get(&series.id) {
+                for (k, v) in series.values.iter().enumerate() {
+                    self.districts[i].put(c.from_minute + k as i64, *v);
+                }
+            }
+        }
+        let grids = index(&self.grid_ids);
+        for series in &c.grids {
+            if let Some(&i) = grids.get(&series.id) {
+                for (k, v) in series.values.iter().enumerate() {
+                    self.grids[i].put(c.from_hour + k as i64, *v);
+                }
+            }
+        }
+    }
+
     /// Every sample the rings hold, oldest period first, for comparing two histories.
     pub fn samples(
         &self,
@@ -216,19 +317,41 @@ impl LevelChange {
 #[derive(Resource, Debug, Default)]
 pub struct LevelChanges(pub Vec<LevelChange>);
 
+/// The history of the last checkpoint a replay reached, put back when the rings are
+/// rebuilt for a city that loads after it.
+#[derive(Resource, Debug, Default)]
+struct Restored(Option<HistoryCheckpoint>);
+
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<KpiHistory>()
         .init_resource::<LevelChanges>()
+        .init_resource::<Restored>()
         .add_systems(
             Update,
-            (size_for_city, sample)
+            (size_for_city, restore, sample)
                 .chain()
                 .after(super::OpsSet::Rules)
                 .in_set(TwinSet::Ops),
         );
 }
 
-fn size_for_city(areas: Res<CityAreas>, mut history: ResMut<KpiHistory>) {
+fn restore(
+    mut reached: MessageReader<CheckpointReached>,
+    mut restored: ResMut<Restored>,
+    mut history: ResMut<KpiHistory>,
+) {
+    for r in reached.read() {
+        info!(
+            "KPI history: {} minutes restored from a checkpoint at {}",
+            r.checkpoint.history.online_rate.len(),
+            r.ts
+        );
+        history.restore(&r.checkpoint.history);
+        restored.0 = Some(r.checkpoint.history.clone());
+    }
+}
+
+fn size_for_city(areas: Res<CityAreas>, restored: Res<Restored>, mut history: ResMut<KpiHistory>) {
     if !areas.is_changed() || areas.is_added() && areas.districts.names.is_empty() {
         return;
     }
@@ -243,6 +366,9 @@ fn size_for_city(areas: Res<CityAreas>, mut history: ResMut<KpiHistory>) {
     let mut fresh = KpiHistory::for_areas(districts, grids);
     fresh.city = std::mem::replace(&mut history.city, Ring::new(1));
     fresh.last_minute = history.last_minute;
+    if let Some(c) = &restored.0 {
+        fresh.restore(c);
+    }
     info!(
         "KPI history: {} districts per minute, {} grids per hour, 48 h: {:.1} MB",
         fresh.districts.len(),
@@ -272,7 +398,7 @@ fn sample(
             }
         }
         for id in &book.newly_reported {
-            if let Some(o) = book.orders.get(id) {
+            if let Some(o) = book.orders.get(id).filter(|o| !o.carried) {
                 h.city
                     .update(o.reported_at.timestamp().div_euclid(60), |m| {
                         m.orders_reported += 1

@@ -149,6 +149,9 @@ pub struct OrderSla {
     pub street: Option<String>,
     pub grid: Option<String>,
     pub reported_at: DateTime<FixedOffset>,
+    /// Already under way when first seen (its message said when it was reported): it
+    /// is not counted among the orders reported in the history's minutes.
+    pub carried: bool,
     pub signed_at: Option<DateTime<FixedOffset>>,
     pub resolved_at: Option<DateTime<FixedOffset>>,
     pub closed_at: Option<DateTime<FixedOffset>>,
@@ -280,6 +283,12 @@ impl OrderBook {
         let order = &*c.order;
         if !self.orders.contains_key(&c.id) {
             let urgency = order.urgency.unwrap_or(Urgency::Normal);
+            // An order already under way when first seen dates from its own report;
+            // how long its signing or resolving took, when already done, is unknown
+            // and left out of the means.
+            let reported_at = order.reported_at.filter(|r| *r < c.ts).unwrap_or(c.ts);
+            let carried = reported_at < c.ts;
+            let done_before = |s: OrderStatus| (carried && c.to >= s).then_some(c.ts);
             let sla = OrderSla {
                 id: c.id.clone(),
                 source: order.source,
@@ -290,12 +299,13 @@ impl OrderBook {
                 district: place.district,
                 street: place.street,
                 grid: order.grid.clone().or(place.grid),
-                reported_at: c.ts,
-                signed_at: None,
-                resolved_at: None,
+                reported_at,
+                carried,
+                signed_at: done_before(OrderStatus::Signed),
+                resolved_at: done_before(OrderStatus::Resolved),
                 closed_at: None,
-                sign_deadline: policy.sign_deadline(order, c.ts),
-                resolve_deadline: policy.resolve_deadline(order.category, urgency, c.ts),
+                sign_deadline: policy.sign_deadline(order, reported_at),
+                resolve_deadline: policy.resolve_deadline(order.category, urgency, reported_at),
                 signed_late: false,
                 overdue: false,
                 escalation: Escalation::None,

@@ -101,6 +101,7 @@ pub(super) fn plugin(app: &mut App) {
             affects_lightmapped_meshes: true,
         })
         .add_systems(Startup, setup)
+        .add_systems(Update, hold_feeds_while_loading.before(TwinSet::Ingest))
         .add_systems(
             Update,
             (
@@ -130,6 +131,21 @@ pub(super) fn plugin(app: &mut App) {
     pulse::plugin(app);
     overlays::plugin(app);
     wall::plugin(app);
+}
+
+/// The wall holds its feeds while the city loads (the sources wait on the bounded
+/// channel), so the first messages' alerts and orders are placed in their district and
+/// grid like every later one; a city that fails to load lets them through.
+fn hold_feeds_while_loading(
+    city: Res<crate::city::CityStatus>,
+    mut config: ResMut<crate::feeds::ingest::IngestConfig>,
+    mut holding: Local<bool>,
+) {
+    let loading = city.phase == crate::city::LoadPhase::Loading;
+    if loading != *holding {
+        *holding = loading;
+        config.paused = loading;
+    }
 }
 
 fn setup(

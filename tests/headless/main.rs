@@ -6,6 +6,7 @@ mod common;
 
 mod bad_input;
 mod city;
+mod day;
 mod demo;
 mod docs;
 mod feeds;

@@ -293,6 +293,78 @@ fn an_unsigned_order_turns_overdue_after_five_minutes() {
     assert_eq!(book.totals.sign_seconds, 120.0);
 }
 
+/// An order already under way when it first arrives (`reported_at`): its deadlines
+/// run from its report, it is not one of today's orders nor counted in today's minutes,
+/// and its signing, done before it arrived, stays out of the mean; one still waiting
+/// to be signed is overdue at once and counts when signed.
+#[test]
+fn an_order_carried_from_yesterday_keeps_its_report_time() {
+    let mut app = ops_app("ops-carried", "");
+    let yesterday = (t0() - TimeDelta::hours(20)).to_rfc3339();
+    send(
+        &app,
+        &at(0),
+        "work_order",
+        &format!(
+            r#"{{"id":"wo-old","source":"hotline12345","category":"heating","text":"暖气不热","status":"dispatched","urgency":"immediate","reported_at":"{yesterday}"}}"#
+        ),
+    );
+    send(
+        &app,
+        &at(0),
+        "work_order",
+        &format!(
+            r#"{{"id":"wo-waiting","source":"hotline12345","category":"traffic","text":"井盖松动","status":"reported","reported_at":"{yesterday}"}}"#
+        ),
+    );
+    send(
+        &app,
+        &at(10),
+        "work_order",
+        r#"{"id":"wo-new","source":"hotline12345","category":"traffic","text":"井盖松动","status":"reported"}"#,
+    );
+    send(
+        &app,
+        &at(70),
+        "work_order",
+        r#"{"id":"wo-new","source":"hotline12345","category":"traffic","text":"井盖松动","status":"signed"}"#,
+    );
+    send(
+        &app,
+        &at(130),
+        "work_order",
+        r#"{"id":"wo-waiting","source":"hotline12345","category":"traffic","text":"井盖松动","status":"signed"}"#,
+    );
+    step_to(&mut app, 200);
+    let book = app.world().resource::<OrderBook>();
+    let old = &book.orders["wo-old"];
+    assert!(old.carried);
+    assert_eq!(old.reported_at, t0() - TimeDelta::hours(20));
+    assert!(
+        old.overdue,
+        "immediate: due two hours after its report, long past"
+    );
+    assert!(!old.signed_late, "when it was signed is not known");
+    assert!(
+        book.orders["wo-waiting"].signed_late,
+        "unsigned for 20 hours"
+    );
+    // The mean: wo-new's 60 s and wo-waiting's 20 h, not wo-old's.
+    assert_eq!(book.totals.signed, 2);
+    assert_eq!(book.totals.sign_seconds, 60.0 + 20.0 * 3600.0 + 130.0);
+    let k = citytwin::ops::report::snapshot(app.world_mut()).kpis;
+    assert_eq!(k.orders_today, 1, "only wo-new was reported today");
+    assert_eq!(k.orders_open, 3);
+    let history = app.world().resource::<citytwin::ops::history::KpiHistory>();
+    let reported: u32 = history
+        .city
+        .samples()
+        .iter()
+        .map(|(_, m)| m.orders_reported)
+        .sum();
+    assert_eq!(reported, 1, "carried orders are not counted as reported");
+}
+
 #[test]
 fn an_order_moving_backwards_is_refused_and_counted() {
     use citytwin::feeds::ingest::FeedStats;

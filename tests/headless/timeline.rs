@@ -1,7 +1,8 @@
 //! The replay's timeline (issue 13, parts 3 and 4): a seek rebuilds the twin's state,
 //! and the state at a time T after a seek is exactly the state a play from the
 //! recording's start to T gives — devices, alerts, work orders, KPIs and their
-//! history — backwards and forwards, across midnight; pause holds the twin's time.
+//! history — backwards and forwards, across midnight; pause holds the twin's time. The
+//! recording opens with a checkpoint of the KPI history before it, restored each time.
 
 use crate::common::*;
 use bevy::prelude::*;
@@ -35,6 +36,8 @@ fn day_fixture() -> String {
             format!(r#"{{"v":1,"ts":"{ts}","kind":"{kind}","data":{data}}}"#),
         ));
     };
+    // It opens with a checkpoint: two hours of KPI history before it.
+    push(0, "checkpoint", checkpoint_fixture());
     let end = 140 * 60;
     let mut state = 0x2545_f491_4f6c_dd1d_u64;
     let mut next = move || {
@@ -113,6 +116,58 @@ fn day_fixture() -> String {
     );
     lines.sort_by_key(|l| l.0);
     lines.into_iter().map(|(_, l)| l + "\n").collect()
+}
+
+/// Minutes of history in the fixture's opening checkpoint.
+const HISTORY_MINUTES: i64 = 120;
+
+/// The opening checkpoint's history: the city's series for the two hours before the
+/// recording (alerts fired every seventh minute, orders every fifth).
+fn checkpoint_fixture() -> String {
+    let from = start().timestamp() / 60 - HISTORY_MINUTES;
+    let n = HISTORY_MINUTES as usize;
+    let series = |f: &dyn Fn(usize) -> u32| {
+        (0..n)
+            .map(|m| f(m).to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    format!(
+        r#"{{"history":{{"from_minute":{from},"online_rate":[{}],"alerts_open":[{}],"orders_open":[{}],"orders_overdue":[{}],"alerts_fired":[{}],"orders_reported":[{}]}}}}"#,
+        vec!["0.95"; n].join(","),
+        series(&|m| (m % 4) as u32),
+        series(&|m| 3 + (m / 30) as u32),
+        series(&|_| 0),
+        series(&|m| u32::from(m % 7 == 0)),
+        series(&|m| u32::from(m % 5 == 0)),
+    )
+}
+
+/// The opening checkpoint's minutes are in the history as it gave them.
+fn assert_history_restored(world: &World, what: &str) {
+    let history = world.resource::<KpiHistory>();
+    let from = start().timestamp() / 60 - HISTORY_MINUTES;
+    for m in [0, 7, 35, 119] {
+        let s = history
+            .city
+            .get(from + m)
+            .unwrap_or_else(|| panic!("{what}: minute {m} of the checkpoint's history is missing"));
+        assert_eq!(
+            (
+                s.alerts_open,
+                s.orders_open,
+                s.alerts_fired,
+                s.orders_reported
+            ),
+            (
+                (m % 4) as u32,
+                3 + (m / 30) as u32,
+                u32::from(m % 7 == 0),
+                u32::from(m % 5 == 0)
+            ),
+            "{what}: minute {m} of the checkpoint's history"
+        );
+    }
 }
 
 const SCENE: &str = r#"(name: "timeline", origin: (lon: 113.665, lat: 34.754), feeds: ["replay:day.ndjson@max"], operations: (rules: [(name: "ch4", kind: Some(gas_detector), when: Above(reading: "ch4_lel", value: 20.0), severity: critical, for_s: 30.0, keep_firing_for_s: 90.0)]))"#;
@@ -266,6 +321,7 @@ fn seeking_to_a_time_gives_the_state_a_play_from_the_start_gives() {
             );
         }
         assert_eq!(app.world().resource::<TwinClock>().now(), t, "{what}");
+        assert_history_restored(app.world(), what);
     }
 
     // Paused, the twin's time holds.
