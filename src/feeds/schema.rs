@@ -361,6 +361,36 @@ pub struct WorkOrderEvent {
     pub reported_at: Option<DateTime<FixedOffset>>,
 }
 
+impl WorkOrderEvent {
+    /// A newly reported order at `position`: no grid, department, deadline,
+    /// satisfaction, urgency or links yet (the generators set what they know).
+    pub fn reported(
+        id: String,
+        source: OrderSource,
+        category: OrderCategory,
+        text: &str,
+        position: LonLat,
+    ) -> Self {
+        Self {
+            id,
+            source,
+            category,
+            text: text.to_string(),
+            position: Some(position),
+            grid: None,
+            department: None,
+            status: OrderStatus::Reported,
+            sign_deadline: None,
+            satisfaction: None,
+            urgency: None,
+            departments: Vec::new(),
+            related: Vec::new(),
+            levels: Vec::new(),
+            reported_at: None,
+        }
+    }
+}
+
 /// Levels of the administration an order may involve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -19,8 +19,10 @@ use crate::feeds::schema::*;
 use crate::geo::{LocalFrame, LocalPoint, LonLat};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, TimeZone};
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::rc::Rc;
 
 /// Where the built-in city's day is committed (relative to the source tree).
 pub const DAY_FILE: &str = "data-feeds/zhengzhou-city-day.mcap";
@@ -106,6 +108,9 @@ pub struct DayGen {
     /// Scripted messages (incident orders, projects, modes), by absolute time.
     script: Vec<Msg>,
     scale_label: &'static str,
+    /// Each parking space's changes in a day ([`Self::parking_changes`]), made once:
+    /// the space's hourly reports and its change reports all read them.
+    parking: RefCell<HashMap<(usize, i64), Rc<[(i64, bool)]>>>,
 }
 
 fn round(v: f64, places: i32) -> f64 {
@@ -265,6 +270,7 @@ impl DayGen {
             frame,
             script: Vec::new(),
             scale_label: plan.scale.label(),
+            parking: RefCell::default(),
         };
         g.script_incidents()?;
         Ok(g)
@@ -369,21 +375,14 @@ impl DayGen {
             );
         }
         let order = |id: &str, category, text: &str, urgency, at: LonLat| WorkOrderEvent {
-            id: id.to_string(),
-            source: OrderSource::Hotline12345,
-            category,
-            text: text.to_string(),
-            position: Some(at),
-            grid: None,
-            department: None,
-            status: OrderStatus::Reported,
-            sign_deadline: None,
-            satisfaction: None,
             urgency: Some(urgency),
-            departments: Vec::new(),
-            related: Vec::new(),
-            levels: Vec::new(),
-            reported_at: None,
+            ..WorkOrderEvent::reported(
+                id.to_string(),
+                OrderSource::Hotline12345,
+                category,
+                text,
+                at,
+            )
         };
         let burst_order = WorkOrderEvent {
             source: OrderSource::AiDetection,
@@ -838,10 +837,17 @@ impl DayGen {
         }
     }
 
+    /// [`Self::parking_changes`], from the cache once made.
+    fn parking_day(&self, i: usize, k: i64) -> Rc<[(i64, bool)]> {
+        let mut cache = self.parking.borrow_mut();
+        cache
+            .entry((i, k))
+            .or_insert_with(|| self.parking_changes(i, k).into())
+            .clone()
+    }
+
     fn parked(&self, i: usize, t: i64) -> bool {
-        let k = t.div_euclid(DAY_MS);
-        let changes = self.parking_changes(i, k);
-        changes
+        self.parking_day(i, t.div_euclid(DAY_MS))
             .iter()
             .rev()
             .find(|(at, _)| *at <= t)
@@ -950,21 +956,16 @@ impl DayGen {
             };
             let cross = rng.chance(0.03);
             let mut o = WorkOrderEvent {
-                id: format!("12345-{date}-{:04}", seq + 1),
-                source,
-                category,
-                text: texts[rng.below(texts.len() as u64) as usize].to_string(),
-                position: Some(position),
                 grid: Some(grid.clone()),
-                department: None,
-                status: OrderStatus::Reported,
                 sign_deadline: Some(day_start() + Duration::milliseconds(reported + 30 * MIN_MS)),
-                satisfaction: None,
                 urgency: Some(urgency),
-                departments: Vec::new(),
-                related: Vec::new(),
-                levels: Vec::new(),
-                reported_at: None,
+                ..WorkOrderEvent::reported(
+                    format!("12345-{date}-{:04}", seq + 1),
+                    source,
+                    category,
+                    texts[rng.below(texts.len() as u64) as usize],
+                    position,
+                )
             };
             out.push(Msg {
                 at_ms: reported,
@@ -1204,7 +1205,7 @@ impl DayGen {
             }
             match d.kind {
                 Some(DeviceKind::ParkingSpace) => {
-                    for (t, _) in self.parking_changes(i, k).into_iter().skip(1) {
+                    for &(t, _) in self.parking_day(i, k).iter().skip(1) {
                         let (status, ep) = status_at(i, t);
                         if status != DeviceStatus::Offline {
                             extra.push(self.report(i, t, status, ep, false));
@@ -1276,6 +1277,8 @@ impl DayGen {
             }
             window = next;
         }
+        // The day's parking is written: let its changes go.
+        self.parking.borrow_mut().retain(|(_, day), _| *day != k);
         Ok(())
     }
 

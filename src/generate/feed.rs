@@ -348,21 +348,9 @@ pub(super) fn work_orders(
         let reported = (k as i64) * spacing_ms + rng.below(8000) as i64;
         let mut at = reported;
         let mut order = WorkOrderEvent {
-            id,
-            source: sources[k % sources.len()],
-            category,
-            text: text.to_string(),
-            position: Some(ll(*p)?),
             grid: Some(grid.clone()),
-            department: None,
-            status: OrderStatus::Reported,
             sign_deadline: Some(start + Duration::milliseconds(reported) + Duration::minutes(5)),
-            satisfaction: None,
-            urgency: None,
-            departments: Vec::new(),
-            related: Vec::new(),
-            levels: Vec::new(),
-            reported_at: None,
+            ..WorkOrderEvent::reported(id, sources[k % sources.len()], category, text, ll(*p)?)
         };
         msgs.push(Msg {
             at_ms: at,

@@ -224,22 +224,37 @@ pub fn next_deadline(o: &OrderSla) -> (DateTime<FixedOffset>, bool) {
     }
 }
 
-/// Open orders, the most pressing first: the soonest (or longest overdue) deadline.
-pub fn pressing_orders(book: &crate::ops::orders::OrderBook) -> Vec<&OrderSla> {
-    let mut open: Vec<&OrderSla> = book
+/// The `rows` most pressing open orders, first the soonest (or longest overdue)
+/// deadline, and how many orders are open in all.
+pub fn pressing_orders(
+    book: &crate::ops::orders::OrderBook,
+    rows: usize,
+) -> (Vec<&OrderSla>, usize) {
+    let mut open: Vec<(DateTime<FixedOffset>, &OrderSla)> = book
         .orders
         .values()
         .filter(|o| o.is_open() && o.status != OrderStatus::Resolved)
+        .map(|o| (next_deadline(o).0, o))
         .collect();
-    open.sort_by_key(|o| next_deadline(o).0);
-    open
+    let total = open.len();
+    // A day's book holds thousands of open orders and the panel shows a dozen: pick
+    // them in linear time, then order only those (ties by id, so rows keep their place).
+    let key = |a: &(DateTime<FixedOffset>, &OrderSla), b: &(DateTime<FixedOffset>, &OrderSla)| {
+        a.0.cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id))
+    };
+    if open.len() > rows && rows > 0 {
+        open.select_nth_unstable_by(rows - 1, key);
+    }
+    open.truncate(rows);
+    open.sort_unstable_by(key);
+    (open.into_iter().map(|(_, o)| o).collect(), total)
 }
 
 pub(super) fn orders(ui: &mut egui::Ui, s: &WallState, asks: &mut Asks, tr: Tr) {
     let now = s.ops.clock.now();
     super::panels::keep_off_bezels(ui, 80.0);
     tr.section(ui, W::WorkOrders);
-    let open = pressing_orders(&s.ops.book);
+    let (open, total) = pressing_orders(&s.ops.book, MAX_ROWS);
     if open.is_empty() {
         ui.label(RichText::new(tr.word(W::NoOrders)).color(theme::DIM));
         return;
@@ -247,7 +262,7 @@ pub(super) fn orders(ui: &mut egui::Ui, s: &WallState, asks: &mut Asks, tr: Tr) 
     egui::ScrollArea::vertical()
         .id_salt("orders")
         .show(ui, |ui| {
-            for o in open.iter().take(MAX_ROWS) {
+            for o in &open {
                 let (deadline, signing) = next_deadline(o);
                 let left = deadline - now;
                 let late = left < TimeDelta::zero();
@@ -306,8 +321,8 @@ pub(super) fn orders(ui: &mut egui::Ui, s: &WallState, asks: &mut Asks, tr: Tr) 
                         });
                     });
             }
-            if open.len() > MAX_ROWS {
-                ui.label(RichText::new(format!("… +{}", open.len() - MAX_ROWS)).color(theme::DIM));
+            if total > open.len() {
+                ui.label(RichText::new(format!("… +{}", total - open.len())).color(theme::DIM));
             }
         });
 }

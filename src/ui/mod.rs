@@ -137,28 +137,45 @@ pub(super) fn plugin(app: &mut App) {
     app.init_resource::<UiTiming>().add_systems(
         EguiPrimaryContextPass,
         (
-            |mut t: ResMut<UiTiming>| t.started = Some(std::time::Instant::now()),
+            |mut t: ResMut<UiTiming>| t.pass = std::time::Duration::ZERO,
             setup_style,
             panels::draw.run_if(
                 not(resource_exists::<PlanRequest>).and_then(not(resource_exists::<NoPanels>)),
             ),
             plan_panel::draw.run_if(resource_exists::<PlanRequest>),
-            |mut t: ResMut<UiTiming>| {
-                if let Some(started) = t.started.take() {
-                    t.last = started.elapsed();
-                }
-            },
+            |mut t: ResMut<UiTiming>| t.last = t.pass,
         )
             .chain(),
     );
 }
 
 /// The CPU time of the last frame's egui pass (styling and every panel laid out), for
-/// `bench ui`.
+/// `bench ui`. Each system of the pass adds the CPU time of its own thread
+/// ([`thread_cpu`]), so what the renderer's threads take from the same cores while the
+/// pass runs is not counted in it (on two cores it doubled the wall-clock figure).
 #[derive(Resource, Debug, Default)]
 pub struct UiTiming {
-    started: Option<std::time::Instant>,
+    pass: std::time::Duration,
     pub last: std::time::Duration,
+    /// The last pass's panels, each with its CPU time, in the order they were laid out.
+    pub parts: Vec<(&'static str, std::time::Duration)>,
+}
+
+impl UiTiming {
+    /// Adds this thread's CPU time since `since` (a [`thread_cpu`] reading).
+    fn add_since(&mut self, since: std::time::Duration) {
+        self.pass += thread_cpu().saturating_sub(since);
+    }
+}
+
+/// The CPU time this thread has used so far.
+pub fn thread_cpu() -> std::time::Duration {
+    use rustix::time::{ClockId, clock_gettime};
+    let t = clock_gettime(ClockId::ThreadCPUTime);
+    std::time::Duration::new(
+        u64::try_from(t.tv_sec).unwrap_or(0),
+        u32::try_from(t.tv_nsec).unwrap_or(0),
+    )
 }
 
 /// The wall without its panels (`bench ui`'s baseline).
@@ -190,7 +207,9 @@ fn setup_style(
     mut frames: Local<u32>,
     mut last_zoom: Local<f32>,
     mut warm_at: Local<u32>,
+    mut timing: ResMut<UiTiming>,
 ) -> Result {
+    let cpu = thread_cpu();
     let ctx = contexts.ctx_mut()?;
     *frames += 1;
     // Glyphs are rasterised per pixel density: warm them again once a new zoom has
@@ -231,5 +250,6 @@ fn setup_style(
             *warm_at = (*frames + 2).max(3);
         }
     }
+    timing.add_since(cpu);
     Ok(())
 }

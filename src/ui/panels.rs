@@ -103,10 +103,42 @@ pub(super) fn draw(
     mut asks: Asks,
     mut textures: Local<Textures>,
     mut confirm: Local<super::header::ModeConfirm>,
+    mut timing: ResMut<super::UiTiming>,
 ) -> Result {
-    let ctx = contexts.ctx_mut()?;
+    let cpu = super::thread_cpu();
+    let mut parts = Vec::with_capacity(8);
+    wall(
+        contexts.ctx_mut()?,
+        &mut state,
+        &mut asks,
+        &mut textures,
+        &mut confirm,
+        &mut parts,
+    );
+    timing.add_since(cpu);
+    timing.parts = parts;
+    Ok(())
+}
+
+/// Every panel of the wall, in the places its layout gives them; `parts` gets the CPU
+/// time each took.
+fn wall(
+    ctx: &egui::Context,
+    state: &mut WallState,
+    asks: &mut Asks,
+    textures: &mut Textures,
+    confirm: &mut super::header::ModeConfirm,
+    parts: &mut Vec<(&'static str, std::time::Duration)>,
+) {
     let tr = Tr(state.scene.0.file.language);
-    let pictures = super::inspector::pictures(ctx, &mut state, &mut textures);
+    // Each part's CPU time, for `bench ui`'s breakdown.
+    let mut last = super::thread_cpu();
+    let mut mark = |name: &'static str| {
+        let now = super::thread_cpu();
+        parts.push((name, now.saturating_sub(last)));
+        last = now;
+    };
+    let pictures = super::inspector::pictures(ctx, state, textures);
     let width = ctx.viewport_rect().width();
     let places = state
         .layout
@@ -118,24 +150,28 @@ pub(super) fn draw(
         .map_or_else(Seams::default, |l| l.seams(ctx.zoom_factor()));
     ctx.data_mut(|d| d.insert_temp(egui::Id::new(SEAMS), seams));
     let mut root = super::root_ui(ctx, "wall");
+    mark("pictures");
     if places.header {
         egui::Panel::top("header")
             .frame(frame())
             .show(&mut root, |ui| {
-                super::header::header(ui, &state, &mut asks, &mut confirm, tr)
+                super::header::header(ui, state, asks, confirm, tr)
             });
     }
+    mark("header");
     if places.bottom {
         egui::Panel::bottom("status")
             .frame(frame().inner_margin(egui::Margin::symmetric(14, 6)))
             .show(&mut root, |ui| {
-                status_bar(ui, &state, &mut asks, width >= CHARTS_FROM, tr)
+                status_bar(ui, state, asks, width >= CHARTS_FROM, tr)
             });
+        mark("status");
         if state.replay.is_some() {
             egui::Panel::bottom("timeline")
                 .frame(frame().inner_margin(egui::Margin::symmetric(14, 6)))
-                .show(&mut root, |ui| super::timeline::timeline(ui, &state, tr));
+                .show(&mut root, |ui| super::timeline::timeline(ui, state, tr));
         }
+        mark("timeline");
         // On a tile, the strip has the tile's whole width; on one window, only where
         // the window is wide enough for the map to keep its room.
         if width >= CHARTS_FROM || places != PanelPlaces::ALL {
@@ -143,8 +179,9 @@ pub(super) fn draw(
                 .frame(frame())
                 .exact_size(250.0)
                 .resizable(false)
-                .show(&mut root, |ui| super::charts::strip(ui, &state, tr));
+                .show(&mut root, |ui| super::charts::strip(ui, state, tr));
         }
+        mark("charts");
     }
     if places.left {
         egui::Panel::left("kpis")
@@ -152,13 +189,14 @@ pub(super) fn draw(
             .exact_size(360.0)
             .resizable(false)
             .show(&mut root, |ui| {
-                super::board::board(ui, &state, tr);
+                super::board::board(ui, state, tr);
                 ui.add_space(10.0);
-                super::feeds::feeds(ui, &state, tr);
+                super::feeds::feeds(ui, state, tr);
             });
     }
+    mark("kpis+feeds");
     if !places.right {
-        return Ok(());
+        return;
     }
     let selected = state.selection.building.is_some()
         || state.selection.marker.is_some()
@@ -169,9 +207,10 @@ pub(super) fn draw(
             .exact_size(420.0)
             .resizable(false)
             .show(&mut root, |ui| {
-                super::incidents::orders(ui, &state, &mut asks, tr)
+                super::incidents::orders(ui, state, asks, tr)
             });
     }
+    mark("orders");
     egui::Panel::right("incidents")
         .frame(frame())
         .exact_size(420.0)
@@ -182,17 +221,17 @@ pub(super) fn draw(
                     .id_salt("inspector")
                     .max_height(ui.available_height() * 0.55)
                     .show(ui, |ui| {
-                        super::inspector::inspector(ui, &state, &pictures, tr)
+                        super::inspector::inspector(ui, state, &pictures, tr)
                     });
                 ui.add_space(8.0);
             }
-            super::incidents::alerts(ui, &state, &mut asks, tr, width >= WIDE);
+            super::incidents::alerts(ui, state, asks, tr, width >= WIDE);
             if width < WIDE {
                 ui.add_space(8.0);
-                super::incidents::orders(ui, &state, &mut asks, tr);
+                super::incidents::orders(ui, state, asks, tr);
             }
         });
-    Ok(())
+    mark("inspector+alerts");
 }
 
 /// The egui textures of camera pictures on screen, each with the picture generation it

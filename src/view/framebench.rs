@@ -29,6 +29,8 @@ struct Progress {
     cpu: Vec<Duration>,
     /// The egui pass of each timed frame (every panel laid out).
     ui: Vec<Duration>,
+    /// Each panel's part of it, frame by frame, in the order the panels are laid out.
+    parts: Vec<(&'static str, Vec<Duration>)>,
 }
 
 /// When this frame's main schedules began.
@@ -138,6 +140,12 @@ fn measure(
         }
         if let Some(ui) = &ui {
             p.ui.push(ui.last);
+            for &(name, took) in &ui.parts {
+                match p.parts.iter_mut().find(|(n, _)| *n == name) {
+                    Some((_, times)) => times.push(took),
+                    None => p.parts.push((name, vec![took])),
+                }
+            }
         }
     }
     if p.times.len() < bench.frames {
@@ -177,6 +185,19 @@ fn measure(
             "  panels (the egui pass: every panel laid out) CPU per frame: p50 {:.2} ms, p95 {:.2} ms",
             ms(*p50),
             ms(*p95)
+        );
+        let parts: Vec<String> = p
+            .parts
+            .iter()
+            .map(|(name, times)| {
+                let mut times = times.clone();
+                times.sort();
+                format!("{name} {:.2}", ms(times[times.len() / 2]))
+            })
+            .collect();
+        println!(
+            "  by panel, this thread's CPU time, p50 in ms: {}",
+            parts.join(" · ")
         );
     }
     println!(
