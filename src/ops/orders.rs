@@ -218,7 +218,14 @@ pub struct OrderBook {
     /// Orders opened, closed and turned overdue this frame, with their times (the
     /// history's minutes).
     pub(crate) level_changes: Vec<LevelChange>,
+    /// Changes whenever an order is reported or changes status (and differs between
+    /// books), so what is drawn from the open orders can be kept until it does.
+    revision: u64,
 }
+
+/// The source of [`OrderBook::revision`]s: unique across books, so a book made anew
+/// (a replay's seek) never shows an old book's number.
+static REVISIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Running sums for the KPIs (kept when orders leave memory).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -261,6 +268,11 @@ impl OrderBook {
         }
     }
 
+    /// See the field: changes with every order reported or changed.
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
     fn change(
         &mut self,
         policy: &SlaPolicy,
@@ -268,6 +280,7 @@ impl OrderBook {
         place: super::alerts::Place,
         districts: &[String],
     ) {
+        self.revision = REVISIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let before = self.levels(&c.id);
         self.apply_change(policy, c, place, districts);
         self.file_levels(&c.id, c.ts, before);

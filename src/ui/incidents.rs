@@ -254,7 +254,25 @@ pub(super) fn orders(ui: &mut egui::Ui, s: &WallState, asks: &mut Asks, tr: Tr) 
     let now = s.ops.clock.now();
     super::panels::keep_off_bezels(ui, 80.0);
     tr.section(ui, W::WorkOrders);
-    let (open, total) = pressing_orders(&s.ops.book, MAX_ROWS);
+    // The choice only changes when an order does: kept until then (a day's book holds
+    // thousands of orders, walked otherwise every frame).
+    let book = &s.ops.book;
+    let key = egui::Id::new("pressing-orders");
+    let cached = ui
+        .ctx()
+        .data(|d| d.get_temp::<(u64, Vec<String>, usize)>(key))
+        .filter(|(revision, _, _)| *revision == book.revision());
+    let (ids, total) = match cached {
+        Some((_, ids, total)) => (ids, total),
+        None => {
+            let (open, total) = pressing_orders(book, MAX_ROWS);
+            let ids: Vec<String> = open.iter().map(|o| o.id.clone()).collect();
+            ui.ctx()
+                .data_mut(|d| d.insert_temp(key, (book.revision(), ids.clone(), total)));
+            (ids, total)
+        }
+    };
+    let open: Vec<&OrderSla> = ids.iter().filter_map(|id| book.orders.get(id)).collect();
     if open.is_empty() {
         ui.label(RichText::new(tr.word(W::NoOrders)).color(theme::DIM));
         return;
