@@ -83,7 +83,7 @@ fn tile(
     ui.vertical(|ui| {
         ui.set_width(98.0);
         ui.label(tr.rich(word, 15.0, theme::DIM));
-        ui.label(RichText::new(value).size(28.0).color(color).strong());
+        super::ticker::Ticker::show(ui, &value, egui::FontId::proportional(28.0), color);
         match spark {
             Some(values) => sparkline(ui, &values, color),
             None => {

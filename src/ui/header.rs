@@ -164,11 +164,11 @@ fn clock(ui: &mut egui::Ui, s: &WallState, tr: Tr) {
     let now = s.ops.clock.now();
     let replaying = s.ops.clock.is_feed_time();
     let color = if replaying { theme::FAULT } else { theme::TEXT };
-    ui.label(
-        RichText::new(now.format("%Y-%m-%d %H:%M:%S").to_string())
-            .size(30.0)
-            .monospace()
-            .color(color),
+    super::ticker::Ticker::show(
+        ui,
+        &now.format("%Y-%m-%d %H:%M:%S").to_string(),
+        egui::FontId::monospace(30.0),
+        color,
     );
     if replaying {
         // The timeline's speed, or the specs' where nothing follows a timeline.

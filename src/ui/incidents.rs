@@ -7,6 +7,7 @@ use super::header::WALL_OPERATOR;
 use super::i18n::{Tr, W};
 use super::panels::{Asks, WallState};
 use super::theme;
+use super::ticker::Ticker;
 use crate::feeds::schema::{OrderCategory, OrderStatus};
 use crate::ops::alerts::{Action, Alert, AlertState, OperatorAction};
 use crate::ops::orders::OrderSla;
@@ -281,66 +282,97 @@ pub(super) fn orders(ui: &mut egui::Ui, s: &WallState, asks: &mut Asks, tr: Tr) 
         .id_salt("orders")
         .show(ui, |ui| {
             for o in &open {
-                let (deadline, signing) = next_deadline(o);
-                let left = deadline - now;
-                let late = left < TimeDelta::zero();
-                let color = if late { theme::ALARM } else { theme::TEXT };
                 super::panels::keep_off_bezels(ui, 60.0);
-                egui::Frame::new()
-                    .fill(Color32::from_rgb(12, 24, 44))
-                    .stroke(egui::Stroke::new(
-                        1.0,
-                        if late { theme::ALARM } else { theme::EDGE },
-                    ))
-                    .inner_margin(egui::Margin::symmetric(8, 4))
-                    .show(ui, |ui| {
-                        ui.set_width(ui.available_width());
-                        ui.horizontal(|ui| {
-                            let head = format!(
-                                "{} · {}",
-                                tr.word(category_word(o.category)),
-                                o.district.as_deref().unwrap_or("—")
-                            );
-                            let row = ui.add(
-                                egui::Label::new(RichText::new(head).size(17.0))
-                                    .sense(egui::Sense::click()),
-                            );
-                            if row.clicked() {
-                                asks.select
-                                    .write(SelectIncident(Incident::Order(o.id.clone())));
-                            }
-                            if o.three_cross.any() {
-                                ui.label(
-                                    RichText::new(format!(" {} ", tr.word(W::ThreeCross)))
-                                        .color(Color32::BLACK)
-                                        .background_color(theme::FAULT)
-                                        .size(14.0),
-                                );
-                            }
-                        });
-                        ui.horizontal(|ui| {
-                            ui.label(RichText::new(&o.id).size(13.0).color(theme::DIM));
-                            let word = if late { W::Overdue } else { W::Left };
-                            let stage = if signing {
-                                format!("{} · ", tr.word(W::ToSign))
-                            } else {
-                                String::new()
-                            };
-                            ui.label(
-                                RichText::new(format!(
-                                    "{stage}{} {}",
-                                    tr.word(word),
-                                    countdown(left)
-                                ))
-                                .monospace()
-                                .size(17.0)
-                                .color(color),
-                            );
-                        });
-                    });
+                if order_row(ui, o, now, tr).clicked() {
+                    asks.select
+                        .write(SelectIncident(Incident::Order(o.id.clone())));
+                }
             }
             if total > open.len() {
                 ui.label(RichText::new(format!("… +{}", total - open.len())).color(theme::DIM));
             }
         });
+}
+
+/// One work order's row, painted as one clickable widget (the panel shows a dozen of
+/// them every frame; a frame of nested labels costs several times as much):
+/// its category and district with a 三跨 mark, then its id and the countdown to its
+/// next deadline, red once overdue.
+fn order_row(
+    ui: &mut egui::Ui,
+    o: &OrderSla,
+    now: DateTime<FixedOffset>,
+    tr: Tr,
+) -> egui::Response {
+    let (deadline, signing) = next_deadline(o);
+    let left = deadline - now;
+    let late = left < TimeDelta::zero();
+    let text = ui.visuals().text_color();
+    let painter = ui.painter();
+    let head = format!(
+        "{} · {}",
+        tr.word(category_word(o.category)),
+        o.district.as_deref().unwrap_or("—")
+    );
+    let head = painter.layout_no_wrap(head, egui::FontId::proportional(17.0), text);
+    let mark = o.three_cross.any().then(|| {
+        painter.layout_no_wrap(
+            tr.word(W::ThreeCross).to_string(),
+            egui::FontId::proportional(14.0),
+            Color32::BLACK,
+        )
+    });
+    let id = painter.layout_no_wrap(o.id.clone(), egui::FontId::proportional(13.0), theme::DIM);
+    let stage = if signing {
+        format!("{} · ", tr.word(W::ToSign))
+    } else {
+        String::new()
+    };
+    let word = if late { W::Overdue } else { W::Left };
+    let count = Ticker::new(
+        painter,
+        &format!("{stage}{} {}", tr.word(word), countdown(left)),
+        egui::FontId::monospace(17.0),
+        if late { theme::ALARM } else { theme::TEXT },
+    );
+    let margin = egui::vec2(8.0, 4.0);
+    let gap = ui.spacing().item_spacing;
+    let top = head.size().y.max(mark.as_ref().map_or(0.0, |m| m.size().y));
+    let bottom = id.size().y.max(count.size().y);
+    let size = egui::vec2(ui.available_width(), top + gap.y + bottom + 2.0 * margin.y);
+    let (rect, response) = ui.allocate_exact_size(size, egui::Sense::click());
+    if !ui.is_rect_visible(rect) {
+        return response;
+    }
+    let edge = if late {
+        theme::ALARM
+    } else if response.hovered() {
+        theme::TEXT
+    } else {
+        theme::EDGE
+    };
+    let painter = ui.painter();
+    painter.rect(
+        rect,
+        0.0,
+        Color32::from_rgb(12, 24, 44),
+        egui::Stroke::new(1.0, edge),
+        egui::StrokeKind::Inside,
+    );
+    let mut at = rect.min + margin;
+    let head_width = head.size().x;
+    painter.galley(at + egui::vec2(0.0, top - head.size().y), head, text);
+    if let Some(mark) = mark {
+        let pad = egui::vec2(4.0, 0.0);
+        let min = at + egui::vec2(head_width + gap.x, top - mark.size().y);
+        let back = egui::Rect::from_min_size(min, mark.size() + 2.0 * pad);
+        painter.rect_filled(back, 0.0, theme::FAULT);
+        painter.galley(min + pad, mark, Color32::BLACK);
+    }
+    at.y += top + gap.y;
+    let id_width = id.size().x;
+    painter.galley(at + egui::vec2(0.0, bottom - id.size().y), id, theme::DIM);
+    let count_at = at + egui::vec2(id_width + gap.x, bottom - count.size().y);
+    count.paint(painter, count_at);
+    response.on_hover_cursor(egui::CursorIcon::PointingHand)
 }

@@ -12,6 +12,7 @@ mod inspector;
 mod layers;
 mod panels;
 pub mod plan_panel;
+mod ticker;
 pub mod timeline;
 
 pub use charts::events_per_hour;

@@ -252,11 +252,11 @@ pub(super) fn timeline(ui: &mut egui::Ui, s: &WallState, tr: Tr) {
             (true, Some(to)) => to,
             _ => now,
         };
-        ui.label(
-            RichText::new(shown.format("%Y-%m-%d %H:%M:%S").to_string())
-                .size(28.0)
-                .monospace()
-                .color(theme::FAULT),
+        super::ticker::Ticker::show(
+            ui,
+            &shown.format("%Y-%m-%d %H:%M:%S").to_string(),
+            egui::FontId::monospace(28.0),
+            theme::FAULT,
         );
         if seeking {
             ui.label(tr.rich(W::Seeking, 16.0, theme::ACCENT));
