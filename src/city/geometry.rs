@@ -83,7 +83,7 @@ pub struct Cleaned {
 }
 
 /// Repaired parts smaller than this (10 cm × 10 cm) are numerical slivers.
-const SLIVER_M2: f64 = 0.01;
+pub const SLIVER_M2: f64 = 0.01;
 
 /// Cleans one polygon (local metres). `strict` refuses what would be repaired.
 pub fn clean_polygon(polygon: Polygon<f64>, strict: bool) -> Result<Cleaned, String> {

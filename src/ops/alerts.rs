@@ -8,7 +8,6 @@ use super::clock::TwinClock;
 use super::history::{Level, LevelChange};
 use super::modes::OperatingState;
 use super::timers::Timers;
-use crate::TwinSet;
 use crate::feeds::ingest::{DeviceReported, GeoPosition, ModeRequested, VehicleReported};
 use crate::feeds::schema::{DeviceKind, DeviceStatus, OperatingMode, Reading, Text};
 use crate::geo::LonLat;
@@ -784,8 +783,8 @@ pub(super) fn plugin(app: &mut App) {
             Update,
             (prune, evaluate, operator_actions, inhibit)
                 .chain()
-                .in_set(super::OpsSet::Rules)
-                .in_set(TwinSet::Ops),
+                // Rules lies in TwinSet::Ops (ops::plugin).
+                .in_set(super::OpsSet::Rules),
         );
 }
 

@@ -5,7 +5,6 @@
 use super::clock::TwinClock;
 use super::history::{Level, LevelChange};
 use super::timers::Timers;
-use crate::TwinSet;
 use crate::feeds::ingest::WorkOrderChanged;
 use crate::feeds::schema::{
     AdminLevel, OrderCategory, OrderSource, OrderStatus, Text, Urgency, WorkOrderEvent,
@@ -464,9 +463,8 @@ pub(super) fn plugin(app: &mut App) {
         .init_resource::<SlaPolicy>()
         .add_systems(
             Update,
-            follow_orders
-                .in_set(super::OpsSet::Rules)
-                .in_set(TwinSet::Ops),
+            // Rules lies in TwinSet::Ops (ops::plugin).
+            follow_orders.in_set(super::OpsSet::Rules),
         );
 }
 

@@ -3,7 +3,7 @@
 //! feature, only the unrepairable refused; `check --strict` refuses as before.
 
 use crate::common::*;
-use citytwin::city::geometry::{Defect, clean_polygon, first_defect};
+use citytwin::city::geometry::{Defect, SLIVER_M2, clean_polygon, first_defect};
 use citytwin::city::{AreaName, AreaSet, load_city};
 use citytwin::geo::{Crs, LocalFrame, LonLat, ToWgs84};
 use citytwin::spatial::areas::AreaLookup;
@@ -137,7 +137,9 @@ proptest! {
 
     /// On small rings with integer corners (so touches and collinear edges are common),
     /// the sweep's verdict is geo's pairwise validation's, and the repair is valid and
-    /// answers point-in-polygon as odd-even parity on the original ring does.
+    /// answers point-in-polygon as odd-even parity on the original ring does — but in
+    /// the parts under [`SLIVER_M2`], which the repair drops as numerical slivers (two
+    /// edges crossing at a shallow angle close off such a part: one of 0.004 m² here).
     #[test]
     fn the_sweep_agrees_with_pairwise_validation(
         corners in prop::collection::vec((0i32..8, 0i32..8), 3..9)
@@ -158,7 +160,19 @@ proptest! {
             for i in 0..64 {
                 let q = coord! { x: f64::from(i % 8) + 0.37, y: f64::from(i / 8) + 0.61 };
                 let inside = cleaned.polygons.iter().any(|part| geo::Contains::contains(part, &q));
-                prop_assert_eq!(inside, odd_even(p.exterior(), q), "{:?} at {:?}", p, q);
+                if inside != odd_even(p.exterior(), q) {
+                    // Only a dropped sliver may differ: q lies in a part of the plain
+                    // odd-even overlay that is smaller than the sliver size.
+                    let raw = geo::BooleanOps::union_with_fill_rule(
+                        &p,
+                        &geo::MultiPolygon::new(vec![]),
+                        geo::bool_ops::FillRule::EvenOdd,
+                    );
+                    let sliver = raw.0.iter().any(|part| {
+                        part.unsigned_area() < SLIVER_M2 && geo::Contains::contains(part, &q)
+                    });
+                    prop_assert!(sliver, "{:?} at {:?}: {} after the repair", p, q, inside);
+                }
             }
         }
     }
