@@ -146,7 +146,7 @@ pub(super) fn alerts(ui: &mut egui::Ui, s: &WallState, asks: &mut Asks, tr: Tr, 
                 let fill = if flashing && AlertFlash::lit(now_s) {
                     Color32::from_rgb(120, 16, 12)
                 } else {
-                    Color32::from_rgb(12, 24, 44)
+                    theme::CARD
                 };
                 egui::Frame::new()
                     .fill(fill)
@@ -355,7 +355,7 @@ fn order_row(
     painter.rect(
         rect,
         0.0,
-        Color32::from_rgb(12, 24, 44),
+        theme::CARD,
         egui::Stroke::new(1.0, edge),
         egui::StrokeKind::Inside,
     );

@@ -83,6 +83,8 @@ pub mod theme {
     use bevy_egui::egui::Color32;
     pub const PANEL: Color32 = Color32::from_rgb(6, 14, 28);
     pub const EDGE: Color32 = Color32::from_rgb(28, 92, 140);
+    /// The fill of a card in a list (an alert group, a work order).
+    pub const CARD: Color32 = Color32::from_rgb(12, 24, 44);
     pub const TEXT: Color32 = Color32::from_rgb(214, 228, 245);
     pub const DIM: Color32 = Color32::from_rgb(120, 145, 175);
     pub const ACCENT: Color32 = Color32::from_rgb(64, 200, 255);

@@ -17,12 +17,9 @@ pub struct Ticker {
 
 impl Ticker {
     pub fn new(painter: &Painter, text: &str, font: FontId, color: Color32) -> Self {
-        let mut buf = [0u8; 4];
         let glyphs: Vec<Arc<Galley>> = text
             .chars()
-            .map(|c| {
-                painter.layout_no_wrap(c.encode_utf8(&mut buf).to_owned(), font.clone(), color)
-            })
+            .map(|c| painter.layout_no_wrap(c.to_string(), font.clone(), color))
             .collect();
         let size = glyphs.iter().fold(Vec2::ZERO, |s, g| {
             Vec2::new(s.x + g.size().x, s.y.max(g.size().y))

@@ -151,8 +151,7 @@ fn measure(
     if p.times.len() < bench.frames {
         return;
     }
-    let mut times = p.times.clone();
-    times.sort();
+    let times = sorted(&p.times);
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let mean = times.iter().sum::<Duration>() / times.len() as u32;
     let visible: Vec<_> = drawn.iter().filter(|(_, _, v)| v.get()).collect();
@@ -166,34 +165,28 @@ fn measure(
         entities.len(),
         ms(mean),
         1.0 / mean.as_secs_f64(),
-        ms(times[times.len() / 2]),
-        ms(times[times.len() * 95 / 100]),
+        ms(at(&times, 50)),
+        ms(at(&times, 95)),
     );
-    let mut cpu = p.cpu.clone();
-    cpu.sort();
+    let cpu = sorted(&p.cpu);
     if !cpu.is_empty() {
         println!(
             "  main-world CPU per frame (all systems, visibility included): p50 {:.1} ms, p95 {:.1} ms",
-            ms(cpu[cpu.len() / 2]),
-            ms(cpu[cpu.len() * 95 / 100])
+            ms(at(&cpu, 50)),
+            ms(at(&cpu, 95))
         );
     }
-    let mut ui = p.ui.clone();
-    ui.sort();
-    if let (Some(p50), Some(p95)) = (ui.get(ui.len() / 2), ui.get(ui.len() * 95 / 100)) {
+    let ui = sorted(&p.ui);
+    if !ui.is_empty() {
         println!(
             "  panels (the egui pass: every panel laid out) CPU per frame: p50 {:.2} ms, p95 {:.2} ms",
-            ms(*p50),
-            ms(*p95)
+            ms(at(&ui, 50)),
+            ms(at(&ui, 95))
         );
         let parts: Vec<String> = p
             .parts
             .iter()
-            .map(|(name, times)| {
-                let mut times = times.clone();
-                times.sort();
-                format!("{name} {:.2}", ms(times[times.len() / 2]))
-            })
+            .map(|(name, times)| format!("{name} {:.2}", ms(at(&sorted(times), 50))))
             .collect();
         println!(
             "  by panel, this thread's CPU time, p50 in ms: {}",
@@ -209,11 +202,26 @@ fn measure(
         println!(
             "bench-frames: markers={} frame_p50_ms={:.2} cpu_p50_ms={:.2} ui_p50_ms={:.3} batches={}",
             entities.len(),
-            ms(times[times.len() / 2]),
-            cpu.get(cpu.len() / 2).map_or(0.0, |d| ms(*d)),
-            ui.get(ui.len() / 2).map_or(0.0, |d| ms(*d)),
+            ms(at(&times, 50)),
+            ms(at(&cpu, 50)),
+            ms(at(&ui, 50)),
             batches.len()
         );
     }
     exit.write(AppExit::Success);
+}
+
+/// The times in order, for [`at`].
+fn sorted(times: &[Duration]) -> Vec<Duration> {
+    let mut times = times.to_vec();
+    times.sort();
+    times
+}
+
+/// The `pct`th percentile of `sorted` times; zero when there are none.
+fn at(sorted: &[Duration], pct: usize) -> Duration {
+    sorted
+        .get(sorted.len() * pct / 100)
+        .copied()
+        .unwrap_or_default()
 }
