@@ -64,6 +64,20 @@ impl TwinOptions {
         })
     }
 
+    /// The same twin with one feed instead of the scene's: the recording at `path`,
+    /// played once as fast as ingest takes it.
+    pub fn replaying(mut self, path: &std::path::Path) -> Self {
+        self.feeds = vec![(
+            format!("replay:{}", path.display()),
+            FeedSpec::Replay {
+                paths: vec![path.to_path_buf()],
+                speed: None,
+                looping: false,
+            },
+        )];
+        self
+    }
+
     /// The scene's operator journal (`operations.journal`), resolved against its folder.
     pub fn scene_journal(&self) -> Option<PathBuf> {
         let journal = self.scene.file.operations.journal.as_ref()?;

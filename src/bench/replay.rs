@@ -29,6 +29,9 @@ pub struct ReplayFigures {
     pub replay: Duration,
     /// Each seek's target and the time to the complete state there.
     pub seeks: Vec<(DateTime<FixedOffset>, Duration)>,
+    /// Seeks to the times of the recording's first checkpoints of the twin's state
+    /// (nothing to play after the restore): what a restore costs.
+    pub restores: Vec<(DateTime<FixedOffset>, Duration)>,
 }
 
 impl ReplayFigures {
@@ -45,10 +48,18 @@ impl ReplayFigures {
     }
 
     pub fn seek_median(&self) -> Duration {
-        let mut d: Vec<Duration> = self.seeks.iter().map(|s| s.1).collect();
-        d.sort();
-        d.get(d.len() / 2).copied().unwrap_or_default()
+        median(&self.seeks)
     }
+
+    pub fn restore_median(&self) -> Duration {
+        median(&self.restores)
+    }
+}
+
+fn median(timed: &[(DateTime<FixedOffset>, Duration)]) -> Duration {
+    let mut d: Vec<Duration> = timed.iter().map(|s| s.1).collect();
+    d.sort();
+    d.get(d.len() / 2).copied().unwrap_or_default()
 }
 
 /// The demo day of the generated city at `scale`: the committed one at `city` scale
@@ -68,9 +79,14 @@ pub fn day_recording(scale: crate::generate::city::Scale) -> Result<PathBuf, Str
     if !file.is_file() {
         let level = if matches!(scale, Scale::Full) { 9 } else { 19 };
         let partial = dir.join("day.mcap.part");
-        day::generate(scale, DEFAULT_CITY_SEED, &partial, level, |what| {
-            eprintln!("bench replay: gen-day {}: {what}", scale.label())
-        })
+        day::generate(
+            scale,
+            DEFAULT_CITY_SEED,
+            &partial,
+            level,
+            day::STATE_EVERY_FULL,
+            |what| eprintln!("bench replay: gen-day {}: {what}", scale.label()),
+        )
         .map_err(|e| format!("gen-day: {e:#}"))?;
         std::fs::rename(&partial, &file).map_err(|e| format!("{}: {e}", file.display()))?;
     }
@@ -174,24 +190,33 @@ pub fn run(file: &Path, seeks: usize) -> Result<ReplayFigures, String> {
     control.set_paused(true);
     let mut rng = SplitMix64::new(0x5EEC);
     let length_ms = (span.1 - span.0).num_milliseconds().max(1) as u64;
+    let mut seek_to =
+        |to: DateTime<FixedOffset>| -> Result<(DateTime<FixedOffset>, Duration), String> {
+            let started = Instant::now();
+            control.seek(Some(to));
+            loop {
+                app.update();
+                let w = app.world();
+                if w.resource::<FeedStats>().reached == Some(to) && settled(w) {
+                    // One more frame: the rules and timers up to the target run.
+                    app.update();
+                    return Ok((to, started.elapsed()));
+                }
+                if started.elapsed() > LIMIT {
+                    return Err(format!("a seek to {to} did not finish within {LIMIT:?}"));
+                }
+            }
+        };
     let mut timed = Vec::with_capacity(seeks);
     for _ in 0..seeks {
         let to = span.0 + TimeDelta::milliseconds((rng.next_u64() % length_ms) as i64);
-        let started = Instant::now();
-        control.seek(Some(to));
-        loop {
-            app.update();
-            let w = app.world();
-            if w.resource::<FeedStats>().reached == Some(to) && settled(w) {
-                // One more frame: the rules and timers up to the target run.
-                app.update();
-                break;
-            }
-            if started.elapsed() > LIMIT {
-                return Err(format!("a seek to {to} did not finish within {LIMIT:?}"));
-            }
+        timed.push(seek_to(to)?);
+    }
+    let mut restores = Vec::new();
+    for t in rec.checkpoint_times.iter().take(5) {
+        if let Some(to) = recording::time_of(*t) {
+            restores.push(seek_to(to)?);
         }
-        timed.push((to, started.elapsed()));
     }
     let _ = std::fs::remove_dir_all(&scene_dir);
     Ok(ReplayFigures {
@@ -202,6 +227,7 @@ pub fn run(file: &Path, seeks: usize) -> Result<ReplayFigures, String> {
         decode,
         replay,
         seeks: timed,
+        restores,
     })
 }
 

@@ -207,7 +207,7 @@ pub struct IotDevice {
 }
 
 /// A video camera on the map (named so as not to clash with Bevy's render `Camera`).
-#[derive(Component, Debug, Clone, Default)]
+#[derive(Component, Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct VideoCamera {
     pub heading_deg: Option<f64>,
     pub fov_deg: Option<f64>,
@@ -418,6 +418,118 @@ impl WorkOrders {
 #[derive(Resource, Debug, Default)]
 pub struct Projects(pub HashMap<String, ProjectUpdate>);
 
+/// A device or camera as a checkpoint holds it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct MarkerSnapshot {
+    pub id: Text,
+    /// A device's kind; `None` for a camera.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<DeviceKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub camera: Option<VideoCamera>,
+    pub status: DeviceStatus,
+    pub position: LonLat,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grid: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub readings: Vec<Reading>,
+    /// Its last report's time.
+    pub ts: DateTime<FixedOffset>,
+    #[serde(default)]
+    pub heartbeat_s: u32,
+}
+
+/// Per-id times, by id.
+type IdTimes = Vec<(Text, DateTime<FixedOffset>)>;
+
+/// What ingest keeps of the twin's state, as a checkpoint holds it (see
+/// [`crate::ops::state`]).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct FeedState {
+    /// Every device and camera, by id.
+    pub markers: Vec<MarkerSnapshot>,
+    pub missed_heartbeats: u64,
+    pub retired: u64,
+    /// Work orders (open, and closed within [`CLOSED_ORDER_RETENTION`]) by id, and
+    /// when the closed ones closed, oldest first.
+    pub orders: Vec<WorkOrderEvent>,
+    pub closed: Vec<(DateTime<FixedOffset>, String)>,
+    pub projects: Vec<ProjectUpdate>,
+    /// The newest message time applied.
+    pub latest_ts: Option<DateTime<FixedOffset>>,
+    /// The times that refuse an older work order, project or vehicle report of the
+    /// same id, and those that tell a repeated work order or project.
+    pub last_ts_by_id: [IdTimes; 3],
+    pub applied_ts_by_id: [IdTimes; 2],
+}
+
+/// Times per id over all sources (the latest of each), sorted by id.
+fn merged_times<'a>(
+    maps: impl Iterator<Item = &'a HashMap<Text, DateTime<FixedOffset>>>,
+) -> IdTimes {
+    let mut merged: BTreeMap<Text, DateTime<FixedOffset>> = BTreeMap::new();
+    for (id, t) in maps.flatten() {
+        let slot = merged.entry(id.clone()).or_insert(*t);
+        *slot = (*slot).max(*t);
+    }
+    merged.into_iter().collect()
+}
+
+/// The feed state of `world` for a checkpoint (all sources taken as one, as a
+/// recording holds them). Camera addresses lose their credentials.
+pub fn capture(world: &World) -> FeedState {
+    let entities = world.resource::<FeedEntities>();
+    let stats = world.resource::<FeedStats>();
+    let mut markers: Vec<MarkerSnapshot> = entities
+        .by_id
+        .iter()
+        .filter_map(|(id, t)| {
+            let e = world.get_entity(t.entity).ok()?;
+            let mut camera = e.get::<VideoCamera>().cloned();
+            if let Some(c) = &mut camera {
+                c.stream_url = c.stream_url.as_deref().map(super::redact);
+                c.snapshot_url = c.snapshot_url.as_deref().map(super::redact);
+            }
+            Some(MarkerSnapshot {
+                id: id.clone(),
+                device: e.get::<IotDevice>().map(|d| d.kind),
+                camera,
+                status: t.status,
+                position: e.get::<GeoPosition>()?.0,
+                name: e.get::<DisplayName>().map(|n| n.0.clone()),
+                grid: e.get::<GridRef>().map(|g| g.0.clone()),
+                readings: e.get::<Readings>().map(|r| r.0.clone()).unwrap_or_default(),
+                ts: t.ts,
+                heartbeat_s: t.heartbeat_s,
+            })
+        })
+        .collect();
+    markers.sort_by(|a, b| a.id.cmp(&b.id));
+    let orders = world.resource::<WorkOrders>();
+    let mut open: Vec<WorkOrderEvent> = orders.0.values().cloned().collect();
+    open.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut projects: Vec<ProjectUpdate> =
+        world.resource::<Projects>().0.values().cloned().collect();
+    projects.sort_by(|a, b| a.id.cmp(&b.id));
+    FeedState {
+        markers,
+        missed_heartbeats: entities.missed_heartbeats,
+        retired: entities.retired,
+        orders: open,
+        closed: orders.1.queue.iter().cloned().collect(),
+        projects,
+        latest_ts: stats.latest_ts(),
+        last_ts_by_id: std::array::from_fn(|i| {
+            merged_times(stats.sources.iter().map(|s| &s.last_ts_by_id[i]))
+        }),
+        applied_ts_by_id: std::array::from_fn(|i| {
+            merged_times(stats.sources.iter().map(|s| &s.applied_ts_by_id[i]))
+        }),
+    }
+}
+
 /// A device or camera appeared or changed status (`from` is None when it is new).
 #[derive(Message, Debug, Clone)]
 pub struct DeviceStatusChanged {
@@ -475,6 +587,9 @@ pub struct OperatorRequested {
 pub struct CheckpointReached {
     pub ts: DateTime<FixedOffset>,
     pub checkpoint: Box<super::schema::Checkpoint>,
+    /// The operations state, when the checkpoint holds the twin's whole state and a
+    /// pass of the replay starts from it (ingest has put the feed state back).
+    pub ops: Option<std::sync::Arc<crate::ops::state::OpsSnapshot>>,
 }
 
 /// A key vehicle's report, in the order applied.
@@ -629,6 +744,10 @@ pub struct IngestConfig {
     /// Nothing is taken off the channel while set (`report` waits for the city's
     /// districts and grids first, so every alert is placed the same at any speed).
     pub paused: bool,
+    /// Messages dated at or after this wait, unapplied, until it is lifted or moved
+    /// on ([`Backlog::holding`] says when one waits): the twin's state between two
+    /// messages, for a checkpoint.
+    pub hold_from: Option<DateTime<FixedOffset>>,
 }
 
 /// Default for [`IngestConfig::max_jump`]: a quiet source may skip a night and a day.
@@ -647,6 +766,7 @@ impl Default for IngestConfig {
             max_jump: DEFAULT_MAX_JUMP,
             until: None,
             paused: false,
+            hold_from: None,
         }
     }
 }
@@ -669,6 +789,9 @@ pub struct Backlog {
     superseded: HashMap<u64, Vec<(DateTime<FixedOffset>, Vec<Reading>)>>,
     /// Readings merged away beyond [`SUPERSEDED_PER_REPORT`].
     pub readings_dropped: u64,
+    /// A message at or after [`IngestConfig::hold_from`] waits: everything before it
+    /// has been applied.
+    pub holding: bool,
 }
 
 /// Readings of reports that coalesced into the one being applied, oldest first.
@@ -681,6 +804,11 @@ impl Backlog {
 
     pub fn is_empty(&self) -> bool {
         self.queue.is_empty()
+    }
+
+    /// The time of the message next in line.
+    fn front_ts(&self) -> Option<DateTime<FixedOffset>> {
+        self.queue.front().map(|(_, m)| m.ts)
     }
 
     fn pop(&mut self) -> Option<(usize, FeedMessage, Superseded)> {
@@ -836,7 +964,16 @@ fn ingest(
     // What waits in the backlog goes first; the channel only once it is empty, so
     // each marker's reports stay in order.
     *sink.measure_lag = config.measure_lag;
-    while let Some((source, message, superseded)) = backlog.pop() {
+    let held_back = |ts: DateTime<FixedOffset>| config.hold_from.is_some_and(|h| ts >= h);
+    backlog.holding = false;
+    while let Some(ts) = backlog.front_ts() {
+        if held_back(ts) {
+            backlog.holding = true;
+            return;
+        }
+        let Some((source, message, superseded)) = backlog.pop() else {
+            break;
+        };
         n += 1;
         sink.apply(source, message, superseded);
         if over(n) {
@@ -854,6 +991,13 @@ fn ingest(
         n += 1;
         if let Some(restart) = sink.starts_over(&event) {
             *pending = Some(restart);
+            return;
+        }
+        if let FeedEvent::Message { message, .. } = &event
+            && held_back(message.ts)
+        {
+            *held = Some(event);
+            backlog.holding = true;
             return;
         }
         if let Some((source, message)) = sink.take(event, started) {
@@ -1004,6 +1148,14 @@ impl Sink<'_, '_> {
             s.last_ts_by_id.iter_mut().for_each(HashMap::clear);
             s.applied_ts_by_id.iter_mut().for_each(HashMap::clear);
         }
+        self.retire_all();
+        *self.orders = WorkOrders::default();
+        *self.projects = Projects::default();
+    }
+
+    /// Every device and camera is retired (the counts, the map and the index let it
+    /// go) and despawned.
+    fn retire_all(&mut self) {
         for (id, tracked) in self.entities.by_id.drain() {
             let kind = match tracked.kind {
                 EntityKind::Camera => "camera",
@@ -1023,8 +1175,119 @@ impl Sink<'_, '_> {
         self.entities.by_id.shrink_to_fit();
         self.entities.missed_heartbeats = 0;
         self.entities.retired = 0;
-        *self.orders = WorkOrders::default();
-        *self.projects = Projects::default();
+    }
+
+    /// Puts a checkpoint's feed state in place of the twin's (see
+    /// [`crate::ops::state`]): what was there is retired, the checkpoint's devices and
+    /// cameras are spawned (each raised as new, so counts, map and index take them),
+    /// work orders, projects and the source's per-id times are the checkpoint's.
+    /// Returns the operations state for [`crate::ops::state`] to restore.
+    fn restore_state(
+        &mut self,
+        source: usize,
+        mut json: super::schema::StateJson,
+    ) -> Result<std::sync::Arc<crate::ops::state::OpsSnapshot>, (&'static str, String)> {
+        // The replay decoded it already (see `replay::decode_state`).
+        json.decode().map_err(|e| {
+            (
+                "invalid value",
+                format!("checkpoint: its state does not decode: {e}"),
+            )
+        })?;
+        let decoded = json.decoded.take().expect("decoded above");
+        let mut state =
+            std::sync::Arc::try_unwrap(decoded).unwrap_or_else(|shared| (*shared).clone());
+        info!(
+            "feeds: the twin's state restored from the checkpoint at {}: {} devices and cameras, {} work orders",
+            state.at,
+            state.feeds.markers.len(),
+            state.feeds.orders.len()
+        );
+        self.retire_all();
+        let feeds = state.feeds;
+        let run = self.stats.source(source).run;
+        for m in feeds.markers {
+            let translation = match self.frame.as_deref() {
+                Some(frame) => match frame.0.to_local(m.position) {
+                    Ok(p) => p.to_world(MARKER_HEIGHT_M),
+                    Err(e) => {
+                        warn!("checkpoint: {} left out: {e}", m.id);
+                        continue;
+                    }
+                },
+                None => Vec3::ZERO,
+            };
+            let mut e = self.commands.spawn((
+                FeedId(m.id.clone()),
+                Status(m.status),
+                GeoPosition(m.position),
+                MarkerAt(translation),
+            ));
+            let kind = match (m.device, m.camera) {
+                (Some(kind), _) => {
+                    e.insert((IotDevice { kind }, Readings(m.readings)));
+                    EntityKind::Device
+                }
+                (None, camera) => {
+                    e.insert(camera.unwrap_or_default());
+                    EntityKind::Camera
+                }
+            };
+            if let Some(name) = m.name {
+                e.insert(DisplayName(name));
+            }
+            if let Some(grid) = m.grid {
+                e.insert(GridRef(grid));
+            }
+            let entity = e.id();
+            self.entities.by_id.insert(
+                m.id.clone(),
+                Tracked {
+                    entity,
+                    kind,
+                    status: m.status,
+                    ts: m.ts,
+                    source,
+                    run,
+                    heartbeat_s: m.heartbeat_s,
+                },
+            );
+            self.out.status.write(DeviceStatusChanged {
+                entity,
+                id: m.id,
+                from: None,
+                to: m.status,
+                ts: m.ts,
+            });
+        }
+        self.entities.missed_heartbeats = feeds.missed_heartbeats;
+        self.entities.retired = feeds.retired;
+        let mut orders = WorkOrders::default();
+        for o in feeds.orders {
+            orders.0.insert(o.id.clone(), o);
+        }
+        for (at, id) in feeds.closed {
+            orders.closed(id, at);
+        }
+        *self.orders = orders;
+        self.projects.0 = feeds
+            .projects
+            .into_iter()
+            .map(|p| (p.id.clone(), p))
+            .collect();
+        let s = self.stats.source(source);
+        s.latest_ts = feeds.latest_ts;
+        let times =
+            |v: IdTimes| -> HashMap<Text, DateTime<FixedOffset>> { v.into_iter().collect() };
+        let [a, b, c] = feeds.last_ts_by_id;
+        s.last_ts_by_id = [times(a), times(b), times(c)];
+        let [a, b] = feeds.applied_ts_by_id;
+        s.applied_ts_by_id = [times(a), times(b)];
+        let label = super::redact(&s.label);
+        for m in &mut state.ops.mode_history {
+            m.by = crate::ops::state::labelled(&m.by, &label);
+        }
+        Ok(std::sync::Arc::new(state.ops))
     }
 
     fn apply(&mut self, source: usize, message: FeedMessage, superseded: Superseded) {
@@ -1089,11 +1352,18 @@ impl Sink<'_, '_> {
                 "not allowed",
                 "checkpoint: only a recording may carry the twin's state".to_string(),
             )),
-            FeedBody::Checkpoint(checkpoint) => {
-                self.out
-                    .checkpoints
-                    .write(CheckpointReached { ts, checkpoint });
-                Ok(())
+            FeedBody::Checkpoint(mut checkpoint) => {
+                let state = checkpoint.state.take();
+                state
+                    .map(|json| self.restore_state(source, json))
+                    .transpose()
+                    .map(|ops| {
+                        self.out.checkpoints.write(CheckpointReached {
+                            ts,
+                            checkpoint,
+                            ops,
+                        });
+                    })
             }
             FeedBody::Vehicle(v) => {
                 let last = self.stats.source(source).last_ts_by_id[2]

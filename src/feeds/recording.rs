@@ -26,6 +26,10 @@ pub const MAX_CHUNK_BYTES: u64 = 64 << 20;
 pub const TOPIC_PREFIX: &str = "/citytwin/";
 /// The name of the metadata record that carries the recording's description.
 pub const METADATA_NAME: &str = "citytwin";
+/// The name of the metadata record that lists the log times of the checkpoints
+/// holding the twin's whole state (`log_times`: comma-separated ns), each alone in
+/// its chunk: where a seek may start.
+pub const CHECKPOINTS_NAME: &str = "citytwin.checkpoints";
 /// zstd level for recordings written live (fast enough for any feed rate).
 pub const LIVE_LEVEL: u32 = 3;
 /// zstd level for recordings written offline (`feeds convert`, `gen-day`).
@@ -61,6 +65,8 @@ pub struct RecordingWriter {
     channels: HashMap<&'static str, u16>,
     sequence: u32,
     written: u64,
+    /// Log times of the state checkpoints written.
+    checkpoints: Vec<u64>,
 }
 
 impl RecordingWriter {
@@ -95,16 +101,24 @@ impl RecordingWriter {
             channels: HashMap::new(),
             sequence: 0,
             written: 0,
+            checkpoints: Vec::new(),
         })
     }
 
-    /// Appends one message on its kind's channel.
+    /// Appends one message on its kind's channel. A checkpoint of the twin's whole
+    /// state gets a chunk of its own, so a seek starts reading at it.
     pub fn write(&mut self, message: &FeedMessage) -> anyhow::Result<()> {
-        self.write_encoded(
-            message.body.kind(),
-            log_time(&message.ts),
-            message.encode().as_bytes(),
-        )
+        let time = log_time(&message.ts);
+        let state = matches!(&message.body, FeedBody::Checkpoint(c) if c.state.is_some());
+        if state {
+            self.flush()?;
+        }
+        self.write_encoded(message.body.kind(), time, message.encode().as_bytes())?;
+        if state {
+            self.flush()?;
+            self.checkpoints.push(time);
+        }
+        Ok(())
     }
 
     /// Appends bytes as a message of `kind` at `time` (ns since the epoch): what
@@ -161,6 +175,13 @@ impl RecordingWriter {
 
     /// Writes the last chunk and the summary (the chunk index) and closes the file.
     pub fn finish(mut self) -> anyhow::Result<u64> {
+        if !self.checkpoints.is_empty() {
+            let times: Vec<String> = self.checkpoints.iter().map(u64::to_string).collect();
+            self.inner.write_metadata(&records::Metadata {
+                name: CHECKPOINTS_NAME.into(),
+                metadata: BTreeMap::from([("log_times".to_string(), times.join(","))]),
+            })?;
+        }
         self.inner.finish()?;
         self.inner.into_inner().flush()?;
         Ok(self.written)
@@ -213,6 +234,9 @@ pub struct Recording {
     pub indexed: bool,
     /// Channel id → topic, from the summary or the chunks.
     pub topics: BTreeMap<u16, String>,
+    /// Log times of the checkpoints of the twin's whole state, in order (from the
+    /// summary's metadata: none in a file without its summary).
+    pub checkpoint_times: Vec<u64>,
 }
 
 impl Recording {
@@ -236,6 +260,7 @@ impl Recording {
             metadata: BTreeMap::new(),
             indexed: false,
             topics: BTreeMap::new(),
+            checkpoint_times: Vec::new(),
         };
         match mcap::Summary::read(&rec.bytes) {
             Ok(Some(summary)) if rec.adopt(&summary) => rec.indexed = true,
@@ -285,14 +310,23 @@ impl Recording {
             self.topics.insert(*id, channel.topic.clone());
         }
         for index in &summary.metadata_indexes {
-            if index.name == METADATA_NAME {
-                match mcap::read::metadata(&self.bytes, index) {
-                    Ok(m) => self.metadata = m.metadata,
-                    Err(e) => self.damage.push(Damage {
-                        offset: index.offset,
-                        what: format!("metadata record unreadable: {e}"),
-                    }),
+            if index.name != METADATA_NAME && index.name != CHECKPOINTS_NAME {
+                continue;
+            }
+            match mcap::read::metadata(&self.bytes, index) {
+                Ok(m) if index.name == METADATA_NAME => self.metadata = m.metadata,
+                Ok(m) => {
+                    let times = m.metadata.get("log_times").map_or("", String::as_str);
+                    self.checkpoint_times = times
+                        .split(',')
+                        .filter_map(|t| t.trim().parse().ok())
+                        .collect();
+                    self.checkpoint_times.sort_unstable();
                 }
+                Err(e) => self.damage.push(Damage {
+                    offset: index.offset,
+                    what: format!("metadata record unreadable: {e}"),
+                }),
             }
         }
         true
@@ -482,6 +516,33 @@ impl Recording {
             .get(&channel)
             .map(|t| t.strip_prefix(TOPIC_PREFIX).unwrap_or(t))
             .unwrap_or("?")
+    }
+
+    /// The chunk of the latest checkpoint of the twin's whole state at or before
+    /// `time`, and that checkpoint's time: where a seek to `time` starts reading. A
+    /// checkpoint whose chunk is damaged or missing is passed over for an earlier one.
+    pub fn checkpoint_before(&mut self, time: u64) -> Option<(usize, u64)> {
+        let times: Vec<u64> = self
+            .checkpoint_times
+            .iter()
+            .rev()
+            .copied()
+            .filter(|t| *t <= time)
+            .collect();
+        for t in times {
+            let candidates: Vec<usize> = (0..self.chunks.len())
+                .filter(|&i| self.chunks[i].start == t && self.chunks[i].end == t)
+                .collect();
+            for i in candidates {
+                if let Ok(entries) = self.read_chunk(i)
+                    && let [entry] = entries.as_slice()
+                    && self.kind_of(entry.channel) == "checkpoint"
+                {
+                    return Some((i, t));
+                }
+            }
+        }
+        None
     }
 
     /// The first chunk that may hold messages at or after `time`: messages before it

@@ -60,21 +60,31 @@ pub async fn run(
     if !send(&tx, FeedEvent::Span { source, span }).await {
         return;
     }
+    // Opened (an MCAP file read and indexed) once; each pass starts over in them.
+    let mut files = Vec::with_capacity(paths.len());
+    for path in &paths {
+        match open(path).await {
+            Ok(file) => files.push(file),
+            Err(why) => {
+                send(&tx, state(SourceState::Failed(why))).await;
+                return;
+            }
+        }
+    }
     loop {
-        let mut files = Vec::with_capacity(paths.len());
-        for path in &paths {
-            match open(path).await {
-                Ok(file) => files.push(file),
-                Err(why) => {
-                    send(&tx, state(SourceState::Failed(why))).await;
-                    return;
-                }
+        // One recording seeks from its nearest checkpoint of the twin's state; merged
+        // recordings play from their start.
+        let from = if files.len() == 1 { target } else { None };
+        for (file, path) in files.iter_mut().zip(&paths) {
+            if let Err(why) = file.rewind(path, from).await {
+                send(&tx, state(SourceState::Failed(why))).await;
+                return;
             }
         }
         if !send(&tx, state(SourceState::Live)).await {
             return;
         }
-        let seek = match play(source, files, &mut playback, generation, target, &tx).await {
+        let seek = match play(source, &mut files, &mut playback, generation, target, &tx).await {
             Ok(Outcome::Gone) => return,
             Err((i, e)) => {
                 let why = format!("reading {}: {e}", paths[i].display());
@@ -150,6 +160,26 @@ enum Reader {
 }
 
 impl Reader {
+    /// Back to the start of the recording for a pass that plays up to `target`: an
+    /// MCAP file starts at the latest checkpoint of the twin's state before it, if it
+    /// has one.
+    async fn rewind(
+        &mut self,
+        path: &std::path::Path,
+        target: Option<DateTime<FixedOffset>>,
+    ) -> Result<(), String> {
+        match self {
+            Reader::Text(lines) => {
+                let file = tokio::fs::File::open(path)
+                    .await
+                    .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+                *lines = Lines::new(file);
+            }
+            Reader::Mcap(chunks) => chunks.rewind(target),
+        }
+        Ok(())
+    }
+
     async fn next(&mut self) -> std::io::Result<Option<(u64, Result<FeedMessage, DecodeError>)>> {
         match self {
             Reader::Text(lines) => lines.next().await,
@@ -177,6 +207,17 @@ impl Chunks {
             damage_reported: 0,
             count: 0,
         }
+    }
+
+    /// Back to the first chunk, or to the chunk of the latest checkpoint of the twin's
+    /// state at or before `target`.
+    fn rewind(&mut self, target: Option<DateTime<FixedOffset>>) {
+        self.pending.clear();
+        self.damage_reported = 0;
+        self.count = 0;
+        self.next_chunk = target
+            .and_then(|t| self.rec.checkpoint_before(recording::log_time(&t)))
+            .map_or(0, |(chunk, _)| chunk);
     }
 
     fn next(&mut self) -> Option<(u64, Result<FeedMessage, DecodeError>)> {
@@ -280,7 +321,7 @@ fn played_to(anchor: Anchor, speed: f64, now: Instant) -> DateTime<FixedOffset> 
 /// that failed.
 async fn play(
     source: usize,
-    mut files: Vec<Reader>,
+    files: &mut [Reader],
     playback: &mut watch::Receiver<Playback>,
     generation: u64,
     mut target: Option<DateTime<FixedOffset>>,
@@ -289,6 +330,9 @@ async fn play(
     // The next message of each file, None once it has ended.
     let mut next: Vec<Option<FeedMessage>> = files.iter().map(|_| None).collect();
     let mut ended = vec![false; files.len()];
+    // A checkpoint of the twin's whole state is restored only where a pass starts at
+    // it (a seek): one passed on the way holds the state the twin has already.
+    let mut started = vec![files.len() > 1; files.len()];
     let mut anchor: Option<Anchor> = None;
     // The time of the last message waited for.
     let mut last: Option<DateTime<FixedOffset>> = None;
@@ -298,7 +342,11 @@ async fn play(
             while next[i].is_none() && !ended[i] {
                 match file.next().await.map_err(|e| (i, e))? {
                     None => ended[i] = true,
-                    Some((_, Ok(message))) => next[i] = Some(message),
+                    Some((_, Ok(message))) if started[i] && holds_state(&message) => {}
+                    Some((_, Ok(message))) => {
+                        started[i] = true;
+                        next[i] = Some(decode_state(message));
+                    }
                     Some((line, Err(error))) => {
                         let event = FeedEvent::Rejected {
                             source,
@@ -365,6 +413,23 @@ async fn play(
             return Ok(Outcome::Gone);
         }
     }
+}
+
+/// A checkpoint of the twin's state to be restored is decoded here, on the replay's
+/// thread, not by ingest in the render loop (a state that does not decode is left to
+/// ingest, which refuses it with the reason).
+fn decode_state(mut message: FeedMessage) -> FeedMessage {
+    if let super::schema::FeedBody::Checkpoint(c) = &mut message.body
+        && let Some(state) = &mut c.state
+    {
+        let _ = state.decode();
+    }
+    message
+}
+
+/// Whether a message is a checkpoint of the twin's whole state.
+fn holds_state(message: &FeedMessage) -> bool {
+    matches!(&message.body, super::schema::FeedBody::Checkpoint(c) if c.state.is_some())
 }
 
 /// Waits until the message dated `ts` is due at the playback's pace, following pauses

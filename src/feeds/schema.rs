@@ -583,12 +583,58 @@ pub struct VehicleReport {
 
 /// State of the twin at the message's time, carried by a recording (`kind:
 /// "checkpoint"`; only replays may send one). It holds the KPI history up to its
-/// time, so a day's recording starts with yesterday's curves. See
-/// `data-feeds/README.md`.
+/// time, so a day's recording starts with yesterday's curves, and may hold the whole
+/// state of the twin there (`state`), so a seek starts from it instead of from the
+/// recording's start. See `data-feeds/README.md`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Checkpoint {
     pub history: HistoryCheckpoint,
+    /// The twin's whole state ([`crate::ops::state::TwinState`]), kept as JSON text
+    /// until a replay starts from it: a play that passes a checkpoint does not need it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<StateJson>,
+}
+
+/// A [`Checkpoint`]'s state as JSON text, and decoded once a replay is to restore
+/// it (off the render loop: a city's state is megabytes of JSON).
+#[derive(Debug, Clone)]
+pub struct StateJson {
+    pub raw: Box<RawValue>,
+    pub decoded: Option<std::sync::Arc<crate::ops::state::TwinState>>,
+}
+
+impl StateJson {
+    pub fn new(raw: Box<RawValue>) -> Self {
+        Self { raw, decoded: None }
+    }
+
+    /// Decodes the state, once; what is wrong with it, if it does not decode.
+    pub fn decode(&mut self) -> Result<&std::sync::Arc<crate::ops::state::TwinState>, String> {
+        if self.decoded.is_none() {
+            let state = serde_json::from_str(self.raw.get()).map_err(|e| e.to_string())?;
+            self.decoded = Some(std::sync::Arc::new(state));
+        }
+        Ok(self.decoded.as_ref().expect("decoded just now"))
+    }
+}
+
+impl PartialEq for StateJson {
+    fn eq(&self, other: &Self) -> bool {
+        self.raw.get() == other.raw.get()
+    }
+}
+
+impl Serialize for StateJson {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.raw.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for StateJson {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Box::<RawValue>::deserialize(d).map(Self::new)
+    }
 }
 
 /// The KPI history as columns: one value a minute from `from_minute` for the city and

@@ -15,13 +15,13 @@ use crate::scene::ops::{Condition, RuleSpec, Severity};
 use bevy::platform::collections::HashMap;
 use bevy::prelude::*;
 use chrono::{DateTime, FixedOffset, TimeDelta};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Resolved alerts are kept this long (twin time) for the wall and reports.
 pub const RESOLVED_RETENTION: TimeDelta = TimeDelta::hours(24);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertState {
     /// The condition holds, but not yet for the rule's `for`.
@@ -32,13 +32,13 @@ pub enum AlertState {
 }
 
 /// Who did something to an alert, and when (twin time).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Stamp {
     pub by: String,
     pub at: DateTime<FixedOffset>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
     /// `rule:device:started`, stable across runs and speeds.
     pub id: String,
@@ -76,7 +76,7 @@ impl Alert {
 }
 
 /// A silence: matching alerts still exist but do not reach the wall until it expires.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Silence {
     pub device: Option<Text>,
     pub rule: Option<String>,
@@ -157,19 +157,21 @@ impl AlertRules {
 }
 
 /// Per device and rule: the alert now active and the times its timers check.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Active {
     alert: usize,
     /// When the condition last cleared while firing (the hold runs from here).
     clear_since: Option<DateTime<FixedOffset>>,
     /// The rule's pending and hold times when they were set (a mode switch may
     /// change the rule; a running timer keeps its own).
+    #[serde(with = "super::state::millis")]
     pending: TimeDelta,
+    #[serde(with = "super::state::millis")]
     hold: TimeDelta,
 }
 
 /// Per device, what the inactivity rules follow and what an alert needs to say.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct DeviceTrack {
     /// Readings fingerprint and when they last changed.
     readings: u64,
@@ -184,7 +186,7 @@ struct DeviceTrack {
     active: u16,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 enum Due {
     /// The rule's `for` has run since the condition started at `since`.
     Fire {
@@ -202,10 +204,11 @@ enum Due {
 }
 
 /// Every alert of the last day, the active ones by device and rule, and silences.
-#[derive(Resource, Debug, Default)]
+#[derive(Resource, Debug, Default, Clone, Serialize, Deserialize)]
 pub struct Alerts {
     /// In the order they started; resolved ones leave after [`RESOLVED_RETENTION`].
     pub list: Vec<Alert>,
+    #[serde(with = "super::state::pairs")]
     active: HashMap<(Text, u16), Active>,
     devices: HashMap<Text, DeviceTrack>,
     pub silences: Vec<Silence>,
@@ -214,12 +217,14 @@ pub struct Alerts {
     pub fired_total: u64,
     /// Alerts that fired since the last frame, for linkage and the wall's flash.
     /// Positions in `list` (valid until the next frame's evaluation).
+    #[serde(skip)]
     pub newly_fired: Vec<usize>,
     /// Actions from feeds refused because their operator is not the scene's.
     pub refused_actions: u64,
     /// Some alert is muted now (the inhibition pass may skip frames otherwise).
     any_inhibited: bool,
     /// Alerts opened and closed this frame, with their times (the history's minutes).
+    #[serde(skip)]
     pub(crate) level_changes: Vec<super::history::LevelChange>,
 }
 

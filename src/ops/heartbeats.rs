@@ -21,7 +21,7 @@ pub struct HeartbeatMissed {
 }
 
 /// One expiry check pending per device that promised a heartbeat.
-#[derive(Resource, Default)]
+#[derive(Resource, Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct HeartbeatWatch {
     timers: Timers<Text>,
     watched: HashSet<Text>,

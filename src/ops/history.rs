@@ -147,6 +147,16 @@ impl KpiHistory {
         self.grids.iter_mut().for_each(Ring::clear);
     }
 
+    /// The last minute sampled (minutes since the epoch).
+    pub fn last_minute(&self) -> Option<i64> {
+        self.last_minute
+    }
+
+    /// Sampling goes on after `minute` (a checkpoint's state was restored).
+    pub fn set_last_minute(&mut self, minute: Option<i64>) {
+        self.last_minute = minute;
+    }
+
     /// The history before `minute` (minutes since the epoch) as a checkpoint.
     pub fn checkpoint(&self, minute: i64) -> HistoryCheckpoint {
         let city: Vec<(i64, CityMinute)> = self

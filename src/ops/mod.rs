@@ -14,6 +14,7 @@ pub mod modes;
 pub mod orders;
 pub mod report;
 pub mod retire;
+pub mod state;
 mod timers;
 pub mod vehicles;
 
@@ -82,7 +83,7 @@ impl DeviceCounts {
 }
 
 /// Work orders not yet closed.
-#[derive(Resource, Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Resource, Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OrderCounts {
     pub open: u64,
     pub closed: u64,
@@ -106,6 +107,7 @@ pub(super) fn plugin(app: &mut App) {
             history::plugin,
             journal::plugin,
             retire::plugin,
+            state::plugin,
         ))
         .add_systems(
             Update,
@@ -115,7 +117,8 @@ pub(super) fn plugin(app: &mut App) {
                 count_devices
                     .after(start_over)
                     .after(heartbeats::expire_silent_devices),
-                count_orders,
+                // A checkpoint's counts first, then the frame's changes after it.
+                count_orders.after(state::restore),
             )
                 .in_set(TwinSet::Ops),
         )

@@ -6,9 +6,9 @@ use crate::feeds::schema::OperatingMode;
 use crate::scene::ops::{ModeSpec, OperationsSpec, Severity};
 use bevy::prelude::*;
 use chrono::{DateTime, FixedOffset};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModeSwitch {
     pub from: OperatingMode,
     pub to: OperatingMode,

@@ -13,7 +13,7 @@ use crate::geo::LonLat;
 use crate::scene::ops::{CalendarSpec, SlaSpec, Within};
 use bevy::prelude::*;
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeDelta, Weekday};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 
 /// Closed orders are kept this long (twin time) after closing.
@@ -124,7 +124,7 @@ impl SlaPolicy {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Escalation {
     None,
@@ -135,7 +135,7 @@ pub enum Escalation {
 }
 
 /// One work order as operations follow it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderSla {
     pub id: String,
     pub source: OrderSource,
@@ -176,7 +176,7 @@ pub struct OrderSla {
 }
 
 /// 三跨: whether an order crosses districts, departments or levels.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ThreeCross {
     pub district: bool,
     pub department: bool,
@@ -199,7 +199,7 @@ impl OrderSla {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 enum Due {
     Sign,
     Resolve,
@@ -207,18 +207,21 @@ enum Due {
 }
 
 /// Every order of the last day (open ones however old), with totals that outlive them.
-#[derive(Resource, Debug, Default)]
+#[derive(Resource, Debug, Default, Clone, Serialize, Deserialize)]
 pub struct OrderBook {
     pub orders: BTreeMap<String, OrderSla>,
     timers: Timers<(String, Due)>,
     /// Orders created since the last frame (linkage).
+    #[serde(skip)]
     pub newly_reported: Vec<String>,
     pub totals: OrderTotals,
     /// Orders opened, closed and turned overdue this frame, with their times (the
     /// history's minutes).
+    #[serde(skip)]
     pub(crate) level_changes: Vec<LevelChange>,
     /// Changes whenever an order is reported or changes status (and differs between
     /// books), so what is drawn from the open orders can be kept until it does.
+    #[serde(skip)]
     revision: u64,
 }
 
@@ -227,7 +230,7 @@ pub struct OrderBook {
 static REVISIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Running sums for the KPIs (kept when orders leave memory).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OrderTotals {
     pub reported: u64,
     pub signed: u64,
@@ -270,6 +273,11 @@ impl OrderBook {
     /// See the field: changes with every order reported or changed.
     pub fn revision(&self) -> u64 {
         self.revision
+    }
+
+    /// Takes a new revision (a book restored from a checkpoint).
+    pub(crate) fn renew(&mut self) {
+        self.revision = REVISIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn change(

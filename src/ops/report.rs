@@ -110,6 +110,25 @@ pub fn run(
     run_app(&mut headless_app(options), options, until, limit)
 }
 
+/// Updates a headless app, its ingest paused, until its city has loaded (alerts are
+/// placed in its districts and grids), at most `limit` of real time.
+pub fn load_city(app: &mut App, limit: Duration) -> Result<(), String> {
+    let started = Instant::now();
+    while app.world().resource::<CityStatus>().phase != LoadPhase::Ready {
+        if app.world().resource::<CityStatus>().phase == LoadPhase::Failed {
+            let why = app.world().resource::<CityStatus>().problems.join("; ");
+            return Err(why);
+        }
+        app.update();
+        if started.elapsed() > limit {
+            return Err(format!("the city did not load within {limit:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    app.update();
+    Ok(())
+}
+
 /// [`run`] on an app made from `options` and not yet updated (the caller may read
 /// more of its state after).
 pub fn run_app(
@@ -125,19 +144,7 @@ pub fn run_app(
     }
     let started = Instant::now();
     let over = |what: &str| (started.elapsed() > limit).then(|| format!("{what} within {limit:?}"));
-    // The city first: alerts are placed in its districts and grids.
-    while app.world().resource::<CityStatus>().phase != LoadPhase::Ready {
-        if app.world().resource::<CityStatus>().phase == LoadPhase::Failed {
-            let why = app.world().resource::<CityStatus>().problems.join("; ");
-            return Err(why);
-        }
-        app.update();
-        if let Some(e) = over("the city did not load") {
-            return Err(e);
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    app.update();
+    load_city(app, limit)?;
     app.world_mut().resource_mut::<IngestConfig>().paused = false;
     let sources = options.feeds.len();
     loop {

@@ -5,7 +5,7 @@ use chrono::{DateTime, FixedOffset};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-#[derive(Debug)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Timers<T: Ord> {
     heap: BinaryHeap<Reverse<(DateTime<FixedOffset>, u64, T)>>,
     seq: u64,

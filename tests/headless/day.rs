@@ -7,6 +7,7 @@ use citytwin::feeds::schema::{DeviceKind, DeviceStatus, FeedBody, FeedMessage, O
 use citytwin::generate::city::{self, DEFAULT_CITY_SEED, Scale};
 use citytwin::generate::city_feed;
 use citytwin::generate::day::{self, DayGen};
+use citytwin::ops::state::TwinState;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Every id the committed day names exists in the current built-in city (devices with
@@ -54,6 +55,7 @@ fn the_committed_day_belongs_to_the_built_in_city() {
     };
     let (mut messages, mut first, mut last) = (0u64, None, None);
     let mut announced = HashSet::new();
+    let mut states = Vec::new();
     for i in 0..rec.chunks.len() {
         for entry in rec.read_chunk(i).expect("no damage") {
             let m = recording::decode(&entry).expect("every message decodes");
@@ -109,6 +111,24 @@ fn the_committed_day_belongs_to_the_built_in_city() {
                         note("route", r);
                     }
                 }
+                FeedBody::Checkpoint(c) if c.state.is_some() => {
+                    let json = c.state.as_ref().map(|s| s.raw.get()).unwrap_or_default();
+                    let state: TwinState = serde_json::from_str(json)
+                        .unwrap_or_else(|e| panic!("the checkpoint at {} decodes: {e}", m.ts));
+                    assert_eq!(state.at, m.ts, "a checkpoint is dated at its state's time");
+                    assert_eq!(
+                        state.feeds.markers.len(),
+                        kinds.len(),
+                        "the checkpoint at {} holds every device and camera",
+                        m.ts
+                    );
+                    for marker in &state.feeds.markers {
+                        if kinds.get(marker.id.as_str()) != Some(&marker.device) {
+                            note("checkpoint", &marker.id);
+                        }
+                    }
+                    states.push(m.ts);
+                }
                 _ => {}
             }
         }
@@ -116,6 +136,24 @@ fn the_committed_day_belongs_to_the_built_in_city() {
     assert!(
         unknown.is_empty(),
         "ids not in the built-in city: {unknown:?}"
+    );
+    // A checkpoint of the twin's state every 2 hours, each listed in the summary.
+    assert_eq!(
+        states.len(),
+        11,
+        "checkpoints of the twin's state: {states:?}"
+    );
+    for (i, at) in states.iter().enumerate() {
+        let due = day::day_start() + chrono::TimeDelta::hours(2 * (i as i64 + 1));
+        assert!(
+            *at < due && due - *at < chrono::TimeDelta::minutes(1),
+            "checkpoint {i} at {at}, taken before {due}"
+        );
+    }
+    assert_eq!(
+        rec.checkpoint_times,
+        states.iter().map(recording::log_time).collect::<Vec<_>>(),
+        "the summary lists the checkpoints"
     );
     assert_eq!(
         announced.len(),

@@ -245,6 +245,60 @@ fn seek(app: &mut App, to: DateTime<FixedOffset>) {
     }
 }
 
+/// The state of `app` at `t` (after a seek) is the state a play of the NDJSON day in
+/// `dir` from its start to `t` gives: the operations report, every sample of the KPI
+/// history, the clock, and the opening checkpoint's history.
+fn assert_played_state(app: &App, dir: &Path, t: DateTime<FixedOffset>, what: &str) {
+    assert_played_state_as(app, dir, t, what, "");
+}
+
+/// [`assert_played_state`] for an app whose feed is named `feed` where the play's is
+/// `replay:day.ndjson@max` (mode switches name the feed they came on).
+fn assert_played_state_as(app: &App, dir: &Path, t: DateTime<FixedOffset>, what: &str, feed: &str) {
+    let mut sought = state_of(app.world());
+    if !feed.is_empty() {
+        let text = sought.0.to_string().replace(feed, "replay:day.ndjson@max");
+        sought.0 = serde_json::from_str(&text).expect("the report as JSON");
+    }
+    let (played, history) = played_to(dir, t);
+    assert!(
+        !sought.0["alerts"].as_array().expect("alerts").is_empty(),
+        "{what}: some alert has fired by then"
+    );
+    assert!(
+        sought.0["devices"]["orders_open"].as_u64() > Some(0),
+        "{what}: orders are open"
+    );
+    let mut diff = Vec::new();
+    differences(&sought.0, &played, "", &mut diff);
+    assert!(
+        diff.is_empty(),
+        "{what}: the operations state at {t} after a seek (left) and a play (right):\n{}",
+        diff.iter().take(20).cloned().collect::<Vec<_>>().join("\n")
+    );
+    if sought.1 != history {
+        let (a, b): (Vec<&str>, Vec<&str>) = (
+            sought.1.split("), (").collect(),
+            history.split("), (").collect(),
+        );
+        let diff: Vec<String> = a
+            .iter()
+            .zip(&b)
+            .filter(|(x, y)| x != y)
+            .take(6)
+            .map(|(x, y)| format!("{x}  !=  {y}"))
+            .collect();
+        panic!(
+            "{what}: the KPI history at {t} after a seek and a play ({} and {} samples):\n{}",
+            a.len(),
+            b.len(),
+            diff.join("\n")
+        );
+    }
+    assert_eq!(app.world().resource::<TwinClock>().now(), t, "{what}");
+    assert_history_restored(app.world(), what);
+}
+
 #[test]
 fn seeking_to_a_time_gives_the_state_a_play_from_the_start_gives() {
     let dir = temp_dir("timeline-exact");
@@ -284,43 +338,7 @@ fn seeking_to_a_time_gives_the_state_a_play_from_the_start_gives() {
     ] {
         let t = start() + TimeDelta::minutes(minutes) + TimeDelta::seconds(17);
         seek(&mut app, t);
-        let sought = state_of(app.world());
-        let (played, history) = played_to(&dir, t);
-        assert!(
-            !sought.0["alerts"].as_array().expect("alerts").is_empty(),
-            "{what}: some alert has fired by then"
-        );
-        assert!(
-            sought.0["devices"]["orders_open"].as_u64() > Some(0),
-            "{what}: orders are open"
-        );
-        let mut diff = Vec::new();
-        differences(&sought.0, &played, "", &mut diff);
-        assert!(
-            diff.is_empty(),
-            "{what}: the operations state at {t} after a seek (left) and a play (right):\n{}",
-            diff.iter().take(20).cloned().collect::<Vec<_>>().join("\n")
-        );
-        if sought.1 != history {
-            let (a, b): (Vec<&str>, Vec<&str>) = (
-                sought.1.split("), (").collect(),
-                history.split("), (").collect(),
-            );
-            let diff: Vec<String> = a
-                .iter()
-                .zip(&b)
-                .filter(|(x, y)| x != y)
-                .take(6)
-                .map(|(x, y)| format!("{x}  !=  {y}"))
-                .collect();
-            panic!(
-                "{what}: the KPI history at {t} after a seek and a play ({} and {} samples):\n{}",
-                a.len(),
-                b.len(),
-                diff.join("\n")
-            );
-        }
-        assert_eq!(app.world().resource::<TwinClock>().now(), t, "{what}");
+        assert_played_state(&app, &dir, t, what);
         assert_history_restored(app.world(), what);
     }
 
@@ -341,6 +359,83 @@ fn seeking_to_a_time_gives_the_state_a_play_from_the_start_gives() {
         "one restart per seek: {}",
         stats.restarts
     );
+}
+
+/// The same day as an MCAP recording with a checkpoint of the twin's whole state
+/// every 20 minutes (taken by playing it through the twin): a seek starts reading at
+/// the nearest checkpoint before its target, plays only what follows it, and arrives
+/// at exactly the state a play of the plain day from its start gives — before the
+/// first checkpoint, just after one, across midnight, backwards.
+#[test]
+fn a_seek_from_a_checkpoint_gives_the_state_a_play_from_the_start_gives() {
+    let dir = temp_dir("timeline-checkpoints");
+    let day = day_fixture();
+    write(&dir, "day.ndjson", &day);
+    write(&dir, "scene.ron", SCENE);
+    let every = TimeDelta::minutes(20);
+    let options =
+        citytwin::TwinOptions::from_scene(load_scene(&dir.join("scene.ron"))).expect("scene");
+    let written = citytwin::ops::state::add_checkpoints(
+        &options,
+        &dir.join("day.ndjson"),
+        &dir.join("day.mcap"),
+        every,
+        3,
+    )
+    .unwrap_or_else(|e| panic!("checkpoints: {e:#}"));
+    let times: Vec<DateTime<FixedOffset>> = day
+        .lines()
+        .filter_map(|l| citytwin::feeds::schema::FeedMessage::decode(l).ok())
+        .map(|m| m.ts)
+        .collect();
+    let last = *times.iter().max().expect("messages");
+    let due = (1..).take_while(|i| start() + every * *i <= last).count();
+    assert!(due >= 7, "the day runs past 2 h 20 min: {last}");
+    assert_eq!(written, due, "a checkpoint every 20 minutes");
+    let rec = citytwin::feeds::recording::Recording::open(&dir.join("day.mcap")).expect("open");
+    assert_eq!(rec.checkpoint_times.len(), due, "the summary lists them");
+    write(
+        &dir,
+        "scene-mcap.ron",
+        &SCENE.replace("replay:day.ndjson@max", "replay:day.mcap@max"),
+    );
+
+    let mut app = headless(load_scene(&dir.join("scene-mcap.ron")));
+    wait_for_city(&mut app);
+    update_until(&mut app, Duration::from_secs(120), "the first pass", |w| {
+        w.resource::<FeedStats>().sources.first().map(|s| &s.state) == Some(&SourceState::Finished)
+    });
+    for (minutes, what) in [
+        (35, "15 minutes after the first checkpoint"),
+        (95, "after midnight, from the checkpoint at 00:10"),
+        (62, "back, 2 minutes after a checkpoint"),
+        (10, "before the first checkpoint (from the start)"),
+        (130, "near the end"),
+    ] {
+        let t = start() + TimeDelta::minutes(minutes) + TimeDelta::seconds(17);
+        let handled = |w: &World| {
+            let s = &w.resource::<FeedStats>().sources[0];
+            s.applied + s.rejected_total()
+        };
+        let before = handled(app.world());
+        seek(&mut app, t);
+        // What the pass played: the checkpoint and the messages after it up to t, or
+        // every message up to t when no checkpoint comes before t.
+        let from = (1..)
+            .map(|i| start() + every * i)
+            .take_while(|c| *c <= t)
+            .last();
+        let expected = match from {
+            Some(c) => 1 + times.iter().filter(|ts| **ts >= c && **ts <= t).count(),
+            None => times.iter().filter(|ts| **ts <= t).count(),
+        };
+        assert_eq!(
+            handled(app.world()) - before,
+            expected as u64,
+            "{what}: the messages the seek played"
+        );
+        assert_played_state_as(&app, &dir, t, what, "replay:day.mcap@max");
+    }
 }
 
 /// One picture across machines, in time too: a leader and a follower playing the
