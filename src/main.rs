@@ -315,6 +315,22 @@ enum FeedsKind {
     /// Print a recording's time range, messages per kind, chunks, checkpoints and
     /// damaged regions.
     Info { file: PathBuf },
+    /// Write a copy of a recording (MCAP or NDJSON) as MCAP with a checkpoint of the
+    /// twin's state every N minutes of recorded time, taken by playing it through the
+    /// headless twin of the scene: a seek then starts from the nearest one (e.g. after
+    /// `citytwin record`).
+    Checkpoint {
+        input: PathBuf,
+        output: PathBuf,
+        #[command(flatten)]
+        scene: SceneArg,
+        /// Minutes of recorded time between two checkpoints.
+        #[arg(long, default_value_t = 60, value_parser = within(1u32, 1440))]
+        every_min: u32,
+        /// zstd level of the MCAP chunks (1 fast … 19 small).
+        #[arg(long, default_value_t = citytwin::feeds::recording::ARCHIVE_LEVEL, value_parser = within(1u32, 22))]
+        level: u32,
+    },
 }
 
 #[derive(Subcommand)]
@@ -1101,6 +1117,31 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 done.written,
                 output.display(),
                 done.skipped.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Feeds {
+            which:
+                FeedsKind::Checkpoint {
+                    input,
+                    output,
+                    scene,
+                    every_min,
+                    level,
+                },
+        } => {
+            anyhow::ensure!(
+                input != output,
+                "the copy with checkpoints needs another file than {}",
+                input.display()
+            );
+            let options = TwinOptions::from_scene(scene.load()?).map_err(anyhow::Error::msg)?;
+            let every = chrono::TimeDelta::minutes(i64::from(every_min));
+            let n = citytwin::ops::state::add_checkpoints(&options, &input, &output, every, level)?;
+            println!(
+                "{}: {n} checkpoints of the twin's state, one every {every_min} min → {}",
+                input.display(),
+                output.display()
             );
             Ok(ExitCode::SUCCESS)
         }

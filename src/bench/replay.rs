@@ -1,9 +1,10 @@
 //! `citytwin bench replay`: a recording played into the ECS against plain decompression
-//! and decoding of the same file, seeks to random times (each one a restart and a
-//! fast play up to the target), and the bytes a message takes on disk.
+//! and decoding of the same file, seeks to random times (each one a restart, the
+//! nearest checkpoint of the twin's state restored and a fast play up to the target),
+//! seeks to checkpoints' own times (the restore alone), and the bytes a message takes
+//! on disk.
 //!
-//! The recording is the generated city's (its announcements and ten minutes of
-//! changes, converted to MCAP at the archive level) unless a file is given.
+//! The recording is the demo day of the generated city unless a file is given.
 
 use crate::feeds::ingest::{Backlog, FeedStats};
 use crate::feeds::playback::ReplayControl;

@@ -657,6 +657,8 @@ pub struct Info {
     pub end: Option<u64>,
     pub chunks: usize,
     pub checkpoints: usize,
+    /// Of those, checkpoints of the twin's whole state, with their times (ns).
+    pub states: Vec<u64>,
     /// Messages that are not feed messages (bad JSON, wrong schema…).
     pub bad_messages: u64,
     pub damage: Vec<Damage>,
@@ -682,8 +684,11 @@ impl Recording {
                 match decode(entry) {
                     Ok(m) => {
                         info.messages += 1;
-                        if matches!(m.body, FeedBody::Checkpoint(_)) {
+                        if let FeedBody::Checkpoint(c) = &m.body {
                             info.checkpoints += 1;
+                            if c.state.is_some() {
+                                info.states.push(entry.log_time);
+                            }
                         }
                         *info.per_kind.entry(m.body.kind().to_string()).or_default() += 1;
                         info.start =
@@ -757,6 +762,15 @@ impl Info {
         }
         line(format!("chunks: {}", self.chunks));
         line(format!("checkpoints: {}", self.checkpoints));
+        if !self.states.is_empty() {
+            let times: Vec<String> = self.states.iter().map(|t| beijing(*t)).collect();
+            line(format!(
+                "  {} of the twin's whole state (where seeks start; {} listed in the summary): {}",
+                self.states.len(),
+                rec.checkpoint_times.len(),
+                times.join(", ")
+            ));
+        }
         if self.damage.is_empty() {
             line("damaged: none".into());
         } else {

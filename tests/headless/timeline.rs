@@ -438,6 +438,36 @@ fn a_seek_from_a_checkpoint_gives_the_state_a_play_from_the_start_gives() {
     }
 }
 
+/// Bad input: a checkpoint whose state does not decode is refused with its reason,
+/// counted, and the replay goes on with every message after it.
+#[test]
+fn a_checkpoint_whose_state_does_not_decode_is_refused_and_the_play_goes_on() {
+    let dir = temp_dir("timeline-bad-state");
+    let day = day_fixture();
+    let bad = format!(
+        r#"{{"v":1,"ts":"{START}","kind":"checkpoint","data":{{"history":{{"from_minute":0,"online_rate":[],"alerts_open":[],"orders_open":[],"orders_overdue":[],"alerts_fired":[],"orders_reported":[]}},"state":{{"at":"not a time"}}}}}}"#
+    );
+    write(&dir, "day.ndjson", &format!("{bad}\n{day}"));
+    write(&dir, "scene.ron", SCENE);
+    let mut app = headless(load_scene(&dir.join("scene.ron")));
+    wait_for_city(&mut app);
+    update_until(&mut app, Duration::from_secs(120), "the pass", |w| {
+        w.resource::<FeedStats>().sources.first().map(|s| &s.state) == Some(&SourceState::Finished)
+            && w.resource::<citytwin::feeds::ingest::Backlog>().is_empty()
+    });
+    let s = &app.world().resource::<FeedStats>().sources[0];
+    assert_eq!(
+        s.rejected.get("invalid value"),
+        Some(&1),
+        "{:?}",
+        s.rejected
+    );
+    let why = s.last_problem.as_deref().unwrap_or_default();
+    assert!(why.contains("its state does not decode"), "{why}");
+    let messages = day.lines().filter(|l| !l.trim().is_empty()).count() as u64;
+    assert_eq!(s.applied, messages, "every message after it is applied");
+}
+
 /// One picture across machines, in time too: a leader and a follower playing the
 /// same recording through a real mosquitto; the leader seeks back and pauses, and
 /// switches an overlay off; the follower pauses at the leader's time with the same
