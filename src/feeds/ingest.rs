@@ -927,6 +927,9 @@ struct Sink<'w, 's> {
     config: Res<'w, IngestConfig>,
 }
 
+/// What ingest may take of a frame while a seek plays up to its target.
+pub const SEEK_BUDGET: Duration = Duration::from_millis(50);
+
 /// The most a slow frame lets ingest take (see [`IngestConfig::share_of_frame`]).
 pub const MAX_SLOW_FRAME_BUDGET: Duration = Duration::from_millis(100);
 
@@ -954,11 +957,16 @@ fn ingest(
         return;
     }
     let started = Instant::now();
-    let budget = config.budget.max(
+    let mut budget = config.budget.max(
         time.delta()
             .mul_f32(config.share_of_frame)
             .min(MAX_SLOW_FRAME_BUDGET),
     );
+    // While a seek plays up to its target the wall shows *seeking*, not the twin's
+    // state: fewer, longer frames bring it there sooner.
+    if sink.stats.sources.iter().any(|s| s.seeking) {
+        budget = budget.max(SEEK_BUDGET);
+    }
     let over = |n: u32| n.is_multiple_of(64) && started.elapsed() > budget;
     let mut n = 0u32;
     // What waits in the backlog goes first; the channel only once it is empty, so
