@@ -1215,57 +1215,37 @@ impl Sink<'_, '_> {
         let feeds = state.feeds;
         let run = self.stats.source(source).run;
         for m in feeds.markers {
-            let translation = match self.frame.as_deref() {
-                Some(frame) => match frame.0.to_local(m.position) {
-                    Ok(p) => p.to_world(MARKER_HEIGHT_M),
-                    Err(e) => {
-                        warn!("checkpoint: {} left out: {e}", m.id);
-                        continue;
-                    }
-                },
-                None => Vec3::ZERO,
+            let translation = match self.translation(m.position) {
+                Ok(t) => t,
+                Err(e) => {
+                    warn!("checkpoint: {} left out: {e}", m.id);
+                    continue;
+                }
             };
-            let mut e = self.commands.spawn((
-                FeedId(m.id.clone()),
-                Status(m.status),
-                GeoPosition(m.position),
-                MarkerAt(translation),
-            ));
-            let kind = match (m.device, m.camera) {
-                (Some(kind), _) => {
-                    e.insert((IotDevice { kind }, Readings(m.readings)));
+            let (id, status, ts) = (m.id.clone(), m.status, m.ts);
+            let is_device = m.device.is_some();
+            let u = MarkerUpdate {
+                id: m.id,
+                kind: if is_device {
                     EntityKind::Device
-                }
-                (None, camera) => {
-                    e.insert(camera.unwrap_or_default());
+                } else {
                     EntityKind::Camera
-                }
-            };
-            if let Some(name) = m.name {
-                e.insert(DisplayName(name));
-            }
-            if let Some(grid) = m.grid {
-                e.insert(GridRef(grid));
-            }
-            let entity = e.id();
-            self.entities.by_id.insert(
-                m.id.clone(),
-                Tracked {
-                    entity,
-                    kind,
-                    status: m.status,
-                    ts: m.ts,
-                    source,
-                    run,
-                    heartbeat_s: m.heartbeat_s,
                 },
-            );
+                status,
+                position: Some(m.position),
+                name: m.name,
+                grid: m.grid,
+                device: m.device.map(|kind| (kind, m.readings)),
+                camera: (!is_device).then(|| m.camera.unwrap_or_default()),
+                heartbeat_s: Some(m.heartbeat_s),
+            };
+            let entity = self.spawn_marker(u, m.position, translation, ts, source, run);
             self.out.status.write(DeviceStatusChanged {
                 entity,
-                id: m.id,
+                id,
                 from: None,
-                to: m.status,
-                ts: m.ts,
+                to: status,
+                ts,
             });
         }
         self.entities.missed_heartbeats = feeds.missed_heartbeats;
@@ -1516,17 +1496,11 @@ impl Sink<'_, '_> {
         // A report that others of the same status coalesced into changed the status
         // at the first of them.
         let changed_at = superseded.first().map_or(ts, |(first, _)| (*first).min(ts));
-        let translation = match (u.position, self.frame.as_deref()) {
-            (Some(p), Some(frame)) => Some(
-                frame
-                    .0
-                    .to_local(p)
-                    .map_err(|e| ("invalid value", format!("{}: {e}", u.id)))?
-                    .to_world(MARKER_HEIGHT_M),
-            ),
-            (Some(_), None) => Some(Vec3::ZERO),
-            (None, _) => None,
-        };
+        let translation = u
+            .position
+            .map(|p| self.translation(p))
+            .transpose()
+            .map_err(|e| ("invalid value", format!("{}: {e}", u.id)))?;
         let observed = Observed {
             kind: u.device.as_ref().map(|(k, _)| *k),
             ts,
@@ -1625,6 +1599,39 @@ impl Sink<'_, '_> {
                 format!("first report of {} has no position", u.id),
             ));
         };
+        let (id, status, heartbeat_s) = (u.id.clone(), u.status, u.heartbeat_s.unwrap_or(0));
+        let entity = self.spawn_marker(u, position, translation, ts, source, run);
+        self.observed(entity, &id, heartbeat_s, observed);
+        self.out.status.write(DeviceStatusChanged {
+            entity,
+            id,
+            from: None,
+            to: status,
+            ts: changed_at,
+        });
+        Ok(())
+    }
+
+    /// Where a marker at `p` stands in the scene (at the origin before the scene's
+    /// frame is known).
+    fn translation(&self, p: LonLat) -> Result<Vec3, crate::geo::GeoError> {
+        match self.frame.as_deref() {
+            Some(frame) => Ok(frame.0.to_local(p)?.to_world(MARKER_HEIGHT_M)),
+            None => Ok(Vec3::ZERO),
+        }
+    }
+
+    /// Spawns the entity of a device or camera first seen (its last report at `ts`
+    /// from `source`'s `run`) and files it by id.
+    fn spawn_marker(
+        &mut self,
+        u: MarkerUpdate,
+        position: LonLat,
+        translation: Vec3,
+        ts: DateTime<FixedOffset>,
+        source: usize,
+        run: u32,
+    ) -> Entity {
         let mut e = self.commands.spawn((
             FeedId(u.id.clone()),
             Status(u.status),
@@ -1648,7 +1655,7 @@ impl Sink<'_, '_> {
         }
         let entity = e.id();
         self.entities.by_id.insert(
-            u.id.clone(),
+            u.id,
             Tracked {
                 entity,
                 kind: u.kind,
@@ -1659,15 +1666,7 @@ impl Sink<'_, '_> {
                 heartbeat_s: u.heartbeat_s.unwrap_or(0),
             },
         );
-        self.observed(entity, &u.id, u.heartbeat_s.unwrap_or(0), observed);
-        self.out.status.write(DeviceStatusChanged {
-            entity,
-            id: u.id,
-            from: None,
-            to: u.status,
-            ts: changed_at,
-        });
-        Ok(())
+        entity
     }
 
     /// Raises the report for the rules: first the readings that coalesced into it.

@@ -109,7 +109,7 @@ impl RecordingWriter {
     /// state gets a chunk of its own, so a seek starts reading at it.
     pub fn write(&mut self, message: &FeedMessage) -> anyhow::Result<()> {
         let time = log_time(&message.ts);
-        let state = matches!(&message.body, FeedBody::Checkpoint(c) if c.state.is_some());
+        let state = message.body.holds_state();
         if state {
             self.flush()?;
         }
@@ -519,9 +519,10 @@ impl Recording {
     }
 
     /// The chunk of the latest checkpoint of the twin's whole state at or before
-    /// `time`, and that checkpoint's time: where a seek to `time` starts reading. A
-    /// checkpoint whose chunk is damaged or missing is passed over for an earlier one.
-    pub fn checkpoint_before(&mut self, time: u64) -> Option<(usize, u64)> {
+    /// `time`, with what it holds (that checkpoint, read and checked): where a seek to
+    /// `time` starts reading. A checkpoint whose chunk is damaged or missing is passed
+    /// over for an earlier one.
+    pub fn checkpoint_before(&mut self, time: u64) -> Option<(usize, Vec<RawEntry>)> {
         let times: Vec<u64> = self
             .checkpoint_times
             .iter()
@@ -538,7 +539,7 @@ impl Recording {
                     && let [entry] = entries.as_slice()
                     && self.kind_of(entry.channel) == "checkpoint"
                 {
-                    return Some((i, t));
+                    return Some((i, entries));
                 }
             }
         }
@@ -684,11 +685,11 @@ impl Recording {
                 match decode(entry) {
                     Ok(m) => {
                         info.messages += 1;
-                        if let FeedBody::Checkpoint(c) = &m.body {
+                        if matches!(m.body, FeedBody::Checkpoint(_)) {
                             info.checkpoints += 1;
-                            if c.state.is_some() {
-                                info.states.push(entry.log_time);
-                            }
+                        }
+                        if m.body.holds_state() {
+                            info.states.push(entry.log_time);
                         }
                         *info.per_kind.entry(m.body.kind().to_string()).or_default() += 1;
                         info.start =

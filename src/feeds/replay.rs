@@ -215,9 +215,14 @@ impl Chunks {
         self.pending.clear();
         self.damage_reported = 0;
         self.count = 0;
-        self.next_chunk = target
-            .and_then(|t| self.rec.checkpoint_before(recording::log_time(&t)))
-            .map_or(0, |(chunk, _)| chunk);
+        self.next_chunk = 0;
+        // The checkpoint's chunk was read to find it: it plays from what was read.
+        if let Some((chunk, entries)) =
+            target.and_then(|t| self.rec.checkpoint_before(recording::log_time(&t)))
+        {
+            self.next_chunk = chunk + 1;
+            self.pending = entries.into();
+        }
     }
 
     fn next(&mut self) -> Option<(u64, Result<FeedMessage, DecodeError>)> {
@@ -342,7 +347,7 @@ async fn play(
             while next[i].is_none() && !ended[i] {
                 match file.next().await.map_err(|e| (i, e))? {
                     None => ended[i] = true,
-                    Some((_, Ok(message))) if started[i] && holds_state(&message) => {}
+                    Some((_, Ok(message))) if started[i] && message.body.holds_state() => {}
                     Some((_, Ok(message))) => {
                         started[i] = true;
                         next[i] = Some(decode_state(message));
@@ -425,11 +430,6 @@ fn decode_state(mut message: FeedMessage) -> FeedMessage {
         let _ = state.decode();
     }
     message
-}
-
-/// Whether a message is a checkpoint of the twin's whole state.
-fn holds_state(message: &FeedMessage) -> bool {
-    matches!(&message.body, super::schema::FeedBody::Checkpoint(c) if c.state.is_some())
 }
 
 /// Waits until the message dated `ts` is due at the playback's pace, following pauses

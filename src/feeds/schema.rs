@@ -44,6 +44,11 @@ pub enum FeedBody {
 }
 
 impl FeedBody {
+    /// Whether it is a checkpoint of the twin's whole state (not only its history).
+    pub fn holds_state(&self) -> bool {
+        matches!(self, FeedBody::Checkpoint(c) if c.state.is_some())
+    }
+
     pub fn id(&self) -> &str {
         match self {
             FeedBody::Device(d) => &d.id,

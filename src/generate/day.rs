@@ -1312,31 +1312,21 @@ fn lonlat(frame: &LocalFrame, p: LocalPoint) -> Result<LonLat> {
     ))
 }
 
-/// Writes day `k` of `gen` to an MCAP file at `path`, each of `states` (checkpoints
-/// of the twin's state, with the time they were taken before) in its place.
+/// Writes day `k` of `gen` to an MCAP file at `path`.
 fn write_file(
     g: &DayGen,
     k: i64,
     path: &Path,
     level: u32,
     checkpoint: Option<HistoryCheckpoint>,
-    states: Vec<(DateTime<FixedOffset>, FeedMessage)>,
     meta: &BTreeMap<String, String>,
     report: &mut DayReport,
 ) -> Result<()> {
     let mut out = RecordingWriter::create(path, meta, level)?;
-    let mut states = states.into_iter().peekable();
-    let mut write = |m: &FeedMessage, report: &mut DayReport| {
+    g.write_day(k, checkpoint, |m| {
         report.messages += 1;
         *report.per_kind.entry(m.body.kind()).or_default() += 1;
         out.write(m)
-    };
-    g.write_day(k, checkpoint, |m| {
-        while let Some((_, state)) = states.next_if(|(before, _)| m.ts >= *before) {
-            write(&state, report)?;
-            report.states += 1;
-        }
-        write(m, report)
     })?;
     out.finish()?;
     report.bytes = std::fs::metadata(path)?.len();
@@ -1348,17 +1338,8 @@ fn write_file(
 fn yesterday(g: &DayGen, scene: &Path, work: &Path) -> Result<HistoryCheckpoint> {
     let file = work.join("day-before.mcap");
     let mut ignored = DayReport::default();
-    write_file(
-        g,
-        -1,
-        &file,
-        1,
-        None,
-        Vec::new(),
-        &BTreeMap::new(),
-        &mut ignored,
-    )?;
-    let options = replay_options(scene, &file)?;
+    write_file(g, -1, &file, 1, None, &BTreeMap::new(), &mut ignored)?;
+    let options = city_twin(scene)?.replaying(&file);
     let mut app = crate::headless_app(&options);
     crate::ops::report::run_app(
         &mut app,
@@ -1372,34 +1353,14 @@ fn yesterday(g: &DayGen, scene: &Path, work: &Path) -> Result<HistoryCheckpoint>
     Ok(history.checkpoint(day_start().timestamp().div_euclid(60)))
 }
 
-/// The twin of the city at `scene`, its feeds one replay of `file` at full speed.
-fn replay_options(scene: &Path, file: &Path) -> Result<crate::TwinOptions> {
+/// The twin of the city at `scene`.
+fn city_twin(scene: &Path) -> Result<crate::TwinOptions> {
     let scene = crate::scene::Scene::load(scene)?;
-    let options = crate::TwinOptions::from_scene(scene).map_err(anyhow::Error::msg)?;
-    Ok(options.replaying(file))
+    crate::TwinOptions::from_scene(scene).map_err(anyhow::Error::msg)
 }
 
 /// Recorded time between two checkpoints of the twin's state in the `full` day.
 pub const STATE_EVERY_FULL: Duration = Duration::hours(1);
-
-/// Checkpoints of the twin's state through day `k` (written to `file` already), one
-/// each `every`, from playing it through the twin of the city at `scene`.
-fn states(
-    k: i64,
-    scene: &Path,
-    file: &Path,
-    every: Duration,
-) -> Result<Vec<(DateTime<FixedOffset>, FeedMessage)>> {
-    let options = replay_options(scene, file)?;
-    let mut app = crate::headless_app(&options);
-    let start = day_start() + Duration::milliseconds(k * DAY_MS);
-    let times: Vec<_> = (1..)
-        .map(|i| start + every * i)
-        .take_while(|t| *t < start + Duration::days(1))
-        .collect();
-    crate::ops::state::take(&mut app, &times, std::time::Duration::from_secs(3600))
-        .map_err(|e| anyhow::anyhow!("playing the day for its checkpoints: {e}"))
-}
 
 /// `citytwin gen-day`: the day of the city of `scale` made from `seed`, to `out`.
 /// `progress` hears what it is doing.
@@ -1431,34 +1392,25 @@ pub fn generate(
         history_minutes: minutes,
         ..DayReport::default()
     };
-    // The day is played through the twin once for its checkpoints, then written with
-    // them in their places.
+    // Written fast, then played through the twin for its checkpoints and copied with
+    // them in their places at the archive level.
     let plain = work.join("day-plain.mcap");
-    let mut ignored = DayReport::default();
-    let meta = BTreeMap::new();
     write_file(
         &g,
         0,
         &plain,
         1,
-        Some(history.clone()),
-        Vec::new(),
-        &meta,
-        &mut ignored,
-    )?;
-    progress("playing the day through the twin for its checkpoints of the twin's state");
-    let states = states(0, &scene, &plain, every)?;
-    let _ = std::fs::remove_file(&plain);
-    progress("writing the day");
-    write_file(
-        &g,
-        0,
-        out,
-        level,
         Some(history),
-        states,
         &g.metadata(seed, minutes),
         &mut report,
     )?;
+    progress("playing the day through the twin for its checkpoints of the twin's state");
+    let states =
+        crate::ops::state::add_checkpoints(&city_twin(&scene)?, &plain, out, every, level)?;
+    let _ = std::fs::remove_file(&plain);
+    report.states = states as u64;
+    report.messages += report.states;
+    *report.per_kind.entry("checkpoint").or_default() += report.states;
+    report.bytes = std::fs::metadata(out)?.len();
     Ok(report)
 }

@@ -277,9 +277,8 @@ fn each_message(
 ) -> anyhow::Result<()> {
     use crate::feeds::recording;
     use anyhow::Context;
-    let mut keep = |m: FeedMessage| match &m.body {
-        FeedBody::Checkpoint(c) if c.state.is_some() => Ok(()),
-        _ => f(m),
+    let mut keep = |m: FeedMessage| {
+        if m.body.holds_state() { Ok(()) } else { f(m) }
     };
     if recording::is_mcap(path).with_context(|| format!("reading {}", path.display()))? {
         let mut rec = recording::Recording::open(path).map_err(anyhow::Error::msg)?;
@@ -313,12 +312,7 @@ pub fn add_checkpoints(
     every: chrono::TimeDelta,
     level: u32,
 ) -> anyhow::Result<usize> {
-    let mut span: Option<(DateTime<FixedOffset>, DateTime<FixedOffset>)> = None;
-    each_message(input, |m| {
-        span = Some(span.map_or((m.ts, m.ts), |(a, b)| (a.min(m.ts), b.max(m.ts))));
-        Ok(())
-    })?;
-    let Some((first, last)) = span else {
+    let Some((first, last)) = crate::feeds::recording::time_span(input) else {
         anyhow::bail!("{}: no messages", input.display());
     };
     anyhow::ensure!(
