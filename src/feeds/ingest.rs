@@ -541,6 +541,21 @@ pub struct DeviceStatusChanged {
     pub ts: DateTime<FixedOffset>,
 }
 
+/// A device went silent for [`MISSED_HEARTBEATS`] of its heartbeats, at `at` (twin
+/// time): from the heartbeat watch when it stays silent, from ingest when its next
+/// report shows the silence (see [`crate::ops::heartbeats`]).
+#[derive(Message, Debug, Clone)]
+pub struct HeartbeatMissed {
+    pub id: Text,
+    pub at: DateTime<FixedOffset>,
+}
+
+/// How long a device that promised a report every `heartbeat_s` may be silent before
+/// it is offline.
+pub fn heartbeat_window(heartbeat_s: u32) -> chrono::TimeDelta {
+    chrono::TimeDelta::seconds(MISSED_HEARTBEATS * i64::from(heartbeat_s))
+}
+
 /// A device or camera already known reported a new position (the wall re-files its
 /// marker). A device first seen in this same frame and placed again counts as moved:
 /// its first position is not readable until the frame's commands apply.
@@ -634,6 +649,7 @@ pub(super) fn plugin(app: &mut App) {
         .add_message::<DeviceMoved>()
         .add_message::<WorkOrderChanged>()
         .add_message::<DeviceReported>()
+        .add_message::<HeartbeatMissed>()
         .add_message::<ModeRequested>()
         .add_message::<VehicleReported>()
         .add_message::<OperatorRequested>()
@@ -712,6 +728,7 @@ struct Outbox<'w> {
     moves: MessageWriter<'w, DeviceMoved>,
     orders: MessageWriter<'w, WorkOrderChanged>,
     reports: MessageWriter<'w, DeviceReported>,
+    missed: MessageWriter<'w, HeartbeatMissed>,
     modes: MessageWriter<'w, ModeRequested>,
     vehicles: MessageWriter<'w, VehicleReported>,
     operators: MessageWriter<'w, OperatorRequested>,
@@ -1540,6 +1557,7 @@ impl Sink<'_, '_> {
             {
                 return Err(duplicate(u.kind.name(), &u.id, ts));
             }
+            let (last, promised) = (tracked.ts, tracked.heartbeat_s);
             (tracked.ts, tracked.source, tracked.run) = (ts, source, run);
             if let Some(h) = u.heartbeat_s {
                 tracked.heartbeat_s = h;
@@ -1581,16 +1599,44 @@ impl Sink<'_, '_> {
             if let Some(camera) = u.camera {
                 self.commands.entity(entity).insert(camera);
             }
-            self.observed(entity, &u.id, heartbeat_s, observed);
-            if from != u.status {
-                self.out.status.write(DeviceStatusChanged {
-                    entity,
-                    id: u.id,
-                    from: Some(from),
-                    to: u.status,
-                    ts: changed_at,
-                });
+            // The status through this report and those coalesced into it, in time
+            // order. A device silent for MISSED_HEARTBEATS of its heartbeats before one
+            // of them went offline then, whether or not a frame ended in the silence
+            // (the heartbeat watch marks it when one does): the state never depends on
+            // how the messages fell into frames.
+            let mut status = from;
+            let (mut last, mut promised) = (last, promised);
+            let times = observed.superseded.iter().map(|(t, _)| *t).chain([ts]);
+            for t in times {
+                let silent_from = last + heartbeat_window(promised);
+                if promised > 0 && status != DeviceStatus::Offline && t > silent_from {
+                    self.out.missed.write(HeartbeatMissed {
+                        id: u.id.clone(),
+                        at: silent_from,
+                    });
+                    self.out.status.write(DeviceStatusChanged {
+                        entity,
+                        id: u.id.clone(),
+                        from: Some(status),
+                        to: DeviceStatus::Offline,
+                        ts: silent_from,
+                    });
+                    self.entities.missed_heartbeats += 1;
+                    status = DeviceStatus::Offline;
+                }
+                if status != u.status {
+                    self.out.status.write(DeviceStatusChanged {
+                        entity,
+                        id: u.id.clone(),
+                        from: Some(status),
+                        to: u.status,
+                        ts: t,
+                    });
+                    status = u.status;
+                }
+                (last, promised) = (t, heartbeat_s);
             }
+            self.observed(entity, &u.id, heartbeat_s, observed);
             return Ok(());
         }
         let (Some(translation), Some(position)) = (translation, u.position) else {

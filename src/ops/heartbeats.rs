@@ -1,24 +1,22 @@
 //! Heartbeats: a device that promised to report every `heartbeat_s` and has been
 //! silent for three of them goes offline at that exact twin time, with the usual
 //! status-change message, and [`HeartbeatMissed`] for the `missed-heartbeat` rule.
+//! The watch marks a device that stays silent; a silence that ends in the same frame
+//! as it began (a replay brings minutes a frame) is marked by ingest from the report
+//! that ends it, at the same time, so the state is the same however the messages fell
+//! into frames.
 
 use super::clock::TwinClock;
 use super::timers::Timers;
 use crate::TwinSet;
+pub use crate::feeds::ingest::HeartbeatMissed;
 use crate::feeds::ingest::{
     DeviceReported, DeviceStatusChanged, FeedEntities, MISSED_HEARTBEATS, Status,
+    heartbeat_window as window,
 };
 use crate::feeds::schema::{DeviceStatus, Text};
 use bevy::platform::collections::HashSet;
 use bevy::prelude::*;
-use chrono::TimeDelta;
-
-/// A device went silent for three of its heartbeats, at `at` (twin time).
-#[derive(Message, Debug, Clone)]
-pub struct HeartbeatMissed {
-    pub id: Text,
-    pub at: chrono::DateTime<chrono::FixedOffset>,
-}
 
 /// One expiry check pending per device that promised a heartbeat.
 #[derive(Resource, Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
@@ -38,10 +36,6 @@ pub(super) fn plugin(app: &mut App) {
                 .before(super::OpsSet::Rules)
                 .in_set(TwinSet::Ops),
         );
-}
-
-fn window(heartbeat_s: u32) -> TimeDelta {
-    TimeDelta::seconds(MISSED_HEARTBEATS * i64::from(heartbeat_s))
 }
 
 pub(super) fn expire_silent_devices(
@@ -76,14 +70,15 @@ pub(super) fn expire_silent_devices(
         if heartbeat_s == 0 {
             continue;
         }
+        // Only written when a device does expire: the panels need not redraw otherwise.
+        // One that reported itself offline misses nothing (as ingest judges a silence).
+        let Some((entity, from)) = entities.mark_offline(&id) else {
+            continue;
+        };
         missed.write(HeartbeatMissed {
             id: id.clone(),
             at: due,
         });
-        // Only written when a device does expire: the panels need not redraw otherwise.
-        let Some((entity, from)) = entities.mark_offline(&id) else {
-            continue;
-        };
         if let Ok(mut status) = statuses.get_mut(entity) {
             status.0 = DeviceStatus::Offline;
         }

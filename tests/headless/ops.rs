@@ -260,6 +260,76 @@ fn a_silent_device_raises_a_missed_heartbeat_alert_at_the_due_time() {
     assert_eq!(list[0].fired_at, Some(t0() + TimeDelta::seconds(900)));
 }
 
+/// Two devices promising a report a minute (offline after three minutes of silence);
+/// one is silent from 09:00 to 09:05. Stepped a minute at a time, or in one frame that
+/// holds the whole silence, as a fast replay brings it.
+fn silence_scenario(name: &str, one_frame: bool) -> App {
+    let mut app = ops_app(name, "");
+    let report = |app: &App, s: i64, id: &str| {
+        send(
+            app,
+            &at(s),
+            "device",
+            &format!(
+                r#"{{"id":"{id}","kind":"water_pressure","status":"online","heartbeat_s":60,"position":{{"lon":113.666,"lat":34.755}}}}"#
+            ),
+        );
+    };
+    for s in (0..=360).step_by(60) {
+        report(&app, s, "wp-steady");
+        if s == 0 || s == 300 {
+            report(&app, s, "wp-silent");
+        }
+        if !one_frame {
+            step_to(&mut app, s);
+        }
+    }
+    step_to(&mut app, 360);
+    app
+}
+
+#[test]
+fn a_silence_inside_one_frame_takes_the_device_offline_as_stepping_through_it_does() {
+    use citytwin::feeds::ingest::FeedEntities;
+    use citytwin::ops::history::KpiHistory;
+    let summary = |app: &App| {
+        let world = app.world();
+        let history = world.resource::<KpiHistory>();
+        let online: Vec<f32> = (0..6)
+            .map(|m| {
+                history
+                    .city_at(t0() + TimeDelta::seconds(m * 60))
+                    .expect("sampled")
+                    .online_rate
+            })
+            .collect();
+        let alerts: Vec<_> = world
+            .resource::<Alerts>()
+            .list
+            .iter()
+            .map(|a| {
+                let resolved = a.resolved.as_ref().map(|r| r.at);
+                (a.rule.clone(), a.device.clone(), a.fired_at, resolved)
+            })
+            .collect();
+        let missed = world.resource::<FeedEntities>().missed_heartbeats;
+        (online, alerts, missed)
+    };
+    let stepped = summary(&silence_scenario("ops-silence-stepped", false));
+    let (online, alerts, missed) = &stepped;
+    // Offline from 09:03 (three heartbeats after 09:00) until its report at 09:05.
+    assert_eq!(online, &[1.0, 1.0, 1.0, 0.5, 0.5, 1.0]);
+    assert_eq!(*missed, 1);
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0].0, "missed-heartbeat");
+    assert_eq!(alerts[0].2, Some(t0() + TimeDelta::seconds(180)));
+    assert_eq!(alerts[0].3, Some(t0() + TimeDelta::seconds(300)));
+    assert_eq!(
+        summary(&silence_scenario("ops-silence-one-frame", true)),
+        stepped
+    );
+}
+
 #[test]
 fn an_unsigned_order_turns_overdue_after_five_minutes() {
     let mut app = ops_app("ops-sign", "");
