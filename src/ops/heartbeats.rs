@@ -18,11 +18,49 @@ use crate::feeds::schema::{DeviceStatus, Text};
 use bevy::platform::collections::HashSet;
 use bevy::prelude::*;
 
-/// One expiry check pending per device that promised a heartbeat.
+/// One expiry check pending per device that promised a heartbeat. A checkpoint keeps
+/// which devices are watched, in order; their checks are made again from their last
+/// reports when it is restored ([`HeartbeatWatch::restored`]), so the checkpoint is the
+/// same however the play that took it fell into frames.
 #[derive(Resource, Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct HeartbeatWatch {
+    #[serde(skip)]
     timers: Timers<Text>,
+    #[serde(with = "sorted")]
     watched: HashSet<Text>,
+}
+
+impl HeartbeatWatch {
+    /// The watch of a checkpoint with each device's check due when its window since
+    /// its last report ends (a check made earlier would only be put off to then).
+    pub fn restored(&self, entities: &FeedEntities) -> Self {
+        let mut ids: Vec<&Text> = self.watched.iter().collect();
+        ids.sort_unstable();
+        let mut out = Self::default();
+        for id in ids {
+            if let Some((last, heartbeat_s)) = entities.last_report(id) {
+                out.timers.at(last + window(heartbeat_s), id.clone());
+                out.watched.insert(id.clone());
+            }
+        }
+        out
+    }
+}
+
+/// A set as a list in order: the same set is written the same.
+mod sorted {
+    use super::{HashSet, Text};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(set: &HashSet<Text>, s: S) -> Result<S::Ok, S::Error> {
+        let mut ids: Vec<&Text> = set.iter().collect();
+        ids.sort_unstable();
+        s.collect_seq(ids)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<HashSet<Text>, D::Error> {
+        Vec::<Text>::deserialize(d).map(|v| v.into_iter().collect())
+    }
 }
 
 pub(super) fn plugin(app: &mut App) {

@@ -209,6 +209,7 @@ pub(super) fn restore(
     mut vehicles: ResMut<Vehicles>,
     mut counts: ResMut<OrderCounts>,
     mut history: ResMut<KpiHistory>,
+    entities: Res<crate::feeds::ingest::FeedEntities>,
 ) {
     for r in reached.read() {
         let Some(ops) = &r.ops else { continue };
@@ -222,7 +223,7 @@ pub(super) fn restore(
         *alerts = ops.alerts.clone();
         *book = ops.book.clone();
         book.renew();
-        *watch = ops.watch.clone();
+        *watch = ops.watch.restored(&entities);
         mode.mode = ops.mode;
         mode.history = ops.mode_history.clone();
         vehicles.0 = ops.vehicles.clone();
