@@ -617,7 +617,7 @@ impl StateJson {
     /// Decodes the state, once; what is wrong with it, if it does not decode.
     pub fn decode(&mut self) -> Result<&std::sync::Arc<crate::ops::state::TwinState>, String> {
         if self.decoded.is_none() {
-            let state = serde_json::from_str(self.raw.get()).map_err(|e| e.to_string())?;
+            let state = crate::ops::state::TwinState::decode(self.raw.get())?;
             self.decoded = Some(std::sync::Arc::new(state));
         }
         Ok(self.decoded.as_ref().expect("decoded just now"))

@@ -37,6 +37,36 @@ pub struct TwinState {
     pub ops: OpsSnapshot,
 }
 
+impl TwinState {
+    /// Decodes a state from its JSON, its feed and operations parts at once on two
+    /// threads (a city's state is megabytes: a seek waits for it).
+    pub fn decode(json: &str) -> Result<Self, String> {
+        #[derive(Deserialize)]
+        struct Parts<'a> {
+            at: DateTime<FixedOffset>,
+            #[serde(borrow)]
+            feeds: &'a serde_json::value::RawValue,
+            #[serde(borrow)]
+            ops: &'a serde_json::value::RawValue,
+        }
+        let parts: Parts = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        let (feeds, ops) = std::thread::scope(|s| {
+            let feeds = s.spawn(|| serde_json::from_str::<FeedState>(parts.feeds.get()));
+            let ops = serde_json::from_str::<OpsSnapshot>(parts.ops.get());
+            (feeds.join(), ops)
+        });
+        let feeds = feeds
+            .map_err(|_| "decoding its feeds' state panicked".to_string())?
+            .map_err(|e| format!("feeds: {e}"))?;
+        let ops = ops.map_err(|e| format!("ops: {e}"))?;
+        Ok(Self {
+            at: parts.at,
+            feeds,
+            ops,
+        })
+    }
+}
+
 /// The operations state (the KPI history's samples travel in the checkpoint's
 /// `history`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
