@@ -1557,7 +1557,7 @@ impl Sink<'_, '_> {
             {
                 return Err(duplicate(u.kind.name(), &u.id, ts));
             }
-            let (last, promised) = (tracked.ts, tracked.heartbeat_s);
+            let (mut last, mut promised) = (tracked.ts, tracked.heartbeat_s);
             (tracked.ts, tracked.source, tracked.run) = (ts, source, run);
             if let Some(h) = u.heartbeat_s {
                 tracked.heartbeat_s = h;
@@ -1605,7 +1605,6 @@ impl Sink<'_, '_> {
             // (the heartbeat watch marks it when one does): the state never depends on
             // how the messages fell into frames.
             let mut status = from;
-            let (mut last, mut promised) = (last, promised);
             let times = observed.superseded.iter().map(|(t, _)| *t).chain([ts]);
             for t in times {
                 let silent_from = last + heartbeat_window(promised);
